@@ -1,0 +1,28 @@
+"""One way to build an S3 client for Cloudflare R2 (or a local S3 server in tests)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+def r2_client(endpoint: str, access_key_id: str, secret_access_key: str, *, timeout: float = 30.0) -> S3Client:
+    """R2 speaks S3 with region "auto"; retries use botocore's standard mode (backoff on 5xx and throttling)."""
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=access_key_id,
+        aws_secret_access_key=secret_access_key,
+        region_name="auto",
+        config=Config(
+            retries={"max_attempts": 5, "mode": "standard"},
+            connect_timeout=timeout,
+            read_timeout=timeout,
+            s3={"addressing_style": "path"},
+        ),
+    )
