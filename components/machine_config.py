@@ -1,0 +1,81 @@
+"""The Fly machine config of one tenant: image, env, guest, volume mount, service, checks.
+
+A pure function of the roster entry, its plan and the stack settings, so that a username change
+touches only NEXTAUTH_URL and a plan change only the guest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from components.stack_config import StackConfig
+from tenants.plans import Plan
+from tenants.roster import Tenant
+
+DATA_PATH = "/app/data"
+APP_PORT = 3000
+
+# Non-secret settings only: everything secret goes through Fly app secrets (components.fly.secrets).
+SECRET_NAMES = ("NEXTAUTH_SECRET", "R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY", "OWNER_INITIAL_PASSWORD")
+
+# Roster state -> the machine's desired run state. `purging` has no machine at all.
+RUN_STATES = {"active": "active", "suspended": "stopped", "cancelled": "stopped"}
+
+
+def tenant_env(tenant: Tenant, settings: StackConfig) -> dict[str, str]:
+    return {
+        "DATABASE_PATH": f"{DATA_PATH}/library.db",
+        "LIBRARY_PATH": f"{DATA_PATH}/library",
+        "COVERS_PATH": f"{DATA_PATH}/covers",
+        "NEXTAUTH_URL": f"https://{settings.hostname(tenant.username)}",
+        "OWNER_EMAIL": tenant.email,
+        "R2_ENDPOINT": settings.r2_endpoint,
+        "R2_BUCKET": bucket_name(tenant.id),
+    }
+
+
+def bucket_name(tenant_id: str) -> str:
+    return f"alex-{tenant_id}"
+
+
+def machine_config(
+    tenant: Tenant, plan: Plan, settings: StackConfig, volume_id: pulumi.Input[str]
+) -> dict[str, Any]:
+    return {
+        "image": settings.image,
+        "env": tenant_env(tenant, settings),
+        "guest": {"cpu_kind": plan.cpu_kind, "cpus": plan.cpus, "memory_mb": plan.memory_mb},
+        "mounts": [{"volume": volume_id, "path": DATA_PATH}],
+        "services": [
+            {
+                "protocol": "tcp",
+                "internal_port": APP_PORT,
+                # Scale to zero: the proxy stops an idle machine and starts it on the next request.
+                "autostop": "stop",
+                "autostart": True,
+                "min_machines_running": 0,
+                "ports": [
+                    {"port": 80, "handlers": ["http"], "force_https": True},
+                    {"port": 443, "handlers": ["tls", "http"]},
+                ],
+                "concurrency": {"type": "requests", "soft_limit": 20, "hard_limit": 25},
+            }
+        ],
+        # on-failure, not always: a clean exit after autostop must stay stopped.
+        "restart": {"policy": "on-failure", "max_retries": 10},
+        # Alex has no health endpoint; the login page answers once the server is up.
+        "checks": {
+            "login": {
+                "type": "http",
+                "port": APP_PORT,
+                "method": "GET",
+                "path": "/login",
+                "interval": "30s",
+                "timeout": "5s",
+                "grace_period": "60s",
+            }
+        },
+        "metadata": {"tenant": tenant.id, "managed_by": "alex-hosted"},
+    }

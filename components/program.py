@@ -1,0 +1,78 @@
+"""The program's body: stack settings, the roster, one Tenant per entry, and the stack outputs.
+
+`__main__.py` only calls `run()`; tests call `declare_tenants()` directly under mocks.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+
+from components.stack_config import NAMESPACE, ConfigError, StackConfig, from_mapping
+from components.tenant import Tenant, TenantArgs
+from tenants.roster import RosterError, load_roster
+from tenants.roster import Tenant as RosterEntry
+
+CONFIG_KEYS = (
+    "domain",
+    "roster",
+    "image",
+    "flyOrg",
+    "flyRegion",
+    "appPrefix",
+    "flyApiUrl",
+    "cloudflareAccountId",
+    "cloudflareZoneId",
+    "plans",
+)
+
+
+def read_settings(stack: str, config: pulumi.Config | None = None) -> StackConfig:
+    config = config or pulumi.Config(NAMESPACE)
+    values = {f"{NAMESPACE}:{key}": config.get(key) for key in CONFIG_KEYS}
+    return from_mapping(stack, values)
+
+
+def declare_tenants(settings: StackConfig, roster: Sequence[RosterEntry]) -> dict[str, Tenant]:
+    return {entry.id: Tenant(TenantArgs(entry, settings.plans[entry.plan], settings)) for entry in roster}
+
+
+def summary(roster: Sequence[RosterEntry], tenants: Mapping[str, Tenant]) -> dict[str, Any]:
+    """What an operator wants from `pulumi stack output`: one line per tenant and the totals."""
+    return {
+        "tenants": {
+            entry.id: {
+                "hostname": tenants[entry.id].hostname,
+                "app": tenants[entry.id].app_name,
+                "state": entry.state,
+                "plan": entry.plan,
+                "certificateStatus": tenants[entry.id].certificate_status,
+            }
+            for entry in roster
+        },
+        "totals": {
+            "tenants": len(roster),
+            "byPlan": dict(sorted(Counter(e.plan for e in roster).items())),
+            "byState": dict(sorted(Counter(e.state for e in roster).items())),
+        },
+    }
+
+
+def run() -> None:
+    stack = pulumi.get_stack()
+    try:
+        settings = read_settings(stack)
+        roster = load_roster(settings.roster, settings.plans)
+    except (ConfigError, RosterError) as exc:
+        # RunError prints the message alone: the operator needs the keys and entries, not a traceback.
+        raise pulumi.RunError(str(exc)) from None
+    tenants = declare_tenants(settings, roster)
+    for key, value in summary(roster, tenants).items():
+        pulumi.export(key, value)
+    pulumi.export(
+        "initialPasswords",
+        pulumi.Output.secret({tid: tenant.initial_password for tid, tenant in tenants.items()}),
+    )

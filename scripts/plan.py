@@ -1,0 +1,203 @@
+"""Offline plan and cost of a stack: validates the roster and prints what the stack will hold.
+
+Needs no credentials and no network: it reads `stacks/Pulumi.<stack>.yaml` and the roster, checks both
+with the same rules as the Pulumi program, and prints per tenant and in total the Fly and Cloudflare
+resources and their monthly cost at list prices (scripts/pricing.py).
+Exit codes: 0 valid, 1 the roster or stack config has problems (all listed), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from components.machine_config import RUN_STATES, bucket_name
+from components.stack_config import ConfigError, StackConfig, read_stack_file
+from scripts import pricing
+from tenants.roster import RosterError, Tenant, load_roster
+
+# Published ceilings that cap tenants per stack or per account (DESIGN.md, references).
+LIMITS = {
+    "dns_records_free_zone": 200,
+    "account_tokens": 500,
+    "new_certificates_per_week": 50,
+}
+
+
+@dataclass(frozen=True)
+class TenantPlan:
+    id: str
+    username: str
+    hostname: str
+    app: str
+    bucket: str
+    plan: str
+    state: str
+    region: str
+    machine: str  # running (scales to zero) | stopped | none
+    volume_gb: int
+    memory_mb: int
+    quota_gb: float
+    fly_month: float
+    r2_month: float
+
+
+def plan_tenant(entry: Tenant, settings: StackConfig, usage: pricing.Usage) -> TenantPlan:
+    plan = settings.plans[entry.plan]
+    machine = {"active": "running", "stopped": "stopped"}.get(RUN_STATES.get(entry.state, ""), "none")
+    fly = plan.volume_gb * pricing.FLY_VOLUME_GB_MONTH + pricing.FLY_CERT_MONTH
+    rootfs = pricing.FLY_ROOTFS_GB * pricing.FLY_ROOTFS_GB_MONTH
+    if machine == "running":
+        awake = usage.awake_fraction
+        fly += awake * pricing.compute_month(plan.memory_mb, plan.cpus) + (1 - awake) * rootfs
+    elif machine == "stopped":
+        fly += rootfs
+    r2 = plan.quota_gb * pricing.R2_STORAGE_GB_MONTH
+    if machine == "running":
+        r2 += usage.class_a_per_tenant / 1e6 * pricing.R2_CLASS_A_PER_MILLION
+        r2 += usage.class_b_per_tenant / 1e6 * pricing.R2_CLASS_B_PER_MILLION
+    return TenantPlan(
+        id=entry.id,
+        username=entry.username,
+        hostname=settings.hostname(entry.username),
+        app=settings.app_name(entry.id),
+        bucket=bucket_name(entry.id),
+        plan=entry.plan,
+        state=entry.state,
+        region=entry.region or settings.fly_region,
+        machine=machine,
+        volume_gb=plan.volume_gb,
+        memory_mb=plan.memory_mb,
+        quota_gb=plan.quota_gb,
+        fly_month=round(fly, 4),
+        r2_month=round(r2, 4),
+    )
+
+
+def totals(rows: Sequence[TenantPlan]) -> dict[str, object]:
+    free_certs = min(len(rows), pricing.FLY_FREE_CERTS_PER_ORG) * pricing.FLY_CERT_MONTH
+    quota = sum(r.quota_gb for r in rows)
+    free_r2 = min(quota, pricing.R2_FREE_GB_MONTH) * pricing.R2_STORAGE_GB_MONTH
+    fly = max(sum(r.fly_month for r in rows) - free_certs, 0.0)
+    r2 = max(sum(r.r2_month for r in rows) - free_r2, 0.0)
+    return {
+        "tenants": len(rows),
+        "by_state": dict(sorted(Counter(r.state for r in rows).items())),
+        "by_plan": dict(sorted(Counter(r.plan for r in rows).items())),
+        "machines_running": sum(r.machine == "running" for r in rows),
+        "volume_gb": sum(r.volume_gb for r in rows),
+        "r2_quota_gb": round(quota, 2),
+        "fly_month": round(fly, 2),
+        "r2_month": round(r2, 2),
+        "total_month": round(fly + r2, 2),
+    }
+
+
+def limit_warnings(rows: Sequence[TenantPlan]) -> list[str]:
+    count = len(rows)
+    warnings = []
+    if count > LIMITS["dns_records_free_zone"] * 0.9:
+        warnings.append(f"{count} DNS records: a free Cloudflare zone holds {LIMITS['dns_records_free_zone']}")
+    if count > LIMITS["account_tokens"] * 0.9:
+        warnings.append(f"{count} bucket tokens: a Cloudflare account holds {LIMITS['account_tokens']}")
+    if count > LIMITS["new_certificates_per_week"]:
+        warnings.append(
+            f"{count} hostnames: Let's Encrypt issues {LIMITS['new_certificates_per_week']} new certificates "
+            "per registered domain per week; add new tenants in batches"
+        )
+    return warnings
+
+
+def _counts(values: Sequence[str]) -> str:
+    return ", ".join(f"{n} {name}" for name, n in sorted(Counter(values).items())) or "none"
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def render_text(settings: StackConfig, roster: Path, rows: Sequence[TenantPlan], usage: pricing.Usage) -> str:
+    header = (
+        "ID",
+        "USERNAME",
+        "PLAN",
+        "STATE",
+        "REGION",
+        "MACHINE",
+        "VOLUME",
+        "MEMORY",
+        "R2 QUOTA",
+        "FLY $/MO",
+        "R2 $/MO",
+    )
+    table = [header] + [
+        (
+            r.id, r.username, r.plan, r.state, r.region, r.machine, f"{r.volume_gb} GB", f"{r.memory_mb} MB",
+            f"{r.quota_gb:g} GB", f"{r.fly_month:.2f}", f"{r.r2_month:.2f}",
+        )
+        for r in rows
+    ]  # fmt: skip
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    lines = [f"Stack {settings.stack}: {len(rows)} tenant(s) under {settings.domain}, roster {_shown(roster)}"]
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in table]
+    t = totals(rows)
+    lines += [
+        "",
+        f"Totals: {t['tenants']} tenant(s): {_counts([r.state for r in rows])}; "
+        f"plans: {_counts([r.plan for r in rows])}",
+        f"  Fly: {t['machines_running']} machine(s) scaling to zero, {t['volume_gb']} GB of volumes: "
+        f"${t['fly_month']:.2f}/month",
+        f"  Cloudflare R2: {t['r2_quota_gb']} GB of quota if full: ${t['r2_month']:.2f}/month",
+        f"  Estimated total: ${t['total_month']:.2f}/month at list prices "
+        f"(machines awake {usage.awake_fraction:.0%} of the month; see scripts/pricing.py)",
+    ]
+    lines += [f"  Warning: {w}" for w in limit_warnings(rows)]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.plan", description=__doc__.split("\n\n")[0])
+    parser.add_argument("stack", help="stack name: reads stacks/Pulumi.<stack>.yaml and its roster")
+    parser.add_argument("--roster", type=Path, help="roster file (default: the stack's alex-hosted:roster)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
+    parser.add_argument(
+        "--awake-fraction", type=float, default=pricing.Usage.awake_fraction,
+        help="share of the month an active machine runs (default %(default)s)",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    if not 0 <= args.awake_fraction <= 1:
+        parser.error("--awake-fraction must be between 0 and 1")
+    try:
+        settings = read_stack_file(args.stack)
+        roster_path = args.roster or settings.roster
+        roster = load_roster(roster_path, settings.plans)
+    except (ConfigError, RosterError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    usage = pricing.Usage(awake_fraction=args.awake_fraction)
+    rows = [plan_tenant(entry, settings, usage) for entry in sorted(roster, key=lambda t: t.id)]
+    if args.json:
+        document = {
+            "stack": settings.stack,
+            "domain": settings.domain,
+            "tenants": [asdict(r) for r in rows],
+            "totals": totals(rows),
+            "warnings": limit_warnings(rows),
+            "assumptions": asdict(usage),
+        }
+        print(json.dumps(document, indent=2, sort_keys=True))
+    else:
+        print(render_text(settings, roster_path, rows, usage))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
