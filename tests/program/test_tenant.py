@@ -1,0 +1,182 @@
+"""The Tenant component's resource graph under mocks: what one roster entry becomes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+
+import pytest
+
+from components.storage import BUCKET_ITEM_READ, BUCKET_ITEM_WRITE
+from tenants.roster import Tenant
+from tests.program.harness import Recording, is_secret, plain_strings, run_program, token_value
+
+TID = "acme000001"
+ACCOUNT = "0123456789abcdef0123456789abcdef"
+
+EXPECTED = {
+    f"{TID}": "alex-hosted:tenant:Tenant",
+    f"{TID}-bucket": "cloudflare:index/r2Bucket:R2Bucket",
+    f"{TID}-r2-token": "cloudflare:index/accountToken:AccountToken",
+    f"{TID}-bucket-emptier": "command:local:Command",
+    f"{TID}-app": "pulumi-python:dynamic/fly:App",
+    f"{TID}-ips": "pulumi-python:dynamic/fly:Ips",
+    f"{TID}-nextauth-secret": "random:index/randomPassword:RandomPassword",
+    f"{TID}-owner-password": "random:index/randomPassword:RandomPassword",
+    f"{TID}-secrets": "pulumi-python:dynamic/fly:Secrets",
+    f"{TID}-volume": "pulumi-python:dynamic/fly:Volume",
+    f"{TID}-machine": "pulumi-python:dynamic/fly:Machine",
+    f"{TID}-cert": "pulumi-python:dynamic/fly:Certificate",
+    f"{TID}-dns": "cloudflare:index/dnsRecord:DnsRecord",
+}
+
+
+def entry(**changes: object) -> Tenant:
+    base = Tenant(TID, "alice", "alice@example.org", "reader", "active", created_at=date(2026, 1, 1))
+    return base.with_changes(**changes)
+
+
+@pytest.fixture(scope="module")
+def active() -> Recording:
+    return run_program([entry()])
+
+
+def tenant_resources(recording: Recording) -> dict[str, str]:
+    return {name: r.type for name, r in recording.registrations.items() if r.type != "pulumi:pulumi:Stack"}
+
+
+def test_tenant_declares_exactly_the_designed_resources(active: Recording) -> None:
+    assert tenant_resources(active) == EXPECTED
+
+
+def test_tenant_children_are_parented_to_the_tenant(active: Recording) -> None:
+    component = active.one(TID)
+    for name in EXPECTED:
+        if name != TID:
+            assert active.one(name).parent == component.urn, name
+
+
+def test_tenant_physical_names_derive_from_the_id_not_the_username(active: Recording) -> None:
+    assert active.one(f"{TID}-bucket").plain("name") == f"alex-{TID}"
+    assert active.one(f"{TID}-app").plain("name") == f"alex-{TID}"
+    assert active.one(f"{TID}-volume").plain("name") == "data"
+    assert active.one(f"{TID}-machine").plain("name") == f"{TID}-web"
+
+
+def test_tenant_token_policy_names_only_its_own_bucket(active: Recording) -> None:
+    token = active.one(f"{TID}-r2-token")
+    (policy,) = token.plain("policies")
+    assert policy["effect"] == "allow"
+    assert [g["id"] for g in policy["permissionGroups"]] == [BUCKET_ITEM_WRITE, BUCKET_ITEM_READ]
+    # Compact JSON, one key: the API echoes it byte for byte, so it never drifts.
+    assert policy["resources"] == ('{"com.cloudflare.edge.r2.bucket.' + ACCOUNT + "_default_alex-" + TID + '":"*"}')
+    assert json.loads(policy["resources"]) == {f"com.cloudflare.edge.r2.bucket.{ACCOUNT}_default_alex-{TID}": "*"}
+
+
+def test_tenant_dependencies_follow_the_data(active: Recording) -> None:
+    def deps(name: str) -> set[str]:
+        return set(active.one(name).dependencies)
+
+    urn = {name: active.one(name).urn for name in EXPECTED}
+    assert urn[f"{TID}-bucket"] in deps(f"{TID}-r2-token")
+    assert {urn[f"{TID}-volume"], urn[f"{TID}-secrets"], urn[f"{TID}-app"]} <= deps(f"{TID}-machine")
+    assert urn[f"{TID}-ips"] in deps(f"{TID}-cert")
+    assert urn[f"{TID}-app"] in deps(f"{TID}-dns")
+
+
+def test_tenant_bucket_emptier_depends_on_everything_so_it_is_deleted_first(active: Recording) -> None:
+    emptier = set(active.one(f"{TID}-bucket-emptier").dependencies)
+    others = {
+        active.one(name).urn
+        for name in EXPECTED
+        if name not in (TID, f"{TID}-bucket-emptier", f"{TID}-nextauth-secret", f"{TID}-owner-password")
+    }
+    assert others <= emptier
+
+
+def test_tenant_emptier_uses_the_tenants_own_scoped_credentials(active: Recording) -> None:
+    env = active.one(f"{TID}-bucket-emptier").inputs["environment"]
+    assert is_secret(env["R2_SECRET_ACCESS_KEY"])
+    env = active.one(f"{TID}-bucket-emptier").plain("environment")
+    token_id = hashlib.md5(f"{TID}-r2-token".encode()).hexdigest()
+    assert env["R2_ACCESS_KEY_ID"] == token_id
+    assert env["R2_SECRET_ACCESS_KEY"]["value"] == hashlib.sha256(token_value(f"{TID}-r2-token").encode()).hexdigest()
+    assert env["R2_BUCKET"] == f"alex-{TID}"
+    assert env["ALEX_PURGE_CONFIRMED"] == ""
+
+
+def test_tenant_dns_is_an_unproxied_cname_to_the_fly_app(active: Recording) -> None:
+    dns = active.one(f"{TID}-dns")
+    assert (dns.plain("name"), dns.plain("type"), dns.plain("content")) == (
+        "alice.books.example.com",
+        "CNAME",
+        f"alex-{TID}.fly.dev",
+    )
+    assert dns.plain("proxied") is False
+    assert dns.plain("ttl") == 1
+
+
+def test_tenant_machine_env_is_the_designed_set_and_holds_no_secret(active: Recording) -> None:
+    config = active.one(f"{TID}-machine").plain("config")
+    assert config["env"] == {
+        "DATABASE_PATH": "/app/data/library.db",
+        "LIBRARY_PATH": "/app/data/library",
+        "COVERS_PATH": "/app/data/covers",
+        "NEXTAUTH_URL": "https://alice.books.example.com",
+        "OWNER_EMAIL": "alice@example.org",
+        "R2_ENDPOINT": f"https://{ACCOUNT}.r2.cloudflarestorage.com",
+        "R2_BUCKET": f"alex-{TID}",
+    }
+    assert config["mounts"] == [{"volume": f"vol_{TID}-volume", "path": "/app/data"}]
+    assert config["checks"]["login"]["path"] == "/login"
+    assert config["metadata"]["tenant"] == TID
+    assert config["guest"]["memory_mb"] == 512
+
+
+def test_tenant_app_secrets_are_secret_inputs_with_the_designed_names(active: Recording) -> None:
+    secrets = active.one(f"{TID}-secrets")
+    values = secrets.inputs["values"]
+    assert is_secret(values)
+    assert sorted(values["value"]) == [
+        "NEXTAUTH_SECRET",
+        "OWNER_INITIAL_PASSWORD",
+        "R2_ACCESS_KEY_ID",
+        "R2_SECRET_ACCESS_KEY",
+    ]
+    assert "values" in secrets.additional_secret_outputs
+    assert active.one(f"{TID}-machine").plain("min_secrets_version") == 1
+
+
+def test_no_secret_value_appears_anywhere_in_plain_text(active: Recording) -> None:
+    secrets = {
+        token_value(f"{TID}-r2-token"),
+        hashlib.sha256(token_value(f"{TID}-r2-token").encode()).hexdigest(),
+        f"pw-{TID}-nextauth-secret-{'x' * 16}",
+        f"pw-{TID}-owner-password-{'x' * 16}",
+    }
+    for registration in active.registrations.values():
+        leaked = secrets & set(plain_strings(registration.inputs))
+        assert not leaked, f"{registration.name} carries a secret in plain text"
+    for urn, outputs in active.outputs.items():
+        assert not secrets & set(plain_strings(outputs)), urn
+    for name, (value, secret) in active.exports.items():
+        if not secret:
+            assert not secrets & set(plain_strings(value)), f"stack output {name}"
+
+
+def test_stack_outputs_give_operators_the_summary_and_keep_passwords_secret(active: Recording) -> None:
+    tenants, tenants_secret = active.exports["tenants"]
+    assert not tenants_secret
+    assert tenants == {
+        TID: {
+            "hostname": "alice.books.example.com",
+            "app": f"alex-{TID}",
+            "state": "active",
+            "plan": "reader",
+            "certificateStatus": "pending_validation",
+        }
+    }
+    assert active.exports["totals"] == ({"tenants": 1, "byPlan": {"reader": 1}, "byState": {"active": 1}}, False)
+    passwords, passwords_secret = active.exports["initialPasswords"]
+    assert passwords_secret and set(passwords) == {TID}
