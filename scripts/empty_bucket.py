@@ -6,7 +6,8 @@ last `pulumi up` saw the tenant `purging` (ALEX_PURGE_CONFIRMED equals ALEX_TENA
 roster line by mistake must never cost a customer their books.
 
 Environment: ALEX_TENANT, ALEX_PURGE_CONFIRMED, R2_ENDPOINT, R2_BUCKET, R2_ACCESS_KEY_ID,
-R2_SECRET_ACCESS_KEY. Exit codes: 0 emptied (or already gone), 1 refused, 2 storage error.
+R2_SECRET_ACCESS_KEY, and optionally R2_MAX_ATTEMPTS (default 5).
+Exit codes: 0 emptied (or already gone), 1 refused, 2 storage error.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from scripts.r2 import r2_client
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+PAGE_SIZE = 1000  # the most DeleteObjects takes in one call
 REQUIRED = ("ALEX_TENANT", "R2_ENDPOINT", "R2_BUCKET", "R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY")
 
 
@@ -31,7 +33,7 @@ def empty_bucket(client: S3Client, bucket: str, log: TextLog) -> tuple[int, int]
     """Deletes every object and aborts every unfinished multipart upload; returns (objects, uploads)."""
     deleted = 0
     paginator = client.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, PaginationConfig={"PageSize": 1000}):
+    for page in paginator.paginate(Bucket=bucket, PaginationConfig={"PageSize": PAGE_SIZE}):
         keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
         if not keys:
             continue
@@ -81,7 +83,12 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             "If its roster entry was deleted by mistake, restore it."
         )
         return 1
-    client = r2_client(env["R2_ENDPOINT"], env["R2_ACCESS_KEY_ID"], env["R2_SECRET_ACCESS_KEY"])
+    client = r2_client(
+        env["R2_ENDPOINT"],
+        env["R2_ACCESS_KEY_ID"],
+        env["R2_SECRET_ACCESS_KEY"],
+        max_attempts=int(env.get("R2_MAX_ATTEMPTS", "5")),
+    )
     try:
         objects, uploads = empty_bucket(client, bucket, log)
     except ClientError as exc:

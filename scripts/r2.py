@@ -11,7 +11,9 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 
-def r2_client(endpoint: str, access_key_id: str, secret_access_key: str, *, timeout: float = 30.0) -> S3Client:
+def r2_client(
+    endpoint: str, access_key_id: str, secret_access_key: str, *, timeout: float = 30.0, max_attempts: int = 5
+) -> S3Client:
     """R2 speaks S3 with region "auto"; retries use botocore's standard mode (backoff on 5xx and throttling)."""
     return boto3.client(
         "s3",
@@ -20,7 +22,7 @@ def r2_client(endpoint: str, access_key_id: str, secret_access_key: str, *, time
         aws_secret_access_key=secret_access_key,
         region_name="auto",
         config=Config(
-            retries={"max_attempts": 5, "mode": "standard"},
+            retries={"max_attempts": max_attempts, "mode": "standard"},
             connect_timeout=timeout,
             read_timeout=timeout,
             s3={"addressing_style": "path"},
