@@ -1,0 +1,87 @@
+"""The offline plan and cost command: validates the roster and prices what the stack will hold."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from scripts import plan, pricing
+from tenants.roster import Tenant
+
+
+def test_plan_prints_every_tenant_and_the_totals(run_cli) -> None:
+    result = run_cli(plan.main, ["prod"])
+    assert result.code == 0, result
+    assert "Stack prod: 5 tenant(s) under books.example.com" in result.out
+    assert "bob-books" in result.out and "26 GB" in result.out
+    assert "Totals: 5 tenant(s): 3 active, 1 cancelled, 1 suspended; plans: 1 free, 1 library, 3 reader" in result.out
+
+
+def test_plan_json_prices_each_state_as_designed(run_cli, make_roster) -> None:
+    roster = make_roster(
+        [
+            Tenant("active0001", "ann", "ann@example.org", "reader", "active"),
+            Tenant("paused0001", "bea", "bea@example.org", "reader", "suspended"),
+            Tenant(
+                "purged0001", "cat", "cat@example.org", "reader", "purging",
+                cancelled_at=date.fromisoformat("2026-01-01"), purge_after=date.fromisoformat("2026-01-31"), purge_marked_at=date.fromisoformat("2026-02-01"),
+            ),
+        ]
+    )  # fmt: skip
+    result = run_cli(plan.main, ["dev", "--roster", str(roster), "--json", "--awake-fraction", "0.5"])
+    assert result.code == 0, result
+    doc = json.loads(result.out)
+    rows = {row["id"]: row for row in doc["tenants"]}
+    assert [rows[t]["machine"] for t in ("active0001", "paused0001", "purged0001")] == ["running", "stopped", "none"]
+    volume = 1 * pricing.FLY_VOLUME_GB_MONTH  # the dev stack's reader plan has a 1 GB volume
+    rootfs = pricing.FLY_ROOTFS_GB * pricing.FLY_ROOTFS_GB_MONTH
+    compute = pricing.compute_month(512)
+    assert rows["paused0001"]["fly_month"] == pytest.approx(volume + pricing.FLY_CERT_MONTH + rootfs, abs=1e-3)
+    assert rows["purged0001"]["fly_month"] == pytest.approx(volume + pricing.FLY_CERT_MONTH, abs=1e-3)
+    assert rows["active0001"]["fly_month"] == pytest.approx(
+        volume + pricing.FLY_CERT_MONTH + 0.5 * compute + 0.5 * rootfs, abs=1e-3
+    )
+    assert doc["totals"]["tenants"] == 3 and doc["totals"]["machines_running"] == 1
+    # Three certificates are inside the ten free ones; 3 GB of quota inside R2's free 10 GB.
+    assert doc["totals"]["fly_month"] == pytest.approx(
+        sum(r["fly_month"] for r in doc["tenants"]) - 3 * pricing.FLY_CERT_MONTH, abs=0.01
+    )
+    assert doc["assumptions"]["awake_fraction"] == 0.5
+
+
+def test_plan_invalid_roster_lists_every_problem_and_exits_1(run_cli, tmp_path: Path) -> None:
+    roster = tmp_path / "dev.yaml"
+    roster.write_text(
+        "- id: acme000001\n  username: www\n  email: nope\n  plan: reader\n  state: active\n"
+        "- id: acme000002\n  username: bob\n  email: bob@example.org\n  plan: gold\n  state: active\n"
+    )
+    result = run_cli(plan.main, ["dev", "--roster", str(roster)])
+    assert result.code == 1
+    assert result.out == ""
+    assert "3 problems" in result.err
+    assert "entry 1 (id 'acme000001'): username: 'www' is reserved" in result.err
+    assert "entry 1 (id 'acme000001'): email: 'nope' is not an email address" in result.err
+    assert "entry 2 (id 'acme000002'): plan: unknown plan 'gold'" in result.err
+
+
+def test_plan_unknown_stack_exits_1_naming_the_file(run_cli) -> None:
+    result = run_cli(plan.main, ["staging"])
+    assert result.code == 1
+    assert "Pulumi.staging.yaml: no such stack file" in result.err
+
+
+def test_plan_rejects_an_impossible_awake_fraction(run_cli) -> None:
+    with pytest.raises(SystemExit) as exited:
+        run_cli(plan.main, ["dev", "--awake-fraction", "2"])
+    assert exited.value.code == 2
+
+
+def test_plan_warns_when_a_stack_outgrows_the_published_limits(run_cli, make_roster) -> None:
+    roster = make_roster([Tenant(f"tenant{i:04d}", f"user{i:04d}", f"u{i}@example.org", "free", "active") for i in range(190)])
+    result = run_cli(plan.main, ["dev", "--roster", str(roster)])
+    assert result.code == 0, result
+    assert "Warning: 190 DNS records: a free Cloudflare zone holds 200" in result.out
+    assert "Warning: 190 hostnames: Let's Encrypt issues 50 new certificates" in result.out
