@@ -8,7 +8,7 @@ secret stays wrapped in Pulumi's secret signature. Mocks only stand in for the p
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,15 +149,17 @@ def run_program(roster: Sequence[RosterEntry], stack_settings: StackConfig | Non
         # The same values components.program.run exports (mocks finish the stack before exports land).
         exports: dict[str, Any] = dict(summary(roster, tenants))
         exports["initialPasswords"] = pulumi.Output.secret({t: v.initial_password for t, v in tenants.items()})
-        waits = []
+        waits: list[pulumi.Output[None]] = []
         for key, value in exports.items():
             output = pulumi.Output.from_input(value)
-            waits.append(
-                pulumi.Output.all(output, output.is_secret()).apply(
-                    lambda pair, key=key: recording.exports.__setitem__(key, (pair[0], pair[1]))
-                )
-            )
+            waits.append(pulumi.Output.all(output, output.is_secret()).apply(record(key)))
         return pulumi.Output.all(*waits, *(t.urn for t in tenants.values()))
+
+    def record(key: str) -> Callable[[list[Any]], None]:
+        def store(pair: list[Any]) -> None:
+            recording.exports[key] = (pair[0], bool(pair[1]))
+
+        return store
 
     body()
     return recording

@@ -1,0 +1,144 @@
+"""Benchmark the Fly providers against the emulator (not a test).
+
+Reports HTTP requests per fresh tenant (create path), requests per no-op diff (must be 0), and the
+FlyClient's own overhead per request on loopback, next to bare httpx on the same requests.
+
+    .venv/bin/python -m bench.fly_requests [--gets 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from components.fly.app import AppProvider
+from components.fly.certificate import CertificateProvider
+from components.fly.client import FlyClient
+from components.fly.ips import IpsProvider
+from components.fly.machine import MachineProvider
+from components.fly.ratelimit import RateLimiter
+from components.fly.secrets import SecretsProvider
+from components.fly.volume import VolumeProvider
+from emulators.fly import FlyEmulator
+from tests.fly.machines import machine_config
+from tests.support.engine import ProviderHost
+
+TOKEN = "bench-fly-token"
+ENV = {"ALEX_FLY_RATE_PER_S": "0", "ALEX_FLY_RETRY_BASE_S": "0.01"}
+
+
+def tenant_steps(app: str) -> list[tuple[str, Any, Callable[[dict[str, str]], dict[str, Any]]]]:
+    """(label, provider, inputs from earlier outputs) in the Tenant's order."""
+    return [
+        ("app", AppProvider(), lambda _: {"name": app, "org": "personal"}),
+        ("ips", IpsProvider(), lambda _: {"app": app}),
+        ("secrets", SecretsProvider(), lambda _: {"app": app, "values": {"NEXTAUTH_SECRET": "x", "R2_KEY": "y"}}),
+        ("volume", VolumeProvider(), lambda _: {"app": app, "name": "data", "region": "ams", "size_gb": 1}),
+        (
+            "machine",
+            MachineProvider(),
+            lambda o: {
+                "app": app,
+                "region": "ams",
+                "name": "web",
+                "config": machine_config(o["volume"]),
+                "run_state": "active",
+                "min_secrets_version": o["secrets_version"],
+            },
+        ),
+        ("certificate", CertificateProvider(), lambda _: {"app": app, "hostname": f"{app}.example.com"}),
+    ]
+
+
+def count_tenant(emu: FlyEmulator, host: ProviderHost, app: str) -> list[tuple[str, int, int, float]]:
+    """Rows (resource, create requests, no-op diff requests, create seconds)."""
+    rows = []
+    outputs: dict[str, str] = {}
+    for label, provider, make in tenant_steps(app):
+        bound = host.bind(provider)
+        inputs = make(outputs)
+        emu.reset_log()
+        started = time.perf_counter()
+        checked = bound.check({}, inputs)
+        id_, outs = bound.create(checked.inputs)
+        seconds = time.perf_counter() - started
+        created = len(emu.requests)
+        outputs[label] = id_
+        if label == "secrets":
+            outputs["secrets_version"] = outs["version"]
+        emu.reset_log()
+        again = bound.check(outs, inputs)
+        diff = bound.diff(id_, outs, again.inputs)
+        assert diff.changes is False, f"{label}: no-op diff reported changes"
+        rows.append((label, created, len(emu.requests), seconds))
+    return rows
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def time_gets(send: Callable[[], object], n: int) -> list[float]:
+    samples = []
+    for _ in range(n):
+        t0 = time.perf_counter_ns()
+        send()
+        samples.append((time.perf_counter_ns() - t0) / 1000)
+    return samples
+
+
+def client_overhead(emu: FlyEmulator, app: str, n: int) -> list[tuple[str, list[float]]]:
+    path = f"/v1/apps/{app}"
+    fly = FlyClient(base_url=emu.url, token=TOKEN, limiter=RateLimiter(1e9, 1e9))
+    bare = httpx.Client(base_url=emu.url, headers={"Authorization": f"Bearer {TOKEN}"}, trust_env=False)
+    with fly, bare:
+        for _ in range(20):  # warm up connections
+            fly.call("GET", path, action="get_app", app=app)
+            bare.get(path).json()
+        fly_samples = time_gets(lambda: fly.call("GET", path, action="get_app", app=app), n)
+        bare_samples = time_gets(lambda: bare.get(path).raise_for_status().json(), n)
+    return [("FlyClient.call GET", fly_samples), ("bare httpx GET", bare_samples)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gets", type=int, default=1000, help="GETs timed for the client overhead")
+    args = parser.parse_args()
+    with (
+        FlyEmulator(
+            token=TOKEN,
+            org="personal",
+            app_visible_after=0.2,
+            volume_unbind_after=0.5,
+            wait_cap=5.0,
+            transition=0.05,
+            rate_limit=False,
+        ) as emu,
+        ProviderHost(env={"FLY_API_URL": emu.url, "FLY_API_TOKEN": TOKEN, **ENV}) as host,
+    ):
+        rows = count_tenant(emu, host, "bench-tenant")
+        print(f"{'resource':<12} {'create reqs':>11} {'no-op diff reqs':>15} {'create s':>9}")
+        for label, created, noop, seconds in rows:
+            print(f"{label:<12} {created:>11} {noop:>15} {seconds:>9.3f}")
+        total = sum(r[1] for r in rows)
+        print(f"{'tenant':<12} {total:>11} {sum(r[2] for r in rows):>15} {sum(r[3] for r in rows):>9.3f}")
+        print()
+        print(f"{'loopback, n=' + str(args.gets):<22} {'mean µs':>9} {'p50 µs':>9} {'p95 µs':>9}")
+        timings = client_overhead(emu, "bench-tenant", args.gets)
+        for label, samples in timings:
+            print(
+                f"{label:<22} {statistics.fmean(samples):>9.0f} {percentile(samples, 0.5):>9.0f}"
+                f" {percentile(samples, 0.95):>9.0f}"
+            )
+        overhead = statistics.fmean(timings[0][1]) - statistics.fmean(timings[1][1])
+        print(f"{'FlyClient overhead':<22} {overhead:>9.0f}")
+
+
+if __name__ == "__main__":
+    main()
