@@ -1,0 +1,130 @@
+"""Pieces every Fly dynamic provider shares: the provider base class, input checks, diff helpers, polling."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+from pulumi.dynamic import CheckFailure, ConfigureRequest, ResourceProvider
+from pulumi.output import Unknown
+from pulumi.runtime.rpc import UNKNOWN
+
+from components.fly import settings
+from components.fly.client import TRANSIENT_STATUSES
+from components.fly.errors import FlyError, FlyRequestError, FlyStatusError
+
+T = TypeVar("T")
+
+APP_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+REGION_RE = re.compile(r"^[a-z]{3}$")
+
+
+class FlyProvider(ResourceProvider):
+    """Base for the Fly providers: no attributes, nothing secret, config handed to `settings`."""
+
+    serialize_as_secret_always = False
+
+    def configure(self, req: ConfigureRequest) -> None:
+        settings.remember_config(req.config)
+
+
+def is_unknown(value: Any) -> bool:
+    """True when the value (or anything inside it) is unknown at preview time.
+
+    The provider server hands unknowns over as `pulumi.output.Unknown` objects; the raw string sentinel
+    is accepted too.
+    """
+    if isinstance(value, Unknown):
+        return True
+    if isinstance(value, str):
+        return value == UNKNOWN
+    if isinstance(value, Mapping):
+        return any(is_unknown(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(is_unknown(v) for v in value)
+    return False
+
+
+def changed_keys(
+    olds: Mapping[str, Any],
+    news: Mapping[str, Any],
+    keys: Iterable[str],
+    normalise: Callable[[Any], Any] = lambda v: v,
+) -> list[str]:
+    """Keys whose new value is unknown or differs (after `normalise`) from the stored one."""
+    out = []
+    for key in keys:
+        new = news.get(key)
+        if is_unknown(new) or normalise(olds.get(key)) != normalise(new):
+            out.append(key)
+    return out
+
+
+def as_int(value: Any) -> int | None:
+    """Struct numbers arrive as floats; accept integral floats, refuse bools and fractions."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def require_str(news: Mapping[str, Any], key: str, failures: list[CheckFailure], what: str) -> None:
+    value = news.get(key)
+    if is_unknown(value):
+        return
+    if not isinstance(value, str) or not value.strip():
+        failures.append(CheckFailure(key, f"{key} is required: {what}"))
+
+
+def check_app_name(news: Mapping[str, Any], key: str, failures: list[CheckFailure]) -> None:
+    value = news.get(key)
+    if is_unknown(value):
+        return
+    if not isinstance(value, str) or not APP_NAME_RE.match(value):
+        failures.append(
+            CheckFailure(key, f"{key} must be a Fly app name: lowercase a-z, 0-9 and '-', 1-63 chars, got {value!r}")
+        )
+
+
+def check_region(news: Mapping[str, Any], key: str, failures: list[CheckFailure]) -> None:
+    value = news.get(key)
+    if is_unknown(value):
+        return
+    if not isinstance(value, str) or not REGION_RE.match(value):
+        failures.append(CheckFailure(key, f"{key} must be a three-letter Fly region code, got {value!r}"))
+
+
+def is_ambiguous(exc: FlyError) -> bool:
+    """A write that may or may not have happened: no answer, a timeout, throttling or a server fault."""
+    return isinstance(exc, FlyRequestError) or (isinstance(exc, FlyStatusError) and exc.status in TRANSIENT_STATUSES)
+
+
+class Deadline:
+    """Our own deadline for loops against an eventually consistent API."""
+
+    def __init__(self, seconds: float, what: str) -> None:
+        self.seconds = seconds
+        self.what = what
+        self._end = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return self._end - time.monotonic()
+
+    def passed(self) -> bool:
+        return self.remaining() <= 0
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(0.0, min(seconds, self.remaining())))
+
+
+def backoff_delays(start: float = 0.1, cap: float = 1.0) -> Iterable[float]:
+    """0.1, 0.2, 0.4 ... capped: the polling rhythm for eventually consistent reads."""
+    delay = start
+    while True:
+        yield delay
+        delay = min(cap, delay * 2)

@@ -1,0 +1,231 @@
+"""Fly volume: extend-only. A bigger size extends in place; a smaller one keeps the volume and says so.
+
+Name, region and encryption cannot change on Fly: a change is reported as a replace, and Pulumi's own
+`protect` (set by the Tenant) decides whether that may happen.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+
+from components.fly.client import FlyClient, open_client
+from components.fly.common import (
+    Deadline,
+    FlyProvider,
+    as_int,
+    changed_keys,
+    check_app_name,
+    check_region,
+    is_ambiguous,
+    is_unknown,
+)
+from components.fly.errors import FlyError, FlyNotFoundError, FlyResourceError, FlyStatusError
+from components.fly.machine import wait_for
+from components.fly.settings import tunables
+
+VOLUME_NAME_RE = re.compile(r"^[a-z0-9_]{1,30}$")
+MAX_SIZE_GB = 500
+REPLACE_KEYS = ("app", "name", "region", "encrypted")
+GONE_STATES = frozenset({"destroyed", "destroying", "pending_destroy", "scheduling_destroy"})
+
+
+# inputs
+def _inputs(props: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "app": str(props["app"]),
+        "name": str(props["name"]),
+        "region": str(props["region"]),
+        "size_gb": as_int(props.get("size_gb")) or 0,
+        "encrypted": bool(props.get("encrypted", True)),
+    }
+
+
+def _outs(inputs: dict[str, Any], volume: dict[str, Any], requested: int) -> dict[str, Any]:
+    size = as_int(volume.get("size_gb")) or 0
+    return {
+        **inputs,
+        "size_gb": size,
+        "requested_size_gb": requested,
+        "kept_larger": size > requested,
+        "volume_id": str(volume["id"]),
+    }
+
+
+def _find(fly: FlyClient, app: str, name: str, region: str) -> dict[str, Any] | None:
+    """A live volume of ours with this name in this region (adopted after an ambiguous create)."""
+    volumes = fly.call("GET", f"/v1/apps/{app}/volumes", action="list_volumes", app=app) or []
+    for volume in volumes:
+        if volume.get("name") == name and volume.get("region") == region and volume.get("state") not in GONE_STATES:
+            return dict(volume)
+    return None
+
+
+def _get(fly: FlyClient, app: str, volume_id: str) -> dict[str, Any] | None:
+    try:
+        volume = fly.call("GET", f"/v1/apps/{app}/volumes/{volume_id}", action="get_volume", app=app)
+    except FlyNotFoundError:
+        return None
+    return None if volume.get("state") in GONE_STATES else dict(volume)
+
+
+def _warn_kept(inputs: dict[str, Any], size: int) -> None:
+    pulumi.log.warn(
+        f"volume {inputs['name']} of app {inputs['app']}: kept at {size} GB; volumes never shrink, "
+        f"so the requested {inputs['size_gb']} GB was not applied"
+    )
+
+
+class VolumeProvider(FlyProvider):
+    # check
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        failures: list[CheckFailure] = []
+        check_app_name(news, "app", failures)
+        check_region(news, "region", failures)
+        name = news.get("name")
+        if not is_unknown(name) and not (isinstance(name, str) and VOLUME_NAME_RE.match(name)):
+            failures.append(CheckFailure("name", f"name must be 1-30 of a-z, 0-9 and '_', got {name!r}"))
+        size = news.get("size_gb")
+        if not is_unknown(size) and not (as_int(size) is not None and 1 <= (as_int(size) or 0) <= MAX_SIZE_GB):
+            failures.append(
+                CheckFailure("size_gb", f"size_gb must be a whole number of GB in 1-{MAX_SIZE_GB}, got {size!r}")
+            )
+        encrypted = news.get("encrypted", True)
+        if not is_unknown(encrypted) and not isinstance(encrypted, bool):
+            failures.append(CheckFailure("encrypted", f"encrypted must be true or false, got {encrypted!r}"))
+        inputs = {k: news.get(k) for k in ("app", "name", "region", "size_gb")}
+        inputs["encrypted"] = encrypted
+        if as_int(size) is not None:
+            inputs["size_gb"] = as_int(size)
+        return CheckResult(inputs, failures)
+
+    # diff
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        replaces = changed_keys(olds, news, REPLACE_KEYS)
+        # Compare with what was asked last time: a request below the real size is an update that only
+        # records "kept larger", and once recorded it is no change.
+        size = news.get("size_gb")
+        resized = is_unknown(size) or as_int(size) != as_int(olds.get("requested_size_gb", olds.get("size_gb")))
+        return DiffResult(changes=bool(replaces) or resized, replaces=replaces)
+
+    # create
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        inputs = _inputs(props)
+        app = inputs["app"]
+        body = {k: inputs[k] for k in ("name", "region", "size_gb", "encrypted")}
+        deadline = Deadline(tunables().create_deadline_s, f"volume {inputs['name']} of app {app}")
+        with open_client() as fly:
+            volume = _find(fly, app, inputs["name"], inputs["region"])
+            attempt = 0
+            while volume is None:
+                try:
+                    volume = fly.call(
+                        "POST", f"/v1/apps/{app}/volumes", action="create_volume", app=app, json=body, retry=False
+                    )
+                except FlyError as exc:
+                    if not is_ambiguous(exc) or deadline.passed() or attempt >= tunables().retries:
+                        raise
+                    deadline.sleep(fly.backoff(attempt))
+                    attempt += 1
+                    volume = _find(fly, app, inputs["name"], inputs["region"])
+        return CreateResult(str(volume["id"]), _outs(inputs, volume, inputs["size_gb"]))
+
+    # read
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        inputs = _inputs(props)
+        requested = as_int(props.get("requested_size_gb")) or inputs["size_gb"]
+        with open_client() as fly:
+            volume = _get(fly, inputs["app"], id_)
+        if volume is None:
+            return ReadResult("", {})
+        outs = _outs(inputs, volume, requested)
+        return ReadResult(id_, outs, inputs={**inputs, "size_gb": requested})
+
+    # update
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        inputs = _inputs(news)
+        app, wanted = inputs["app"], inputs["size_gb"]
+        with open_client() as fly:
+            volume = _get(fly, app, id_)
+            if volume is None:
+                raise FlyResourceError(f"volume {inputs['name']} ({id_}) of app {app} is gone; run `pulumi refresh`")
+            size = as_int(volume.get("size_gb")) or 0
+            if wanted > size:
+                volume = self._extend(fly, app, id_, wanted)
+            elif wanted < size:
+                _warn_kept(inputs, size)
+        return UpdateResult(_outs(inputs, volume, wanted))
+
+    @staticmethod
+    def _extend(fly: FlyClient, app: str, volume_id: str, size_gb: int) -> dict[str, Any]:
+        """Extend in place (PUT: repeatable); restart the machine only when Fly says it needs one."""
+        body = fly.call(
+            "PUT",
+            f"/v1/apps/{app}/volumes/{volume_id}/extend",
+            action="extend_volume",
+            app=app,
+            json={"size_gb": size_gb},
+        )
+        volume = dict(body.get("volume") or body)
+        machine_id = volume.get("attached_machine_id")
+        if body.get("needs_restart") and machine_id:
+            machine = fly.call("GET", f"/v1/apps/{app}/machines/{machine_id}", action="get_machine", app=app)
+            if machine.get("state") == "started":  # a stopped machine sees the new size on its next boot
+                path = f"/v1/apps/{app}/machines/{machine_id}/restart"
+                fly.request("POST", path, action="restart", app=app, retry=True)
+                wait_for(fly, app, str(machine_id), "started")
+        return volume
+
+    # delete
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        app = str(props["app"])
+        deadline = Deadline(tunables().delete_deadline_s, f"volume {id_} of app {app} to unbind")
+        with open_client() as fly:
+            attempt = 0
+            while True:
+                try:
+                    fly.request("DELETE", f"/v1/apps/{app}/volumes/{id_}", action="delete_volume", app=app)
+                    return
+                except FlyNotFoundError:
+                    return
+                except FlyStatusError as exc:
+                    # Still bound to a machine destroyed moments ago: Fly lets go within about a minute.
+                    if exc.status not in (409, 412) or deadline.passed():
+                        raise
+                    deadline.sleep(min(2.0, fly.backoff(attempt) + 0.1))
+                    attempt += 1
+
+
+class Volume(Resource, module="fly", name="Volume"):
+    """A Fly volume; `size_gb` is its real size, never below what exists."""
+
+    volume_id: pulumi.Output[str]
+    size_gb: pulumi.Output[int]
+    requested_size_gb: pulumi.Output[int]
+    kept_larger: pulumi.Output[bool]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        app: pulumi.Input[str],
+        name: pulumi.Input[str],
+        region: pulumi.Input[str],
+        size_gb: pulumi.Input[int],
+        encrypted: pulumi.Input[bool] = True,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "app": app,
+            "name": name,
+            "region": region,
+            "size_gb": size_gb,
+            "encrypted": encrypted,
+            "volume_id": None,
+            "requested_size_gb": None,
+            "kept_larger": None,
+        }
+        super().__init__(VolumeProvider(), resource_name, props, opts)

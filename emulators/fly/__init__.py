@@ -1,0 +1,24 @@
+"""A faithful, stateful emulator of the Fly.io Machines REST API, for tests and local runs.
+
+`FlyEmulator` serves it over real HTTP on 127.0.0.1; `Fault` injects misbehaviour; `RecordedRequest`
+is one entry of `FlyEmulator.requests`. Built from /work/shared/reference/fly-machines-api.md.
+
+`FlyEmulator.state` (a `state.FlyState`, live, transitions applied on access):
+    apps {name: App}, volumes {vol_id: Volume}, machines {machine_id: Machine} (destroyed kept),
+    ips {app: [IpAssignment]}, secrets {app: {name: Secret}}, certificates {app: {hostname: Certificate}}.
+
+Choices where the reference leaves a question open (documented here so clients can rely on them):
+* `skip_launch` on create: `created`, then `stopped` after `transition`; /start from `created` is 412.
+* Update: a started or stopped machine goes `updating` -> `starting` -> `started`; with `skip_launch`
+  it goes `updating` -> `stopped`. A changed `mounts[].volume` is silently kept as before (flyctl #1758).
+  A `current_version` mismatch is 412.
+* App visibility delay applies to GET /v1/apps/{app} and the app list only; sub-resources answer at once.
+* Deleted volumes stay listed as `pending_destroy`; deleting one again answers it again (200).
+* Duplicate machine name, or a mount of a volume another machine holds: 422. Mount of an unknown or
+  other-region volume, or `min_secrets_version` above the app's secrets version: 400.
+"""
+
+from emulators.fly.faults import Fault, RecordedRequest
+from emulators.fly.server import FlyEmulator
+
+__all__ = ["FlyEmulator", "Fault", "RecordedRequest"]

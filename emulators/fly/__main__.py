@@ -1,0 +1,38 @@
+"""`python -m emulators.fly --port 4280 [--token T] [--org O]`: serve the emulator until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+
+from emulators.fly.server import FlyEmulator
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m emulators.fly", description=__doc__)
+    parser.add_argument("--port", type=int, default=4280, help="port on 127.0.0.1 (0 picks a free one)")
+    parser.add_argument("--token", default="test-fly-token", help="accepted API token")
+    parser.add_argument("--org", default="personal", help="org slug the token may create apps in")
+    parser.add_argument("--no-rate-limit", action="store_true", help="turn off the 1 req/s per action limit")
+    parser.add_argument("--transition", type=float, default=0.05, help="seconds in each transient state")
+    args = parser.parse_args(argv)
+    emu = FlyEmulator(
+        token=args.token,
+        org=args.org,
+        rate_limit=not args.no_rate_limit,
+        transition=args.transition,
+        port=args.port,
+    )
+    emu.start()
+    print(f"Fly Machines API emulator listening on {emu.url}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emu.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

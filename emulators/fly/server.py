@@ -1,0 +1,267 @@
+"""FlyEmulator: the Fly Machines REST API served over real HTTP on 127.0.0.1 (see state.py for the model).
+
+Each request: record it -> injected fault? -> auth (401) -> route (404) -> rate limit (429) -> JSON
+(400) -> handler under the world lock. Every answer carries a unique `fly-request-id` (reference §1.1).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from secrets import token_hex
+from types import TracebackType
+from typing import Any, cast
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from emulators.fly.api import ApiError, Request, Response, Route
+from emulators.fly.faults import Fault, FaultBook, RateLimiter, RecordedRequest, fault_body
+from emulators.fly.routes import ROUTES
+from emulators.fly.state import FlyState
+from emulators.fly.world import Settings, World
+
+_NO_BODY = object()  # marks a request body that is not valid JSON
+
+
+class FlyEmulator:
+    def __init__(
+        self,
+        token: str = "test-fly-token",
+        org: str = "personal",
+        foreign_apps: Iterable[str] = ("taken",),
+        app_visible_after: float = 0.2,
+        volume_unbind_after: float = 0.5,
+        wait_cap: float = 60.0,
+        transition: float = 0.05,
+        rate_limit: bool = True,
+        port: int = 0,
+    ) -> None:
+        self._settings = Settings(
+            token=token,
+            org=org,
+            foreign_apps=frozenset(foreign_apps),
+            app_visible_after=app_visible_after,
+            volume_unbind_after=volume_unbind_after,
+            wait_cap=wait_cap,
+            transition=transition,
+            rate_limit=rate_limit,
+        )
+        self._world = World(self._settings)
+        self._faults = FaultBook()
+        self._limiter = RateLimiter()
+        self._log_lock = threading.Lock()
+        self._log: list[RecordedRequest] = []
+        self._port = port
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> FlyEmulator:
+        if self._server is not None:
+            return self
+        self._server = _Server(("127.0.0.1", self._port), _Handler, self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="fly-emulator", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> FlyEmulator:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("FlyEmulator is not started; call start() first")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    # -- test controls -----------------------------------------------------------------------------
+    def inject(self, fault: Fault) -> None:
+        self._faults.add(fault)
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._log_lock:
+            return list(self._log)
+
+    def writes(self) -> int:
+        with self._log_lock:
+            return sum(1 for r in self._log if r.method not in ("GET", "HEAD"))
+
+    def reset_log(self) -> None:
+        with self._log_lock:
+            self._log.clear()
+
+    @property
+    def state(self) -> FlyState:
+        with self._world.cond:
+            self._world.tick()
+            return self._world.state
+
+    def autostop(self, app: str, machine_id: str) -> None:
+        """The Fly proxy stops an idle machine: started -> stopped, config untouched (reference §1.9)."""
+        with self._world.cond:
+            self._world.tick()
+            machine = self._world.state.machines.get(machine_id)
+            if machine is None or machine.app != app:
+                raise KeyError(f"no machine {machine_id} in app {app}")
+            if machine.state != "started":
+                raise ValueError(f"machine {machine_id} is {machine.state}, autostop needs started")
+            machine.go(time.monotonic(), ["stopped"], self._settings.transition)
+            self._world.cond.notify_all()
+
+    def set_certificate_status(self, app: str, hostname: str, status: str) -> None:
+        with self._world.cond:
+            cert = self._world.state.certificates.get(app, {}).get(hostname.lower())
+            if cert is None:
+                raise KeyError(f"no certificate for {hostname} in app {app}")
+            cert.status = status
+
+    # -- request pipeline --------------------------------------------------------------------------
+    def _handle(self, h: _Handler) -> None:
+        length = int(h.headers.get("content-length") or 0)
+        raw = h.rfile.read(length) if length else b""
+        parts = urlsplit(h.path)
+        path = parts.path
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        body = _parse_json(raw)
+        method = h.command.upper()
+        record = RecordedRequest(method, path, query, 0, None if body is _NO_BODY else body)
+        with self._log_lock:
+            self._log.append(record)
+        fault = self._faults.take(method, path)
+        kind = fault.kind if fault is not None else None
+        if kind == "drop":
+            h.close_connection = True
+            return
+        if fault is not None and kind == "delay":
+            time.sleep(fault.seconds)
+        if fault is not None and kind == "status":
+            response = Response(fault.status, fault_body(fault), dict(fault.headers))
+        else:
+            headers = {k.lower(): v for k, v in h.headers.items()}
+            response = self._dispatch(method, path, query, headers, body)
+            if kind == "drop_after":
+                h.close_connection = True
+                return
+            if fault is not None and kind == "after":
+                response = Response(fault.status, fault_body(fault), dict(fault.headers))
+        record.status = response.status
+        _send(h, response)
+
+    def _dispatch(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any
+    ) -> Response:
+        if not self._authorized(headers.get("authorization", "")):
+            return Response(401, {"error": "unauthorized"})
+        matched: tuple[Route, dict[str, str]] | None = None
+        for candidate in ROUTES:
+            found = candidate.pattern.match(path)
+            if found and candidate.method == method:
+                matched = candidate, {k: unquote(v) for k, v in found.groupdict().items()}
+                break
+        if matched is None:
+            return Response(404, {"error": f"not found: {method} {path}", "status": "not_found"})
+        route, params = matched
+        if self._settings.rate_limit:
+            subject = params.get("machine") or params.get("app") or ""
+            if not subject and isinstance(body, dict) and isinstance(body.get("name"), str):
+                subject = body["name"]  # app create is limited per app name
+            if not self._limiter.allow(route.action, subject, *route.rate):
+                return Response(429, {"error": f"rate limit exceeded for {route.action} on {subject or '*'}"})
+        if body is _NO_BODY:
+            return Response(400, {"error": "invalid_argument: request body is not valid JSON",
+                                  "status": "invalid_argument"})
+        request = Request(method, path, query, headers, body, params)
+        with self._world.cond:
+            try:
+                self._world.tick()
+                return route.handler(self._world, request)
+            except ApiError as err:
+                return Response(err.status, err.body())
+            except Exception as err:  # an emulator bug: answer 500 and show it on stderr
+                traceback.print_exc(file=sys.stderr)
+                return Response(500, {"error": f"internal emulator error: {type(err).__name__}"})
+            finally:
+                self._world.cond.notify_all()
+
+    def _authorized(self, header: str) -> bool:
+        token = self._settings.token
+        if token.startswith("FlyV1 "):
+            return header == token  # macaroon tokens are sent as-is (reference §0)
+        return header == f"Bearer {token}"
+
+
+def _parse_json(raw: bytes) -> Any:
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return _NO_BODY
+
+
+def _send(h: _Handler, response: Response) -> None:
+    data = b"" if response.body is None else json.dumps(response.body).encode()
+    try:
+        h.send_response(response.status)
+        if response.body is not None:
+            h.send_header("content-type", "application/json")
+        h.send_header("content-length", str(len(data)))
+        h.send_header("fly-request-id", token_hex(13))
+        for name, value in response.headers.items():
+            h.send_header(name, value)
+        h.end_headers()
+        h.wfile.write(data)
+        h.wfile.flush()
+    except OSError:  # the client gave up (e.g. a "delay" fault outlived its timeout)
+        h.close_connection = True
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], emu: FlyEmulator) -> None:
+        super().__init__(address, handler)
+        self.emulator = emu
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):  # disconnects are normal under drop/delay faults
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Headers and body leave in one buffered write, without Nagle: otherwise each answer waits ~40 ms
+    # for a delayed ACK.
+    wbufsize = 64 * 1024
+    disable_nagle_algorithm = True
+
+    def _serve(self) -> None:
+        cast(_Server, self.server).emulator._handle(self)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the request log is FlyEmulator.requests."""

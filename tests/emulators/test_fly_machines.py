@@ -1,0 +1,290 @@
+"""Fly emulator: machines, their state machine, leases and /wait, over real HTTP."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import pytest
+
+from tests.emulators.test_fly_support import (
+    IMAGE,
+    create_app,
+    create_machine,
+    create_volume,
+    machine_config,
+    running,
+    wait_state,
+)
+
+
+@pytest.fixture
+def fly():
+    with running() as pair:
+        yield pair
+
+
+@pytest.fixture
+def client(fly):
+    return fly[1]
+
+
+@pytest.fixture
+def app(client):
+    return create_app(client)
+
+
+def _url(app, machine, suffix=""):
+    return f"/v1/apps/{app}/machines/{machine['id']}{suffix}"
+
+
+def test_machine_create_goes_created_to_started(client, app):
+    machine = create_machine(client, app, name="web")
+    assert machine["state"] == "created"
+    assert machine["name"] == "web" and machine["region"] == "ams"
+    assert machine["image_ref"]["repository"] == "jamesacklin/alex"
+    assert machine["image_ref"]["tag"] == "1.4.0"
+    wait_state(client, app, machine, "started")
+    assert client.get(_url(app, machine)).json()["state"] == "started"
+
+
+def test_machine_read_back_is_normalised_by_the_server(client, app):
+    config = machine_config(metadata={"tenant": "t1"})
+    config["services"].append({"protocol": "tcp", "internal_port": 8080, "autostop": "off"})
+    config["services"].append({"protocol": "tcp", "internal_port": 8081, "autostop": "suspend"})
+    machine = create_machine(client, app, config=config)
+    read = client.get(_url(app, machine)).json()["config"]
+    assert [s["autostop"] for s in read["services"]] == [True, False, "suspend"]
+    assert read["init"] == {} and read["dns"] == {}
+    assert read["restart"] == {"policy": "always"}
+    assert read["guest"] == {"cpu_kind": "shared", "cpus": 1, "memory_mb": 256}
+    assert read["metadata"] == {"tenant": "t1", "fly_platform_version": "v2"}
+    assert read != config
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {},
+        {"image": IMAGE, "services": [{"internal_port": 3000, "autostart": "true"}]},
+        {"image": IMAGE, "services": [{"internal_port": 3000, "autostop": "sometimes"}]},
+        {"image": IMAGE, "guest": {"memory_mb": 300}},
+        {"image": IMAGE, "guest": {"memory_mb": 256}, "size": "shared-cpu-1x"},
+        {"image": IMAGE, "env": {"PORT": 3000}},
+    ],
+    ids=["no-image", "autostart-string", "autostop-unknown", "memory-not-256", "guest-and-size", "env-int"],
+)
+def test_machine_create_rejects_invalid_config(client, app, config):
+    response = client.post(f"/v1/apps/{app}/machines", json={"region": "ams", "config": config})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]
+
+
+def test_machine_name_is_unique_in_the_app(client, app):
+    create_machine(client, app, name="web")
+    response = client.post(f"/v1/apps/{app}/machines", json={"name": "web", "config": machine_config()})
+    assert response.status_code == 422
+    assert "web" in response.json()["error"]
+
+
+def test_machine_update_changes_instance_id_and_restarts(client, app):
+    machine = create_machine(client, app)
+    wait_state(client, app, machine, "started")
+    config = client.get(_url(app, machine)).json()["config"]
+    config["env"] = {"A": "1"}
+    updated = client.post(_url(app, machine), json={"config": config})
+    assert updated.status_code == 200
+    new = updated.json()
+    assert new["instance_id"] != machine["instance_id"]
+    assert new["state"] == "updating"
+    wait_state(client, app, new, "started")
+    stale = client.get(_url(app, machine, "/wait"), params={"instance_id": machine["instance_id"], "timeout": 1})
+    assert stale.status_code == 408
+    assert "currently replaced" in stale.json()["error"]
+
+
+def test_machine_update_with_skip_launch_keeps_a_stopped_machine_stopped(client, app):
+    machine = create_machine(client, app, skip_launch=True)
+    wait_state(client, app, machine, "stopped")
+    updated = client.post(_url(app, machine), json={"config": machine_config(), "skip_launch": True}).json()
+    wait_state(client, app, updated, "stopped")
+    time.sleep(0.05)
+    assert client.get(_url(app, machine)).json()["state"] == "stopped"
+
+
+@pytest.mark.parametrize(("field", "value"), [("region", "iad"), ("name", "other")])
+def test_machine_update_refuses_immutable_fields(client, app, field, value):
+    machine = create_machine(client, app, name="web")
+    response = client.post(_url(app, machine), json={"config": machine_config(), field: value})
+    assert response.status_code == 400
+    assert field in response.json()["error"]
+
+
+def test_machine_update_ignores_a_changed_mount_volume(client, app):
+    first = create_volume(client, app)
+    second = create_volume(client, app)
+    mounts = [{"volume": first["id"], "path": "/app/data"}]
+    machine = create_machine(client, app, config=machine_config(mounts=mounts))
+    moved = machine_config(mounts=[{"volume": second["id"], "path": "/app/data"}])
+    updated = client.post(_url(app, machine), json={"config": moved}).json()
+    assert updated["config"]["mounts"][0]["volume"] == first["id"]
+    assert client.get(f"/v1/apps/{app}/volumes/{second['id']}").json()["attached_machine_id"] is None
+
+
+@pytest.mark.parametrize(
+    ("volume_region", "expected"), [("iad", 400), ("ams", 200)], ids=["other-region", "same-region"]
+)
+def test_machine_mount_must_be_in_the_same_region(client, app, volume_region, expected):
+    volume = create_volume(client, app, region=volume_region)
+    config = machine_config(mounts=[{"volume": volume["id"], "path": "/app/data"}])
+    response = client.post(f"/v1/apps/{app}/machines", json={"region": "ams", "config": config})
+    assert response.status_code == expected, response.text
+
+
+def test_machine_mount_of_a_volume_held_by_another_machine_is_refused(client, app):
+    volume = create_volume(client, app)
+    config = machine_config(mounts=[{"volume": volume["id"], "path": "/app/data"}])
+    holder = create_machine(client, app, config=config)
+    response = client.post(f"/v1/apps/{app}/machines", json={"region": "ams", "config": config})
+    assert response.status_code == 422
+    assert holder["id"] in response.json()["error"]
+
+
+def test_machine_min_secrets_version_must_exist(client, app):
+    body = {"region": "ams", "config": machine_config(), "min_secrets_version": 1}
+    assert client.post(f"/v1/apps/{app}/machines", json=body).status_code == 400
+    client.post(f"/v1/apps/{app}/secrets", json={"values": {"A": "1"}})
+    assert client.post(f"/v1/apps/{app}/machines", json=body).status_code == 200
+
+
+def test_machine_lease_blocks_writes_without_the_nonce(client, app):
+    machine = create_machine(client, app)
+    wait_state(client, app, machine, "started")
+    lease = client.post(_url(app, machine, "/lease"), json={"ttl": 30}).json()
+    assert lease["status"] == "success"
+    nonce = lease["data"]["nonce"]
+    blocked = client.post(_url(app, machine, "/stop"))
+    assert blocked.status_code == 409
+    assert blocked.json()["error"].startswith(f"aborted: machine ID {machine['id']} lease currently held by ")
+    assert client.post(_url(app, machine, "/lease")).status_code == 409
+    wrong = client.delete(_url(app, machine, "/lease"), headers={"fly-machine-lease-nonce": "nope"})
+    assert wrong.status_code == 409
+    with_nonce = {"fly-machine-lease-nonce": nonce}
+    update = client.post(_url(app, machine), json={"config": machine_config()}, headers=with_nonce)
+    assert update.status_code == 200
+    assert client.delete(_url(app, machine, "/lease"), headers=with_nonce).status_code == 200
+    assert client.delete(_url(app, machine, "/lease"), headers=with_nonce).status_code == 404
+    assert client.post(_url(app, machine, "/stop")).status_code == 200
+
+
+def test_machine_lease_expires_by_ttl(client, app):
+    machine = create_machine(client, app, lease_ttl=1)
+    assert machine["nonce"]
+    assert client.post(_url(app, machine, "/stop")).status_code == 409
+    time.sleep(1.1)
+    assert client.post(_url(app, machine, "/stop")).status_code == 200
+
+
+def test_machine_wait_answers_408_at_the_cap(client, app):
+    machine = create_machine(client, app, skip_launch=True)
+    started = time.monotonic()
+    response = client.get(_url(app, machine, "/wait"), params={"state": "started", "timeout": 60})
+    elapsed = time.monotonic() - started
+    assert response.status_code == 408
+    assert response.json()["error"] == (
+        "deadline_exceeded: machine failed to reach desired state, started, currently stopped"
+    )
+    assert 0.9 <= elapsed < 3.0
+
+
+def test_machine_wait_blocks_while_other_requests_are_served(fly, app):
+    emu, client = fly
+    machine = create_machine(client, app, skip_launch=True)
+    wait_state(client, app, machine, "stopped")
+    answers = []
+
+    def waiter():
+        with httpx.Client(base_url=emu.url, headers=dict(client.headers), timeout=10) as other:
+            answers.append(other.get(_url(app, machine, "/wait"), params={"state": "started", "timeout": 5}))
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    time.sleep(0.1)
+    assert client.post(_url(app, machine, "/start")).status_code == 200
+    thread.join(timeout=5)
+    assert [a.status_code for a in answers] == [200]
+    assert answers[0].json() == {"ok": True, "state": "started"}
+
+
+@pytest.mark.parametrize("timeout", ["0", "61", "90", "soon"])
+def test_machine_wait_rejects_a_timeout_outside_1_to_60(client, app, timeout):
+    machine = create_machine(client, app)
+    response = client.get(_url(app, machine, "/wait"), params={"timeout": timeout})
+    assert response.status_code == 400
+    assert response.json()["status"] == "invalid_argument"
+
+
+def test_machine_start_while_created_is_412_and_from_stopped_works():
+    with running(transition=0.5) as (_, client):
+        app = create_app(client)
+        machine = create_machine(client, app, skip_launch=True)
+        early = client.post(_url(app, machine, "/start"))
+        assert early.status_code == 412
+        assert early.json()["error"] == (
+            "failed_precondition: unable to start machine from current state: 'created'"
+        )
+        _start_from_stopped(client, app, machine)
+
+
+def _start_from_stopped(client, app, machine):
+    wait_state(client, app, machine, "stopped")
+    assert client.post(_url(app, machine, "/start")).json()["previous_state"] == "stopped"
+    wait_state(client, app, machine, "started")
+
+
+def test_machine_stop_suspend_restart_follow_the_state_rules(client, app):
+    machine = create_machine(client, app)
+    wait_state(client, app, machine, "started")
+    assert client.post(_url(app, machine, "/suspend")).status_code == 200
+    wait_state(client, app, machine, "suspended")
+    assert client.post(_url(app, machine, "/restart")).status_code == 412
+    assert client.post(_url(app, machine, "/stop")).status_code == 200
+    wait_state(client, app, machine, "stopped")
+    assert client.post(_url(app, machine, "/stop")).status_code == 200  # no-op
+
+
+def test_machine_delete_needs_force_while_started_then_is_gone(client, app):
+    machine = create_machine(client, app)
+    wait_state(client, app, machine, "started")
+    refused = client.delete(_url(app, machine))
+    assert refused.status_code == 412
+    assert client.delete(_url(app, machine), params={"force": "true"}).status_code == 200
+    wait_state(client, app, machine, "destroyed")
+    assert client.get(_url(app, machine)).status_code == 404
+    assert client.get(f"/v1/apps/{app}/machines").json() == []
+    deleted = client.get(f"/v1/apps/{app}/machines", params={"include_deleted": "true"}).json()
+    assert [m["state"] for m in deleted] == ["destroyed"]
+
+
+def test_machine_list_filters_by_metadata_region_and_state(client, app):
+    mine = create_machine(client, app, config=machine_config(metadata={"tenant": "t1"}))
+    create_machine(client, app, region="iad", config=machine_config(metadata={"tenant": "t2"}))
+    listed = client.get(f"/v1/apps/{app}/machines", params={"metadata.tenant": "t1"}).json()
+    assert [m["id"] for m in listed] == [mine["id"]]
+    assert len(client.get(f"/v1/apps/{app}/machines", params={"region": "iad"}).json()) == 1
+    wait_state(client, app, mine, "started")
+    started = client.get(f"/v1/apps/{app}/machines", params={"state": "started,stopped"}).json()
+    assert mine["id"] in [m["id"] for m in started]
+
+
+def test_autostop_event_stops_the_machine_and_keeps_its_config(fly, app):
+    emu, client = fly
+    machine = create_machine(client, app)
+    wait_state(client, app, machine, "started")
+    before = client.get(_url(app, machine)).json()
+    emu.autostop(app, machine["id"])
+    after = client.get(_url(app, machine)).json()
+    assert after["state"] == "stopped"
+    assert after["config"] == before["config"] and after["instance_id"] == before["instance_id"]
+    assert emu.state.machines[machine["id"]].state == "stopped"

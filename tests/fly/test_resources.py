@@ -1,0 +1,92 @@
+"""The Resource classes as the Tenant uses them, under Pulumi mocks: tokens, secrets, serialized providers."""
+
+from __future__ import annotations
+
+import base64
+
+import pulumi
+import pytest
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+
+from components.fly.app import App
+from components.fly.certificate import Certificate
+from components.fly.ips import Ips
+from components.fly.machine import Machine
+from components.fly.secrets import Secrets
+from components.fly.volume import Volume
+
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+
+
+class EchoMocks(pulumi.runtime.Mocks):
+    def new_resource(self, args):
+        return [f"{args.name}-id", dict(args.inputs)]
+
+    def call(self, args):
+        return {}
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    def __init__(self, mocks):
+        super().__init__(mocks)
+        self.requests = []
+
+    def RegisterResource(self, request):
+        self.requests.append(request)
+        return super().RegisterResource(request)
+
+
+@pytest.fixture
+def monitor():
+    saved = pulumi_settings.SETTINGS
+    mocks = EchoMocks()
+    recording = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project="alex-hosted", stack="test", monitor=recording)
+    yield recording
+    pulumi_settings.SETTINGS = saved
+
+
+def registered(monitor, name):
+    return next(r for r in monitor.requests if r.name == name)
+
+
+@pulumi.runtime.test
+def test_resources_have_fly_type_tokens_and_small_public_providers(monitor):
+    resources = [
+        App("app", name="t-app", org="personal"),
+        Ips("ips", app="t-app"),
+        Volume("vol", app="t-app", name="data", region="ams", size_gb=1),
+        Machine("web", app="t-app", region="ams", name="web", config={"image": "img"}),
+        Certificate("cert", app="t-app", hostname="r.example.com"),
+    ]
+
+    def verify(_):
+        tokens = {r.name: r.type for r in monitor.requests if r.type != "pulumi:pulumi:Stack"}
+        assert tokens == {
+            "app": "pulumi-python:dynamic/fly:App",
+            "ips": "pulumi-python:dynamic/fly:Ips",
+            "vol": "pulumi-python:dynamic/fly:Volume",
+            "web": "pulumi-python:dynamic/fly:Machine",
+            "cert": "pulumi-python:dynamic/fly:Certificate",
+        }
+        for request in (r for r in monitor.requests if r.type != "pulumi:pulumi:Stack"):
+            provider = request.object["__provider"]
+            assert isinstance(provider, str), f"{request.name}: __provider must not be secret-wrapped"
+            assert len(base64.b64decode(provider)) < 200, f"{request.name}: provider pickled by value"
+
+    return pulumi.Output.all(*[r.urn for r in resources]).apply(verify)
+
+
+@pulumi.runtime.test
+def test_secrets_values_are_secret_in_and_out(monitor):
+    secrets = Secrets("sec", app="t-app", values={"NEXTAUTH_SECRET": "s3cr3t"})
+
+    def verify(_):
+        request = registered(monitor, "sec")
+        assert list(request.additionalSecretOutputs) == ["values"]
+        values = request.object["values"]
+        assert values[SECRET_SIG], "values must reach the engine as a secret"
+        assert "s3cr3t" not in str(request.object["__provider"])
+
+    return pulumi.Output.all(secrets.urn, secrets.values).apply(verify)
