@@ -1,0 +1,129 @@
+"""scripts.status against the Fly emulator: the table, the per-state summary, read-only proof, failures."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import httpx
+import pytest
+
+from emulators.fly import FlyEmulator
+from scripts.status import main
+from tenants.roster import Tenant
+
+from .conftest import STACK
+
+FLY_TOKEN = "test-fly-token"
+RUNNING = Tenant("runninguser", "runner", "run@example.com", "reader", "active", created_at=date(2026, 9, 1))
+ASLEEP = Tenant("sleepyuser1", "sleepy", "sleep@example.com", "free", "active", created_at=date(2026, 9, 1))
+PAUSED = Tenant("pauseduser1", "paused", "paused@example.com", "reader", "suspended", created_at=date(2026, 9, 1))
+MISSING = Tenant("missinguser", "missing", "missing@example.com", "free", "active", created_at=date(2026, 9, 1))
+
+
+@pytest.fixture
+def fly(monkeypatch):
+    with FlyEmulator(token=FLY_TOKEN, org="personal", rate_limit=False, app_visible_after=0, transition=0) as emu:
+        monkeypatch.setenv("FLY_API_URL", emu.url)
+        monkeypatch.setenv("FLY_API_TOKEN", FLY_TOKEN)
+        monkeypatch.setenv("ALEX_FLY_RETRIES", "1")
+        monkeypatch.setenv("ALEX_FLY_RETRY_BASE_S", "0.01")
+        yield emu
+
+
+def provision(emu: FlyEmulator, stack_config, tenant: Tenant, *, machine: str | None, cert: bool = True, gb: int = 1):
+    """Creates what the Pulumi program would (app, volume, machine, certificate) straight through the API."""
+    app = stack_config.app_name(tenant.id)
+    headers = {"Authorization": f"Bearer {FLY_TOKEN}"}
+    with httpx.Client(base_url=f"{emu.url}/v1", headers=headers, timeout=10) as http:
+
+        def call(method: str, path: str, body=None):
+            response = http.request(method, path, json=body)
+            assert response.status_code < 300, response.text
+            return response.json() if response.content else None
+
+        call("POST", "/apps", {"app_name": app, "org_slug": "personal"})
+        volume = call("POST", f"/apps/{app}/volumes", {"name": "data", "region": "ams", "size_gb": gb})
+        if machine is not None:
+            config = {"image": "registry.example/alex:1", "mounts": [{"volume": volume["id"], "path": "/app/data"}]}
+            created = call("POST", f"/apps/{app}/machines", {"region": "ams", "config": config})
+            call("GET", f"/apps/{app}/machines/{created['id']}/wait?state=started&timeout=5")
+            if machine == "stopped":
+                call("POST", f"/apps/{app}/machines/{created['id']}/stop")
+        if cert:
+            call("POST", f"/apps/{app}/certificates/acme", {"hostname": stack_config.hostname(tenant.username)})
+    if cert and machine == "started":
+        emu.set_certificate_status(app, stack_config.hostname(tenant.username), "active")
+
+
+def args(roster, *extra: str) -> list[str]:
+    return ["--stack", STACK, "--roster", str(roster), *extra]
+
+
+def test_status_reports_each_tenant_with_a_line_per_state_using_gets_only(fly, make_roster, run_cli, stack_config):
+    provision(fly, stack_config, RUNNING, machine="started")
+    provision(fly, stack_config, ASLEEP, machine="stopped")
+    provision(fly, stack_config, PAUSED, machine="stopped")
+    fly.reset_log()
+
+    result = run_cli(main, args(make_roster([RUNNING, ASLEEP, PAUSED])))
+
+    assert result.code == 0, result
+    rows = {line.split()[0]: line for line in result.out.splitlines()[1:4]}
+    assert "started" in rows["runninguser"] and "active" in rows["runninguser"]
+    assert "stopped" in rows["sleepyuser1"] and "pending_validation" in rows["sleepyuser1"]
+    assert "1 GB" in rows["pauseduser1"]
+    assert "started: 1 (runninguser)" in result.out
+    assert "stopped: 2 (pauseduser1, sleepyuser1)" in result.out
+    assert "3 tenant(s), 0 need attention" in result.out
+    requests = fly.requests
+    assert requests and {r.method for r in requests} == {"GET"}, [(r.method, r.path) for r in requests]
+
+
+def test_status_flags_missing_and_mismatched_resources_and_exits_1(fly, make_roster, run_cli, stack_config):
+    provision(fly, stack_config, PAUSED, machine="started", cert=False, gb=1)  # dev plan reader: 1 GB
+
+    result = run_cli(main, args(make_roster([PAUSED, MISSING]), "--json"))
+
+    assert result.code == 1, result
+    envelope = json.loads(result.out)
+    rows = {row["tenant"]: row for row in envelope["data"]["tenants"]}
+    assert rows["pauseduser1"]["problems"] == [
+        "machine started but the tenant is suspended",
+        f"no certificate for {stack_config.hostname('paused')}",
+    ]
+    assert rows["missinguser"]["machine"] == "no app"
+    assert rows["missinguser"]["problems"] == [f"Fly app {stack_config.app_name('missinguser')} does not exist"]
+    assert envelope["data"]["machine_states"] == {"no app": 1, "started": 1}
+    assert envelope["data"]["needs_attention"] == ["missinguser", "pauseduser1"]
+
+
+def test_status_empty_roster_exits_0_without_calls(fly, make_roster, run_cli):
+    result = run_cli(main, args(make_roster([])))
+
+    assert result.code == 0, result
+    assert "no tenants" in result.out and "0 tenant(s)" in result.out
+    assert fly.requests == []
+
+
+def test_status_unreachable_fly_exits_2(fly, make_roster, run_cli, monkeypatch, closed_port):
+    monkeypatch.setenv("FLY_API_URL", f"http://127.0.0.1:{closed_port}")
+
+    result = run_cli(main, args(make_roster([RUNNING])))
+
+    assert result.code == 2, result
+    assert "unreachable" in result.error and "no answer" in result.error
+
+
+@pytest.mark.parametrize(
+    ("token", "expected"), [("wrong-token", "refused FLY_API_TOKEN (HTTP 401"), ("", "no Fly API token")]
+)
+def test_status_bad_token_exits_2_without_printing_it(fly, make_roster, run_cli, monkeypatch, token, expected):
+    monkeypatch.setenv("FLY_API_TOKEN", token)
+
+    result = run_cli(main, args(make_roster([RUNNING])))
+
+    assert result.code == 2, result
+    assert expected in result.error
+    if token:
+        assert token not in result.out + result.err

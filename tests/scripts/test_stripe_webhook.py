@@ -1,0 +1,80 @@
+"""`python -m scripts.stripe_webhook`: the server over real HTTP, and its start-up checks."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+import requests
+import stripe
+
+from billing.report import RunSummary
+from billing.sync import SyncSettings, run_sync
+from billing.webhook import WebhookHandler
+from scripts.stripe_webhook import main, make_server
+from tenants.plans import DEFAULT_PLANS
+from tenants.roster import load_roster
+from tests.billing.support import API_KEY, fake_account, now, write_hand_managed
+
+SECRET = "whsec_http_fixture"
+
+
+@pytest.fixture
+def webhook_url(tmp_path):
+    """The webhook server on 127.0.0.1, syncing tmp roster from a fake Stripe account."""
+    roster = tmp_path / "roster.yaml"
+    write_hand_managed(roster)
+    with fake_account() as account:
+        settings = SyncSettings(roster=roster, plans=DEFAULT_PLANS)
+
+        def sync() -> RunSummary:
+            return run_sync(settings, account.client(), now("2026-11-26"))
+
+        server = make_server(WebhookHandler(SECRET, sync))
+        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}/webhook", account, roster
+        finally:
+            server.shutdown()
+            server.server_close()
+
+
+def post(url, body: bytes, signature: str | None):
+    headers = {"Content-Type": "application/json"}
+    if signature is not None:
+        headers["Stripe-Signature"] = signature
+    return requests.post(url, data=body, headers=headers, timeout=5)
+
+
+def test_webhook_server_verifies_then_syncs(webhook_url):
+    url, account, roster = webhook_url
+    cus = account.world.add_customer(username="alice", email="alice@example.com")
+    account.world.subscribe(cus, "reader_yearly")
+    body = json.dumps({"id": "evt_http1", "type": "customer.subscription.created", "data": {"object": {}}}).encode()
+    good = stripe.WebhookSignature.generate_signature_header(body.decode(), SECRET)
+
+    tampered = post(url, body.replace(b"created", b"deleted"), good)
+    assert tampered.status_code == 400
+    assert [t for t in load_roster(roster) if t.stripe_customer] == []
+
+    response = post(url, body, good)
+    assert response.status_code == 200, response.text
+    assert response.json()["changes"] == 1
+    assert [(t.username, t.plan) for t in load_roster(roster) if t.stripe_customer] == [("alice", "reader")]
+    assert requests.get(url, timeout=5).status_code == 405
+
+
+def test_webhook_main_needs_the_signing_secret(capsys, monkeypatch, tmp_path):
+    monkeypatch.delenv("STRIPE_WEBHOOK_SECRET", raising=False)
+    monkeypatch.setenv("STRIPE_API_KEY", API_KEY)
+    assert main(["--roster", str(tmp_path / "r.yaml"), "--port", "0"]) == 2
+    assert "STRIPE_WEBHOOK_SECRET is not set" in capsys.readouterr().err
+
+
+def test_webhook_main_needs_the_api_key(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", SECRET)
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    assert main(["--roster", str(tmp_path / "r.yaml"), "--port", "0"]) == 2
+    assert "STRIPE_API_KEY is not set" in capsys.readouterr().err
