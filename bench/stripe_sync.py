@@ -19,7 +19,7 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-from billing.stripe_source import PINNED_API_VERSION, make_client
+from billing.stripe_source import PINNED_API_VERSION, fetch_snapshot, make_client
 from billing.sync import SyncSettings, run_sync
 from tenants.plans import DEFAULT_PLANS
 from tenants.roster import dump_roster
@@ -51,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
             client = make_client(API_KEY, api_base=url)
             now = datetime(2026, 11, 26, tzinfo=UTC)
             rows = []
+            start = time.perf_counter()
+            snapshot = fetch_snapshot(client)
+            fetch_seconds = time.perf_counter() - start
+            del snapshot
             for label in ("first run (adds every tenant)", "second run (no change)"):
                 before = _requests(url)
                 start = time.perf_counter()
@@ -70,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Stripe sync of {args.subscriptions} subscriptions (fake API on 127.0.0.1, page size 100)")
     for label, elapsed, requests, changes, written in rows:
         print(f"  {label:<30} {elapsed:6.2f} s  {requests:4d} requests  {changes:5d} changes  written={written}")
+    print(f"  of which listing + SDK objects alone: {fetch_seconds:.2f} s (the rest is roster YAML load/dump)")
     print(f"  roster entries: {entries}")
     print(f"  peak Python heap during a sync (tracemalloc): {peak / 1024 / 1024:.1f} MiB")
     print(f"  peak RSS of the sync process: {rss_mb:.0f} MiB")

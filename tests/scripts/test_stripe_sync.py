@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 
 import pytest
@@ -19,6 +20,7 @@ from tests.billing.support import API_KEY, at, fake_account, hand_managed_block,
 def fast_sdk_backoff(monkeypatch):
     monkeypatch.setattr(stripe.HTTPClient, "INITIAL_DELAY", 0.001)
     monkeypatch.setattr(stripe.HTTPClient, "MAX_DELAY", 0.002)
+    monkeypatch.delenv("STRIPE_API_BASE", raising=False)  # never a real Stripe from the developer's shell
 
 
 @pytest.fixture
@@ -132,7 +134,7 @@ def test_cli_without_key_cannot_run(account, roster, capsys, monkeypatch):
     monkeypatch.delenv("STRIPE_API_KEY")
     code, out, err = run_cli(capsys, "--roster", str(roster))
     assert (code, out) == (2, "")
-    assert "STRIPE_API_KEY is not set" in err
+    assert err.startswith("stripe_sync: error: STRIPE_API_KEY is not set")
 
 
 def test_cli_bad_key_cannot_run_and_is_never_printed(account, roster, capsys, monkeypatch):
@@ -179,7 +181,7 @@ def test_cli_failed_write_leaves_the_old_file_whole(account, roster, capsys, mon
     def crash(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(roster_module.os, "replace", crash)
+    monkeypatch.setattr(os, "replace", crash)  # tenants.roster renames its temporary file with it
     code, _, err = run_cli(capsys, "--roster", str(roster), "--now", "2026-11-26")
     assert code == 2 and "No space left on device" in err
     assert roster.read_bytes() == before

@@ -20,6 +20,13 @@ from tests.billing.support import API_KEY, fake_account, now, write_hand_managed
 SECRET = "whsec_http_fixture"
 
 
+@pytest.fixture(autouse=True)
+def no_stripe_env(monkeypatch):
+    """Nothing from the developer's shell points a test at a real Stripe account."""
+    for name in ("STRIPE_API_BASE", "STRIPE_WEBHOOK_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def webhook_url(tmp_path):
     """The webhook server on 127.0.0.1, syncing tmp roster from a fake Stripe account."""

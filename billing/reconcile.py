@@ -1,0 +1,261 @@
+"""The reconciler: (current roster, Stripe snapshot, now, grace) -> (new roster, report). Pure.
+
+Level-triggered: the Stripe-owned part of every entry that has a `stripe_customer` (username, email,
+plan, state and the cancellation dates) is recomputed from the snapshot on every run, so running it
+twice changes nothing the second time. Entries without `stripe_customer` are never changed, and
+neither are `region`, `hold` and `over_quota_since`, which other tools own. Deletion needs positive
+evidence: a subscription that ended more than the grace window ago makes the tenant `purging`, and a
+run at least a day after that removes the entry. A tenant missing from the listing is only reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+
+from billing.decide import Verdict, decide
+from billing.report import Change, ChangeKind, Notice, NoticeKind, Report
+from billing.snapshot import USERNAME_KEY, Snapshot, StripeCustomer
+from tenants.plans import Plan, plan_rank
+from tenants.roster import EMAIL_RE, RosterError, Tenant, tenant_id_for_customer, username_error, validate
+
+DEFAULT_GRACE_DAYS = 30
+# How long a tenant stays `purging` (so `pulumi up` destroys its machine) before the entry goes.
+PURGE_HOLD = timedelta(days=1)
+_KIND_ORDER: tuple[ChangeKind, ...] = (
+    "added", "upgraded", "downgraded", "suspended", "reactivated", "cancelled", "rescheduled",
+    "purging", "removed", "renamed", "email",
+)  # fmt: skip
+
+
+class _Run:
+    """The state of one reconcile: the roster being built and the report being filled."""
+
+    def __init__(self, roster: Sequence[Tenant], today: date, grace_days: int, plans: Mapping[str, Plan]) -> None:
+        self.original = {t.id: t for t in roster}
+        self.result = dict(self.original)
+        self.today = today
+        self.grace = timedelta(days=grace_days)
+        self.plans = plans
+        self.report = Report()
+        self.renames: list[tuple[str, str, str]] = []  # (tenant id, wanted username, customer)
+        self.adds: list[Tenant] = []
+
+    def change(self, tenant: Tenant, kind: ChangeKind, detail: str) -> None:
+        self.report.changes.append(Change(kind, tenant.id, tenant.username, tenant.stripe_customer or "", detail))
+
+    def notice(self, kind: NoticeKind, customer: str, tenant_id: str | None, message: str) -> None:
+        self.report.notices.append(Notice(kind, customer, tenant_id, message))
+
+
+def reconcile(
+    roster: Sequence[Tenant],
+    snapshot: Snapshot,
+    *,
+    now: datetime,
+    grace_days: int = DEFAULT_GRACE_DAYS,
+    plans: Mapping[str, Plan],
+) -> tuple[list[Tenant], Report]:
+    """The new roster (validated, sorted by id) and what changed; raises RosterError only on a bug."""
+    run = _Run(roster, now.date(), grace_days, plans)
+    run.report.subscriptions = len(snapshot.subscriptions)
+    run.report.customers = len(snapshot.customers)
+    owners: dict[str, list[Tenant]] = {}
+    for tenant in roster:
+        if tenant.stripe_customer:
+            owners.setdefault(tenant.stripe_customer, []).append(tenant)
+    grouped = snapshot.by_customer()
+    verdicts = [decide(snapshot.customers.get(c, StripeCustomer(c)), subs, plans) for c, subs in grouped.items()]
+    for customer, tenants in sorted(owners.items()):
+        if customer not in grouped:
+            for tenant in tenants:
+                run.notice("missing", customer, tenant.id, "no subscription in Stripe's listing; left unchanged")
+    # Oldest customers first, so that of two new customers claiming one username the earlier one gets it.
+    for verdict in sorted(verdicts, key=lambda v: (v.created_on or date.max, v.customer)):
+        holders = owners.get(verdict.customer, [])
+        if len(holders) > 1:
+            ids = ", ".join(t.id for t in holders)
+            run.notice("skipped", verdict.customer, None, f"customer is on several roster entries ({ids}); fix by hand")
+        elif verdict.kind == "skip":
+            run.notice("skipped", verdict.customer, holders[0].id if holders else None, verdict.reason)
+        elif verdict.kind == "pending":
+            if holders:
+                run.notice("warning", verdict.customer, holders[0].id, f"{verdict.reason}; tenant left as it is")
+            else:
+                run.notice("pending", verdict.customer, None, f"{verdict.reason}; nothing provisioned yet")
+        elif holders:
+            _update(run, holders[0], verdict)
+        elif verdict.kind == "live":
+            _plan_new(run, verdict)
+        # An ended customer with no entry was never provisioned, or was already purged: nothing to do.
+    _assign_usernames(run)
+    tenants = _settle(run)
+    run.report.changes.sort(key=lambda c: (_KIND_ORDER.index(c.kind), c.tenant_id))
+    run.report.stripe_tenants = sum(1 for t in tenants if t.stripe_customer)
+    run.report.hand_managed = len(tenants) - run.report.stripe_tenants
+    return tenants, run.report
+
+
+def _update(run: _Run, tenant: Tenant, verdict: Verdict) -> None:
+    new = _lifecycle(run, tenant, verdict)
+    if new is None:
+        del run.result[tenant.id]
+        return
+    if not verdict.deleted:
+        if verdict.email and EMAIL_RE.match(verdict.email):
+            if verdict.email != new.email:
+                run.change(new, "email", f"{new.email} -> {verdict.email}")
+                new = new.with_changes(email=verdict.email)
+        else:
+            message = f"customer email {verdict.email!r} is not usable; keeping {tenant.email}"
+            run.notice("warning", verdict.customer, tenant.id, message)
+    run.result[tenant.id] = new
+    wanted = verdict.username
+    if wanted is None:
+        if not verdict.deleted:  # a deleted customer has no metadata left; that is expected
+            message = f"customer metadata has no {USERNAME_KEY!r}; keeping username {tenant.username!r}"
+            run.notice("warning", verdict.customer, tenant.id, message)
+    elif wanted != tenant.username:
+        problem = username_error(wanted)
+        if problem:
+            message = f"metadata {USERNAME_KEY}: {problem}; keeping username {tenant.username!r}"
+            run.notice("warning", verdict.customer, tenant.id, message)
+        else:
+            run.renames.append((tenant.id, wanted, verdict.customer))
+
+
+def _lifecycle(run: _Run, tenant: Tenant, verdict: Verdict) -> Tenant | None:
+    """The tenant's state, plan and dates from the verdict; None when the entry is to be removed."""
+    assert verdict.plan is not None
+    sub = f"subscription {verdict.subscription}"
+    if verdict.kind == "live":
+        state = "suspended" if tenant.hold else str(verdict.state)
+        new = tenant.with_changes(
+            state=state, plan=verdict.plan, cancelled_at=None, purge_after=None, purge_marked_at=None
+        )
+        held = f" (stays suspended: hold {tenant.hold})" if tenant.hold else ""
+        if tenant.state in ("cancelled", "purging"):
+            run.change(new, "reactivated", f"subscribed again ({sub} {verdict.status}); cancellation cleared{held}")
+        elif tenant.state == "suspended" and state == "active":
+            run.change(new, "reactivated", f"{sub} is {verdict.status}")
+        elif tenant.state == "active" and state == "suspended":
+            run.change(new, "suspended", f"{sub} is {verdict.status}")
+    else:
+        ended = verdict.ended_on or tenant.cancelled_at or run.today
+        purge_after = ended + run.grace
+        why = "customer deleted" if verdict.deleted else f"{sub} ended"
+        if tenant.state == "purging":
+            marked = tenant.purge_marked_at or run.today
+            if run.today >= marked + PURGE_HOLD:
+                run.change(tenant, "removed", f"purging since {marked} ({why} {ended}); entry removed")
+                return None
+            return tenant
+        purging = run.today > purge_after  # the positive evidence: ended more than the grace window ago
+        new = tenant.with_changes(
+            state="purging" if purging else "cancelled",
+            plan=verdict.plan,
+            cancelled_at=ended,
+            purge_after=purge_after,
+            purge_marked_at=run.today if purging else None,
+        )
+        if purging:
+            run.change(new, "purging", f"{why} {ended}; grace ended {purge_after}; data will be deleted")
+        else:
+            if tenant.state != "cancelled":
+                run.change(new, "cancelled", f"{why} {ended}; export allowed until {purge_after}")
+            elif (tenant.cancelled_at, tenant.purge_after) != (ended, purge_after):
+                run.change(new, "rescheduled", f"{why} {ended}; purge after {purge_after}")
+    if verdict.plan != tenant.plan:
+        # A plan the table no longer has counts as the lowest.
+        up = tenant.plan not in run.plans or plan_rank(run.plans, verdict.plan) > plan_rank(run.plans, tenant.plan)
+        run.change(new, "upgraded" if up else "downgraded", f"{tenant.plan} -> {verdict.plan} ({sub})")
+    return new
+
+
+def _plan_new(run: _Run, verdict: Verdict) -> None:
+    customer = verdict.customer
+    wanted = verdict.username
+    problem = f"customer metadata has no {USERNAME_KEY!r}" if wanted is None else username_error(wanted)
+    if problem:
+        where = "" if wanted is None else f"metadata {USERNAME_KEY}: "
+        run.notice("skipped", customer, None, f"not added: {where}{problem}")
+        return
+    if not verdict.email or not EMAIL_RE.match(verdict.email):
+        run.notice("skipped", customer, None, f"not added: customer email {verdict.email!r} is not usable")
+        return
+    tenant_id = tenant_id_for_customer(customer)
+    if tenant_id in run.result:
+        run.notice("skipped", customer, tenant_id, f"not added: tenant id {tenant_id} is already another entry's")
+        return
+    assert wanted is not None and verdict.plan is not None and verdict.state is not None
+    run.adds.append(
+        Tenant(
+            id=tenant_id,
+            username=wanted,
+            email=verdict.email,
+            plan=verdict.plan,
+            state=verdict.state,
+            stripe_customer=customer,
+            created_at=verdict.created_on,
+        )
+    )
+
+
+def _assign_usernames(run: _Run) -> None:
+    """Renames and additions take free usernames until none can; chains resolve, swaps do not."""
+    taken = {t.username: t.id for t in run.result.values()}
+    renames = sorted(run.renames)
+    adds = list(run.adds)
+    progress = True
+    while progress:
+        progress = False
+        for item in list(renames):
+            tenant_id, wanted, _ = item
+            if wanted in taken:
+                continue
+            old = run.result[tenant_id]
+            del taken[old.username]
+            taken[wanted] = tenant_id
+            run.result[tenant_id] = old.with_changes(username=wanted)
+            run.change(run.result[tenant_id], "renamed", f"{old.username} -> {wanted}")
+            renames.remove(item)
+            progress = True
+        for tenant in list(adds):
+            if tenant.username in taken:
+                continue
+            taken[tenant.username] = tenant.id
+            run.result[tenant.id] = tenant
+            run.change(tenant, "added", f"plan {tenant.plan}, {tenant.state}")
+            adds.remove(tenant)
+            progress = True
+    for tenant_id, wanted, customer in renames:
+        current = run.result[tenant_id].username
+        message = f"metadata {USERNAME_KEY} {wanted!r} is already used by tenant {taken[wanted]}; keeping {current!r}"
+        run.notice("warning", customer, tenant_id, message)
+    for tenant in adds:
+        message = f"not added: username {tenant.username!r} is already used by tenant {taken[tenant.username]}"
+        run.notice("skipped", tenant.stripe_customer or "", None, message)
+
+
+def _settle(run: _Run) -> list[Tenant]:
+    """Runs the roster's own validation; a changed entry that breaks it is put back and reported."""
+    while True:
+        tenants = sorted(run.result.values(), key=lambda t: t.id)
+        problems = validate(tenants, run.plans)
+        if not problems:
+            return tenants
+        changed = {tid for tid, t in run.result.items() if run.original.get(tid) != t}
+        culprits = {p.tenant_id for p in problems if p.tenant_id in changed} or changed
+        if not culprits:
+            raise RosterError("reconciled roster", problems)
+        for tenant_id in sorted(c for c in culprits if c is not None):
+            why = "; ".join(f"{p.field}: {p.message}" for p in problems if p.tenant_id == tenant_id) or (
+                "the roster would not validate"
+            )
+            tenant = run.result[tenant_id]
+            run.report.drop_changes_of(tenant_id)
+            run.notice("skipped", tenant.stripe_customer or "", tenant_id, f"change left out: {why}")
+            if tenant_id in run.original:
+                run.result[tenant_id] = run.original[tenant_id]
+            else:
+                del run.result[tenant_id]

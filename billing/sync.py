@@ -1,0 +1,62 @@
+"""One sync run, shared by the CLI and the webhook: load, read Stripe, reconcile, validate, write."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import stripe
+
+from billing.reconcile import DEFAULT_GRACE_DAYS, reconcile
+from billing.report import RunSummary
+from billing.stripe_source import RetryPolicy, StripeUnavailable, fetch_snapshot
+from tenants.plans import Plan
+from tenants.roster import RosterError, load_roster, write_roster
+
+
+class SyncError(Exception):
+    """The run could not happen (roster unusable, Stripe unreadable); nothing was written."""
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    roster: Path
+    plans: Mapping[str, Plan]
+    grace_days: int = DEFAULT_GRACE_DAYS
+    dry_run: bool = False
+    retries: RetryPolicy = RetryPolicy()
+
+
+def run_sync(
+    settings: SyncSettings,
+    client: stripe.StripeClient,
+    now: datetime,
+    *,
+    secret: str = "",
+    sleep: Callable[[float], None] = time.sleep,
+) -> RunSummary:
+    """Raises SyncError (with `secret` scrubbed from its text) when the run cannot complete."""
+    try:
+        current = load_roster(settings.roster, settings.plans)
+        snapshot = fetch_snapshot(client, retries=settings.retries, sleep=sleep)
+        tenants, report = reconcile(
+            current, snapshot, now=now, grace_days=settings.grace_days, plans=settings.plans
+        )
+        written = False if settings.dry_run else write_roster(settings.roster, tenants, settings.plans)
+    except (RosterError, StripeUnavailable, OSError) as exc:
+        raise SyncError(scrub(str(exc), secret)) from None
+    return RunSummary(
+        report=report,
+        roster=str(settings.roster),
+        now=now.isoformat(timespec="seconds"),
+        dry_run=settings.dry_run,
+        written=written,
+    )
+
+
+def scrub(text: str, secret: str) -> str:
+    """Removes a secret from text bound for logs or the terminal."""
+    return text.replace(secret, "[redacted]") if secret else text

@@ -1,0 +1,87 @@
+"""Stripe webhook handling without sockets: verify, filter, then run the same reconcile.
+
+The event only triggers a run; its payload is never trusted over a fresh read of Stripe, because
+events arrive late, out of order, more than once and in the endpoint's API version (reference
+stripe.md §2.3, §3.3). Replays are harmless twice over: an event id already handled is acknowledged
+without a run, and a run that finds nothing new leaves the roster byte-identical anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import stripe
+
+from billing.report import RunSummary
+from billing.sync import SyncError
+
+HANDLED_PREFIXES = ("customer.subscription.",)
+HANDLED_TYPES = frozenset({"customer.deleted", "customer.updated"})
+TOLERANCE_SECONDS = 300  # Stripe's default; Stripe re-signs every delivery attempt
+_SEEN_LIMIT = 1000
+
+
+def is_handled(event_type: str) -> bool:
+    return event_type in HANDLED_TYPES or event_type.startswith(HANDLED_PREFIXES)
+
+
+@dataclass(frozen=True)
+class WebhookResponse:
+    status: int
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+class WebhookHandler:
+    """`sync` runs one full reconcile and raises SyncError when it cannot; runs are serialized."""
+
+    def __init__(
+        self, secret: str, sync: Callable[[], RunSummary], *, tolerance: int = TOLERANCE_SECONDS
+    ) -> None:
+        self._secret = secret
+        self._sync = sync
+        self._tolerance = tolerance
+        self._lock = threading.Lock()
+        self._seen: OrderedDict[str, None] = OrderedDict()
+
+    def handle(self, body: bytes, headers: Mapping[str, str]) -> WebhookResponse:
+        signature = next((v for k, v in headers.items() if k.lower() == "stripe-signature"), None)
+        try:
+            stripe.WebhookSignature.verify_header(body, signature, self._secret, self._tolerance)
+        except stripe.SignatureVerificationError as exc:
+            return WebhookResponse(400, {"error": f"signature rejected: {exc.user_message or exc}"})
+        except UnicodeDecodeError:
+            return WebhookResponse(400, {"error": "body is not UTF-8"})
+        try:
+            event = json.loads(body)
+            event_id, event_type = str(event["id"]), str(event["type"])
+        except (ValueError, KeyError, TypeError):
+            return WebhookResponse(400, {"error": "body is not a Stripe event (needs id and type)"})
+        if not is_handled(event_type):
+            return WebhookResponse(200, {"event": event_id, "ignored": event_type})
+        with self._lock:
+            if event_id in self._seen:
+                return WebhookResponse(200, {"event": event_id, "duplicate": True})
+            try:
+                summary = self._sync()
+            except SyncError as exc:
+                # A 5xx makes Stripe deliver the event again later, when the run may succeed.
+                return WebhookResponse(503, {"event": event_id, "error": str(exc)})
+            self._seen[event_id] = None
+            if len(self._seen) > _SEEN_LIMIT:
+                self._seen.popitem(last=False)
+        report = summary.report
+        return WebhookResponse(
+            200,
+            {
+                "event": event_id,
+                "type": event_type,
+                "changes": len(report.changes),
+                "written": summary.written,
+                "needs_attention": report.needs_attention,
+            },
+        )

@@ -1,0 +1,177 @@
+"""The fake Stripe API over real HTTP on 127.0.0.1, served from a thread.
+
+Routes: `GET /v1/subscriptions` (status, limit, starting_after, expand[N]=data.customer, customer)
+and `GET /v1/customers/{id}`; `GET /_emulator/stats` returns the request count. Every request must
+carry `Authorization: Bearer <api_key>` (401 otherwise) and, when the world pins one, the same
+`Stripe-Version` (400 otherwise), as Stripe does.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from emulators.stripe.faults import FaultBook, RecordedRequest
+from emulators.stripe.state import STATUSES, StripeWorld, Subscription
+
+STATS_PATH = "/_emulator/stats"
+
+
+class StripeApiError(Exception):
+    def __init__(self, status: int, message: str, *, type_: str = "invalid_request_error", **extra: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = {"error": {"message": message, "type": type_, **extra}}
+
+
+def _missing(kind: str, obj_id: str, param: str) -> StripeApiError:
+    return StripeApiError(404, f"No such {kind}: '{obj_id}'", code="resource_missing", param=param)
+
+
+class FakeStripe:
+    """Answers requests against a world; usable without sockets through `answer()`."""
+
+    def __init__(self, world: StripeWorld) -> None:
+        self.world = world
+        self.faults = FaultBook()
+
+    def answer(self, method: str, target: str, headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+        parts = urlsplit(target)
+        query = parse_qs(parts.query, keep_blank_values=True)
+        if parts.path == STATS_PATH:  # the emulator's own control route; not logged, no auth
+            return 200, {}, {"requests": self.faults.count()}
+        fault = self.faults.take(parts.path)
+        status, extra_headers, body = 200, {}, None
+        if fault is not None:
+            if fault.delay:
+                time.sleep(fault.delay)
+            if fault.status is not None:
+                status, extra_headers, body = fault.status, dict(fault.headers), fault.error_body()
+        if body is None:
+            try:
+                self._check_auth(headers)
+                body = self._route(method, parts.path, query)
+            except StripeApiError as exc:
+                status, body = exc.status, exc.body
+        self.faults.record(RecordedRequest(method, parts.path, query, status))
+        return status, {"Request-Id": f"req_emulator{len(self.faults.log)}", **extra_headers}, body
+
+    def _check_auth(self, headers: dict[str, str]) -> None:
+        auth = headers.get("authorization", "")
+        if auth != f"Bearer {self.world.api_key}":
+            shown = auth.removeprefix("Bearer ")
+            masked = f"{shown[:8]}****{shown[-4:]}" if len(shown) > 12 else "****"
+            raise StripeApiError(401, f"Invalid API Key provided: {masked}")
+        pinned = self.world.api_version
+        if pinned is not None and headers.get("stripe-version") != pinned:
+            raise StripeApiError(400, f"Invalid Stripe API version: {headers.get('stripe-version')}")
+
+    def _route(self, method: str, path: str, query: dict[str, list[str]]) -> Any:
+        if method != "GET":
+            raise StripeApiError(405, f"Unrecognized request URL ({method}: {path})")
+        if path == "/v1/subscriptions":
+            return self._list_subscriptions(query)
+        if path.startswith("/v1/customers/") and path.count("/") == 3:
+            cus_id = path.rsplit("/", 1)[1]
+            with self.world.lock:
+                if cus_id not in self.world.customers:
+                    raise _missing("customer", cus_id, "id")
+                return self.world.render_customer(cus_id)
+        raise StripeApiError(404, f"Unrecognized request URL (GET: {path})")
+
+    def _list_subscriptions(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        def one(name: str) -> str | None:
+            values = query.get(name)
+            return values[-1] if values else None
+
+        limit_text = one("limit") or "10"
+        if not limit_text.isdigit() or not 1 <= int(limit_text) <= 100:
+            raise StripeApiError(400, "Invalid integer: limit must be between 1 and 100", param="limit")
+        limit = int(limit_text)
+        status = one("status")
+        if status is not None and status not in (*STATUSES, "all", "ended"):
+            raise StripeApiError(400, f"Invalid status: {status}", param="status")
+        expand = [v for key, values in query.items() if key.startswith("expand[") for v in values]
+        for path in expand:
+            if path != "data.customer":
+                raise StripeApiError(400, f"This property cannot be expanded ({path}).", param="expand")
+        customer = one("customer")
+        after = one("starting_after")
+        with self.world.lock:
+            ordered, position = self.world.ordered_subscriptions()
+            start = 0
+            if after is not None:
+                if after not in position:
+                    raise _missing("subscription", after, "starting_after")
+                start = position[after] + 1
+            page: list[Subscription] = []
+            more = False
+            for sub in ordered[start:]:
+                if not _status_matches(sub.status, status) or (customer is not None and sub.customer != customer):
+                    continue
+                if len(page) == limit:
+                    more = True
+                    break
+                page.append(sub)
+            data = [self.world.render_subscription(s, expand_customer=bool(expand)) for s in page]
+        return {"object": "list", "url": "/v1/subscriptions", "has_more": more, "data": data}
+
+
+def _status_matches(actual: str, wanted: str | None) -> bool:
+    if wanted is None:  # Stripe's default leaves out canceled subscriptions
+        return actual != "canceled"
+    if wanted == "all":
+        return True
+    if wanted == "ended":
+        return actual in ("canceled", "incomplete_expired")
+    return actual == wanted
+
+
+def _handler_for(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, extra, body = fake.answer(self.command, self.path, headers)
+            payload = json.dumps(body).encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            for key, value in extra.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_DELETE = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+            pass  # quiet in tests; the FaultBook keeps the log
+
+    return Handler
+
+
+@contextmanager
+def serve(world: StripeWorld, *, port: int = 0) -> Iterator[tuple[str, FakeStripe]]:
+    """Runs the fake on 127.0.0.1 in a daemon thread; yields (base URL, fake)."""
+    fake = FakeStripe(world)
+    server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(fake))
+    server.daemon_threads = True
+    # A short poll interval keeps shutdown (once per test) quick.
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="fake-stripe", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", fake
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
