@@ -1,0 +1,401 @@
+#!/bin/sh
+# Entrypoint of the hosted Alex image. Replaces Alex's stock CMD, which runs the seed that resets
+# admin@localhost/admin123 on every boot. In order:
+#   1. make the data volume usable by the app user (a fresh Fly volume is root-owned), then drop root;
+#   2. on a volume without a database, restore from the tenant's R2 bucket: book files first, then
+#      the newest database snapshot (Alex's watcher deletes rows whose files are missing);
+#   3. apply the schema with Alex's own db-push script (no pnpm, no network);
+#   4. make sure the owner exists as an admin (password hashed once, never reset) and that no
+#      admin@localhost account is left;
+#   5. run the watcher (restarted when it dies) and the server, forwarding stop signals;
+#   6. every BACKUP_INTERVAL_SECONDS and once more on stop: push new book files, pull new ones from
+#      R2 (never deleting local files), upload a VACUUM INTO snapshot, keep BACKUP_KEEP snapshots.
+# Every path and command is overridable by env so the tests can run this in a temporary root.
+set -u
+
+APP_DIR="${APP_DIR:-/app}"
+DATA_DIR="${DATA_DIR:-$APP_DIR/data}"
+DATABASE_PATH="${DATABASE_PATH:-$DATA_DIR/library.db}"
+LIBRARY_PATH="${LIBRARY_PATH:-$DATA_DIR/library}"
+COVERS_PATH="${COVERS_PATH:-$DATA_DIR/covers}"
+HOSTED_STATE_DIR="${HOSTED_STATE_DIR:-$DATA_DIR/.hosted}"
+BACKUP_TMP_DIR="${BACKUP_TMP_DIR:-${TMPDIR:-/tmp}/alex-backup}"
+NODE_BIN="${NODE_BIN:-node}"
+SQLITE3_BIN="${SQLITE3_BIN:-sqlite3}"
+RCLONE_BIN="${RCLONE_BIN:-rclone}"
+SETPRIV_BIN="${SETPRIV_BIN:-setpriv}"
+WATCHER_RS_BIN="${WATCHER_RS_BIN:-$APP_DIR/watcher-rs/watcher-rs}"
+SERVER_JS="${SERVER_JS:-$APP_DIR/.next/standalone/server.js}"
+DB_PUSH_JS="${DB_PUSH_JS:-$APP_DIR/scripts/db-push.js}"
+HASH_PASSWORD_JS="${HASH_PASSWORD_JS:-$APP_DIR/hosted/hash-password.cjs}"
+APP_USER="${APP_USER:-node}"
+BACKUP_INTERVAL_SECONDS="${BACKUP_INTERVAL_SECONDS:-300}"
+BACKUP_KEEP="${BACKUP_KEEP:-24}"
+SUPERVISE_TICK_SECONDS="${SUPERVISE_TICK_SECONDS:-1}"
+WATCHER_RESTART_DELAY_SECONDS="${WATCHER_RESTART_DELAY_SECONDS:-5}"
+STOP_TIMEOUT_SECONDS="${STOP_TIMEOUT_SECONDS:-20}"
+R2_BOOT_ATTEMPTS="${R2_BOOT_ATTEMPTS:-5}"
+R2_BOOT_RETRY_SECONDS="${R2_BOOT_RETRY_SECONDS:-5}"
+SERVER_BIND="${SERVER_BIND:-0.0.0.0}"
+# Like Alex's stock CMD: watcher-rs loads libpdfium.so from its own folder.
+LD_LIBRARY_PATH="$(dirname "$WATCHER_RS_BIN")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export DATABASE_PATH LIBRARY_PATH COVERS_PATH WATCHER_RS_BIN LD_LIBRARY_PATH
+
+DEFAULT_ADMIN_EMAIL='admin@localhost'
+SNAPSHOT_RE='^library-[0-9]{8}T[0-9]{6}Z\.db$'
+
+log() {
+    printf '%s alex-hosted: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2
+}
+
+die() {
+    log "FATAL: $*"
+    exit 1
+}
+
+# --- 1. volume ownership and privilege drop ------------------------------------------------------
+
+prepare_volume_as_root() {
+    mkdir -p "$DATA_DIR" "$LIBRARY_PATH" "$COVERS_PATH" "$HOSTED_STATE_DIR" \
+        || die "cannot create the data folders under $DATA_DIR"
+    app_group="$(id -gn "$APP_USER")" || die "APP_USER '$APP_USER' does not exist"
+    # Only touch what is wrong: a big library is not rewritten on every boot.
+    find "$DATA_DIR" \( ! -user "$APP_USER" -o ! -group "$app_group" \) \
+        -exec chown "$APP_USER:$app_group" {} + \
+        || die "cannot hand $DATA_DIR to $APP_USER"
+}
+
+if [ "$(id -u)" = 0 ] && [ -z "${_ALEX_HOSTED_DROPPED:-}" ]; then
+    prepare_volume_as_root
+    HOME="$(getent passwd "$APP_USER" | cut -d: -f6)"
+    export HOME
+    export _ALEX_HOSTED_DROPPED=1
+    exec "$SETPRIV_BIN" --reuid="$APP_USER" --regid="$(id -gn "$APP_USER")" --init-groups -- /bin/sh "$0" "$@"
+fi
+mkdir -p "$DATA_DIR" "$LIBRARY_PATH" "$COVERS_PATH" "$HOSTED_STATE_DIR" \
+    || die "cannot create the data folders under $DATA_DIR"
+[ -w "$DATA_DIR" ] || die "$DATA_DIR is not writable by $(id -un)"
+
+# --- R2 access -------------------------------------------------------------------------------
+
+[ -n "${R2_BUCKET:-}" ] || die "R2_BUCKET is not set"
+[ -n "${R2_ENDPOINT:-}" ] || die "R2_ENDPOINT is not set"
+[ -n "${R2_ACCESS_KEY_ID:-}" ] || die "R2_ACCESS_KEY_ID is not set (Fly app secret)"
+[ -n "${R2_SECRET_ACCESS_KEY:-}" ] || die "R2_SECRET_ACCESS_KEY is not set (Fly app secret)"
+REMOTE="r2:$R2_BUCKET"
+# rclone's default connect timeout is a minute; a dead network should fail a sync sooner.
+RCLONE_CONTIMEOUT="${RCLONE_CONTIMEOUT:-10s}"
+export RCLONE_CONTIMEOUT
+
+# The remote is defined in rclone's own env for this one command, so the keys never reach argv
+# (ps) or a config file. no_check_bucket: a bucket-scoped token may not create or probe buckets.
+r2() {
+    RCLONE_CONFIG=/dev/null \
+    RCLONE_CONFIG_R2_TYPE=s3 \
+    RCLONE_CONFIG_R2_PROVIDER=Cloudflare \
+    RCLONE_CONFIG_R2_ENDPOINT="$R2_ENDPOINT" \
+    RCLONE_CONFIG_R2_REGION=auto \
+    RCLONE_CONFIG_R2_NO_CHECK_BUCKET=true \
+    RCLONE_CONFIG_R2_ACCESS_KEY_ID="$R2_ACCESS_KEY_ID" \
+    RCLONE_CONFIG_R2_SECRET_ACCESS_KEY="$R2_SECRET_ACCESS_KEY" \
+        "$RCLONE_BIN" "$@"
+}
+
+# Prints the snapshot keys under db/, oldest first; fails when R2 cannot be listed.
+list_snapshots() {
+    listing="$(r2 lsf --files-only "$REMOTE/db/")" || return 1
+    printf '%s\n' "$listing" | grep -E "$SNAPSHOT_RE" | LC_ALL=C sort
+    return 0
+}
+
+sql_quote() {
+    printf "'%s'" "$(printf '%s' "$1" | sed "s/'/''/g")"
+}
+
+db() {
+    "$SQLITE3_BIN" -batch -bail -cmd '.timeout 10000' "$DATABASE_PATH" "$@"
+}
+
+# --- 2. restore ------------------------------------------------------------------------------
+
+restore_from_r2() {
+    attempt=1
+    while ! snapshots="$(list_snapshots)"; do
+        if [ "$attempt" -ge "$R2_BOOT_ATTEMPTS" ]; then
+            die "R2 bucket $R2_BUCKET unreachable and the volume holds no database: refusing to start" \
+                "an empty library that would hide the tenant's backups"
+        fi
+        log "R2 bucket $R2_BUCKET unreachable (attempt $attempt of $R2_BOOT_ATTEMPTS); retrying in ${R2_BOOT_RETRY_SECONDS}s"
+        attempt=$((attempt + 1))
+        sleep "$R2_BOOT_RETRY_SECONDS"
+    done
+    # Files first: the watcher drops rows of books whose files are missing, and a database put in
+    # place last means a failed restore is simply retried on the next boot.
+    log "restore: copying book files from $R2_BUCKET/books/"
+    r2 copy "$REMOTE/books" "$LIBRARY_PATH" || die "restore: copying book files from $R2_BUCKET failed"
+    if [ -z "$snapshots" ]; then
+        log "restore: no database backup in $R2_BUCKET: new tenant"
+        return 0
+    fi
+    staged="$DATABASE_PATH.restoring"
+    for key in $(printf '%s\n' "$snapshots" | LC_ALL=C sort -r); do
+        rm -f "$staged"
+        if ! r2 copyto "$REMOTE/db/$key" "$staged"; then
+            die "restore: downloading db/$key from $R2_BUCKET failed"
+        fi
+        if [ "$("$SQLITE3_BIN" -batch "$staged" 'PRAGMA quick_check' 2>/dev/null)" = ok ]; then
+            rm -f "$DATABASE_PATH-wal" "$DATABASE_PATH-shm"
+            mv "$staged" "$DATABASE_PATH" || die "restore: cannot move the database into $DATABASE_PATH"
+            log "restore: database restored from db/$key"
+            return 0
+        fi
+        log "restore: db/$key fails its integrity check; trying an older snapshot"
+    done
+    rm -f "$staged"
+    die "restore: no usable database snapshot in $R2_BUCKET/db/"
+}
+
+if [ -e "$DATABASE_PATH" ]; then
+    # A short probe: an unreachable R2 must not hold the app back when the volume has its data.
+    if r2 lsf --files-only --max-depth 1 --retries 1 --low-level-retries 1 --contimeout 5s --timeout 15s \
+        "$REMOTE/db/" >/dev/null; then
+        log "booting from the database on the volume"
+    else
+        log "R2 bucket $R2_BUCKET unreachable at boot: booting from the volume; backups will retry"
+    fi
+else
+    restore_from_r2
+fi
+
+# --- 3. schema -------------------------------------------------------------------------------
+
+cd "$APP_DIR" || die "cannot enter $APP_DIR"
+"$NODE_BIN" "$DB_PUSH_JS" || die "applying the schema with $DB_PUSH_JS failed"
+
+# --- 4. owner --------------------------------------------------------------------------------
+
+ensure_owner() {
+    owner="$(printf '%s' "${OWNER_EMAIL:-}" | tr '[:upper:]' '[:lower:]')"
+    case "$owner" in
+        *[[:space:]]* | *[[:cntrl:]]* | *@*@* | @* | *@) die "OWNER_EMAIL '$owner' is not an email address" ;;
+        *@*) ;;
+        *) die "OWNER_EMAIL '$owner' is not an email address" ;;
+    esac
+    [ "$owner" != "$DEFAULT_ADMIN_EMAIL" ] || die "OWNER_EMAIL must not be $DEFAULT_ADMIN_EMAIL"
+    q_owner="$(sql_quote "$owner")"
+    q_default="$(sql_quote "$DEFAULT_ADMIN_EMAIL")"
+    exists="$(db "SELECT count(*) FROM users WHERE lower(email) = $q_owner;")" \
+        || die "cannot read the users table"
+    create_sql=''
+    if [ "$exists" = 0 ]; then
+        [ -n "${OWNER_INITIAL_PASSWORD:-}" ] \
+            || die "OWNER_INITIAL_PASSWORD is not set and owner $owner does not exist yet"
+        hash="$("$NODE_BIN" "$HASH_PASSWORD_JS")" || die "hashing OWNER_INITIAL_PASSWORD failed"
+        # shellcheck disable=SC2016 # a literal bcrypt prefix, not an expansion
+        printf '%s' "$hash" | grep -Eq '^\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}$' \
+            || die "$HASH_PASSWORD_JS did not print a bcrypt hash"
+        name="$(sql_quote "${owner%%@*}")"
+        # A leftover admin@localhost (a migrated self-hosted library) becomes the owner, so its
+        # reading progress and collections stay; otherwise the owner is a new row.
+        create_sql="
+UPDATE users SET email = $q_owner, password_hash = '$hash', role = 'admin', display_name = $name,
+    updated_at = CAST(strftime('%s', 'now') AS INTEGER)
+  WHERE email = $q_default;
+INSERT INTO users (id, email, password_hash, display_name, role, created_at, updated_at)
+  SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2)
+               || '-' || substr('89ab', 1 + abs(random()) % 4, 1) || substr(hex(randomblob(2)), 2)
+               || '-' || hex(randomblob(6))),
+         $q_owner, '$hash', $name, 'admin',
+         CAST(strftime('%s', 'now') AS INTEGER), CAST(strftime('%s', 'now') AS INTEGER)
+  WHERE NOT EXISTS (SELECT 1 FROM users WHERE lower(email) = $q_owner);"
+    fi
+    # SQL goes through stdin, not argv, so the hash is not visible in ps.
+    db <<SQL || die "bootstrapping owner $owner failed"
+PRAGMA foreign_keys = ON;
+BEGIN IMMEDIATE;
+$create_sql
+UPDATE users SET role = 'admin' WHERE lower(email) = $q_owner AND role <> 'admin';
+-- The owner existed besides admin@localhost: hand its data over, then delete it.
+UPDATE collections SET user_id = (SELECT id FROM users WHERE lower(email) = $q_owner)
+  WHERE user_id IN (SELECT id FROM users WHERE email = $q_default);
+DELETE FROM reading_progress
+  WHERE user_id IN (SELECT id FROM users WHERE email = $q_default)
+    AND book_id IN (SELECT book_id FROM reading_progress
+                    WHERE user_id = (SELECT id FROM users WHERE lower(email) = $q_owner));
+UPDATE reading_progress SET user_id = (SELECT id FROM users WHERE lower(email) = $q_owner)
+  WHERE user_id IN (SELECT id FROM users WHERE email = $q_default);
+DELETE FROM users WHERE email = $q_default;
+COMMIT;
+SQL
+    if [ "$exists" = 0 ]; then
+        log "owner $owner created as admin"
+    else
+        log "owner $owner present; password left as the owner set it"
+    fi
+}
+
+ensure_owner
+# Only the owner's first creation needs it; the app never sees it, nor the R2 keys.
+unset OWNER_INITIAL_PASSWORD
+
+# --- 6. backup and pull ----------------------------------------------------------------------
+
+push_books() {
+    r2 copy "$LIBRARY_PATH" "$REMOTE/books"
+}
+
+# New files only, staged on the same filesystem and renamed into place, so the watcher never sees
+# a half-written book and no local file is ever replaced or deleted.
+pull_books() {
+    incoming="$HOSTED_STATE_DIR/incoming"
+    rm -rf "$incoming"
+    mkdir -p "$incoming" || return 1
+    remote_list="$incoming.remote" local_list="$incoming.local"
+    r2 lsf -R --files-only "$REMOTE/books" >"$remote_list" || return 1
+    (cd "$LIBRARY_PATH" && find . -type f | sed 's|^\./||') >"$local_list" || return 1
+    LC_ALL=C sort -o "$remote_list" "$remote_list" && LC_ALL=C sort -o "$local_list" "$local_list"
+    LC_ALL=C comm -23 "$remote_list" "$local_list" >"$incoming.new"
+    if [ -s "$incoming.new" ]; then
+        r2 copy --files-from-raw "$incoming.new" "$REMOTE/books" "$incoming" || return 1
+        (cd "$incoming" && find . -type f -exec sh -c '
+            for f; do
+                mkdir -p "$0/$(dirname "$f")" && [ ! -e "$0/$f" ] && mv "$f" "$0/$f"
+            done' "$LIBRARY_PATH" {} +)
+        log "pull: $(wc -l <"$incoming.new") new book file(s) from $R2_BUCKET/books/"
+    fi
+    rm -rf "$incoming" "$remote_list" "$local_list" "$incoming.new"
+}
+
+rotate_snapshots() {
+    keys="$(list_snapshots)" || return 1
+    count="$(printf '%s\n' "$keys" | grep -c .)"
+    excess=$((count - BACKUP_KEEP))
+    [ "$excess" -gt 0 ] || return 0
+    old="$BACKUP_TMP_DIR/rotate.list"
+    printf '%s\n' "$keys" | head -n "$excess" >"$old"
+    r2 delete --files-from-raw "$old" "$REMOTE/db" || return 1
+    log "backup: removed $excess old snapshot(s), keeping $BACKUP_KEEP"
+}
+
+snapshot_db() {
+    mkdir -p "$BACKUP_TMP_DIR" || return 1
+    key="library-$1.db"
+    snap="$BACKUP_TMP_DIR/$key"
+    rm -f "$snap"
+    # VACUUM INTO reads one consistent transaction of the live WAL database.
+    db "VACUUM INTO $(sql_quote "$snap");" || { log "backup: snapshot of $DATABASE_PATH failed"; return 1; }
+    sum="$(sha256sum <"$snap" | cut -d' ' -f1)"
+    if [ "$sum" = "$(cat "$HOSTED_STATE_DIR/last-snapshot.sha256" 2>/dev/null)" ]; then
+        rm -f "$snap"
+        return 0
+    fi
+    if ! r2 copyto "$snap" "$REMOTE/db/$key"; then
+        rm -f "$snap"
+        return 1
+    fi
+    rm -f "$snap"
+    printf '%s\n' "$sum" >"$HOSTED_STATE_DIR/last-snapshot.sha256"
+    log "backup: uploaded db/$key"
+    rotate_snapshots
+}
+
+# $1 = final: the app has stopped; skip the pull.
+backup_cycle() {
+    # Stamped at the start: cycles start at least a second apart, so their keys never collide.
+    stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+    failed=0
+    push_books || failed=1
+    if [ "${1:-}" != final ]; then pull_books || failed=1; fi
+    snapshot_db "$stamp" || failed=1
+    if [ "$failed" = 1 ]; then
+        log "backup: R2 sync with $R2_BUCKET failed; retrying in ${BACKUP_INTERVAL_SECONDS}s"
+        return 1
+    fi
+    log "backup: synced with $R2_BUCKET"
+    return 0
+}
+
+# --- 5. supervise ----------------------------------------------------------------------------
+
+# The app gets neither the R2 keys nor the owner's password.
+start_server() {
+    # HOSTNAME is the address Next binds; the platform may set it to the machine's name.
+    (unset R2_ACCESS_KEY_ID R2_SECRET_ACCESS_KEY; HOSTNAME="$SERVER_BIND" exec "$NODE_BIN" "$SERVER_JS") &
+    server_pid=$!
+    log "server started (pid $server_pid)"
+}
+
+start_watcher() {
+    (unset R2_ACCESS_KEY_ID R2_SECRET_ACCESS_KEY; exec "$WATCHER_RS_BIN") &
+    watcher_pid=$!
+    log "watcher started (pid $watcher_pid)"
+}
+
+alive() {
+    [ -n "$1" ] && kill -0 "$1" 2>/dev/null
+}
+
+stopping=''
+trap 'stopping=TERM' TERM
+trap 'stopping=INT' INT
+trap 'stopping=HUP' HUP
+
+start_watcher
+start_server
+backup_pid=''
+next_backup=0
+watcher_restart_at=''
+exit_code=0
+
+while [ -z "$stopping" ]; do
+    now="$(date +%s)"
+    if ! alive "$server_pid"; then
+        wait "$server_pid"
+        exit_code=$?
+        [ "$exit_code" != 0 ] || exit_code=1
+        log "server exited (status $exit_code): stopping the machine"
+        break
+    fi
+    if [ -n "$watcher_pid" ] && ! alive "$watcher_pid"; then
+        wait "$watcher_pid"
+        log "watcher exited (status $?); restarting in ${WATCHER_RESTART_DELAY_SECONDS}s"
+        watcher_pid=''
+        watcher_restart_at=$((now + WATCHER_RESTART_DELAY_SECONDS))
+    fi
+    if [ -z "$watcher_pid" ] && [ "$now" -ge "$watcher_restart_at" ]; then
+        start_watcher
+    fi
+    if [ "$now" -ge "$next_backup" ] && ! alive "$backup_pid"; then
+        backup_cycle &
+        backup_pid=$!
+        next_backup=$((now + BACKUP_INTERVAL_SECONDS))
+    fi
+    # sleep in the background so a signal interrupts wait at once; wait also reaps dead children.
+    sleep "$SUPERVISE_TICK_SECONDS" &
+    wait $!
+done
+
+[ -z "$stopping" ] || log "received SIG$stopping: stopping"
+for pid in ${server_pid:-} ${watcher_pid:-}; do
+    alive "$pid" && kill -TERM "$pid" 2>/dev/null
+done
+deadline=$(($(date +%s) + STOP_TIMEOUT_SECONDS))
+while { alive "$server_pid" || alive "$watcher_pid"; } && [ "$(date +%s)" -lt "$deadline" ]; do
+    sleep 0.2 &
+    wait $!
+done
+for pid in ${server_pid:-} ${watcher_pid:-}; do
+    alive "$pid" && kill -KILL "$pid" 2>/dev/null
+done
+wait "$server_pid" 2>/dev/null
+if alive "$backup_pid"; then
+    log "waiting for the running backup"
+    wait "$backup_pid"
+fi
+log "final backup"
+if backup_cycle final; then
+    log "final backup done"
+else
+    log "final backup failed; the last good snapshot in $R2_BUCKET stays the newest"
+fi
+exit "$exit_code"

@@ -1,0 +1,288 @@
+"""Runs image/entrypoint.sh as a program in a temporary root, against moto standing in for R2.
+
+The entrypoint gets stand-ins for node and watcher-rs (tests/image/stand_ins), the real sqlite3 and
+the real rclone (through a wrapper that logs each call), and an environment built from scratch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from tests.image import alex_db
+
+REPO = Path(__file__).resolve().parents[2]
+ENTRYPOINT = REPO / "image" / "entrypoint.sh"
+OWNER_EMAIL = "reader@example.com"
+OWNER_PASSWORD = "first-boot-secret-7f3a"
+R2_KEY_ID = "testkeyid0123456789"
+R2_SECRET = "testsecret-9b8c7d6e5f"
+NEXTAUTH_SECRET = "nextauth-secret-4d5e6f"
+SECRETS = (OWNER_PASSWORD, R2_SECRET, NEXTAUTH_SECRET)
+CYCLE_DONE = "backup: synced with"
+
+pytestmark = pytest.mark.skipif(shutil.which("rclone") is None, reason="rclone (Debian package) missing")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_moto(port: int = 0) -> tuple[ThreadedMotoServer, str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    host, real_port = server.get_host_and_port()
+    return server, f"http://{host}:{real_port}"
+
+
+def s3_client(endpoint: str) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=R2_KEY_ID,
+        aws_secret_access_key=R2_SECRET,
+        region_name="us-east-1",
+    )
+
+
+@dataclass
+class Bucket:
+    name: str
+    client: Any
+
+    def keys(self, prefix: str = "") -> list[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.name, Prefix=prefix)
+        return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
+
+    def put(self, key: str, body: bytes) -> None:
+        self.client.put_object(Bucket=self.name, Key=key, Body=body)
+
+    def get(self, key: str) -> bytes:
+        body: bytes = self.client.get_object(Bucket=self.name, Key=key)["Body"].read()
+        return body
+
+    def snapshots(self) -> list[str]:
+        return self.keys("db/")
+
+
+@dataclass
+class Machine:
+    """One Fly machine: a volume (data dir) that outlives boots, and the entrypoint process."""
+
+    root: Path
+    bucket: Bucket
+    endpoint: str
+    env_overrides: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+    boots: int = 0
+
+    @property
+    def data(self) -> Path:
+        return self.root / "app" / "data"
+
+    @property
+    def db(self) -> Path:
+        return self.data / "library.db"
+
+    @property
+    def library(self) -> Path:
+        return self.data / "library"
+
+    @property
+    def ctl(self) -> Path:
+        return self.root / "ctl"
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / "entrypoint.log"
+
+    def env(self) -> dict[str, str]:
+        bin_dir = self.root / "bin"
+        env = {
+            "PATH": os.environ["PATH"],
+            "PYTHONPATH": str(REPO),
+            "HOME": str(self.root / "home"),
+            "APP_DIR": str(self.root / "app"),
+            "DATABASE_PATH": str(self.db),
+            "LIBRARY_PATH": str(self.library),
+            "COVERS_PATH": str(self.data / "covers"),
+            "BACKUP_TMP_DIR": str(self.root / "tmp"),
+            "NODE_BIN": str(bin_dir / "node"),
+            "WATCHER_RS_BIN": str(bin_dir / "watcher-rs"),
+            "RCLONE_BIN": str(bin_dir / "rclone"),
+            "APP_USER": pwd.getpwuid(os.getuid()).pw_name,
+            "NEXTAUTH_URL": "https://reader.example.com",
+            "NEXTAUTH_SECRET": NEXTAUTH_SECRET,
+            "OWNER_EMAIL": OWNER_EMAIL,
+            "OWNER_INITIAL_PASSWORD": OWNER_PASSWORD,
+            "R2_ENDPOINT": self.endpoint,
+            "R2_BUCKET": self.bucket.name,
+            "R2_ACCESS_KEY_ID": R2_KEY_ID,
+            "R2_SECRET_ACCESS_KEY": R2_SECRET,
+            "BACKUP_INTERVAL_SECONDS": "3600",
+            "SUPERVISE_TICK_SECONDS": "0.1",
+            "WATCHER_RESTART_DELAY_SECONDS": "0",
+            "STOP_TIMEOUT_SECONDS": "5",
+            "R2_BOOT_ATTEMPTS": "2",
+            "R2_BOOT_RETRY_SECONDS": "0.2",
+            "RCLONE_RETRIES": "1",
+            "RCLONE_LOW_LEVEL_RETRIES": "1",
+            "RCLONE_CONTIMEOUT": "1s",
+            "RCLONE_TIMEOUT": "5s",
+            "FAKE_EVENTS": str(self.root / "events.jsonl"),
+            "FAKE_CTL": str(self.ctl),
+            "FAKE_RCLONE_LOG": str(self.root / "rclone.log"),
+        }
+        env.update(self.env_overrides)
+        return env
+
+    def write_stand_ins(self) -> None:
+        bin_dir = self.root / "bin"
+        bin_dir.mkdir(parents=True, exist_ok=True)
+        for name, role in (("node", "node"), ("watcher-rs", "watcher")):
+            script = f'#!/bin/sh\nexec "{sys.executable}" -m tests.image.stand_ins.fake_alex {role} "$@"\n'
+            (bin_dir / name).write_text(script)
+        rclone = shutil.which("rclone")
+        (bin_dir / "rclone").write_text(
+            f'#!/bin/sh\nprintf \'%s %s\\n\' "$(date +%s.%N)" "$*" >>"$FAKE_RCLONE_LOG"\nexec {rclone} "$@"\n'
+        )
+        for path in bin_dir.iterdir():
+            path.chmod(0o755)
+        for folder in ("home", "tmp", "ctl"):
+            (self.root / folder).mkdir(exist_ok=True)
+
+    def boot(self) -> None:
+        assert self.proc is None or self.proc.poll() is not None, "machine already running"
+        self.write_stand_ins()
+        self.boots += 1
+        with open(self.log_path, "ab") as log:
+            log.write(f"--- boot {self.boots}\n".encode())
+            log.flush()
+            self.proc = subprocess.Popen(
+                ["/bin/sh", str(ENTRYPOINT)],
+                env=self.env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+    def boot_ready(self) -> None:
+        """Boots and waits until the server runs and the first R2 sync finished."""
+        starts, cycles = len(self.events("server-start")), self.cycles()
+        self.boot()
+        self.wait_for(
+            lambda: len(self.events("server-start")) > starts and self.cycles() > cycles,
+            "server start and the first R2 sync",
+        )
+
+    def cycles(self) -> int:
+        return self.output().count(CYCLE_DONE)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout=timeout)
+
+    def wait_exit(self, timeout: float = 20) -> int:
+        assert self.proc is not None
+        return self.proc.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def events(self, event: str | None = None, who: str | None = None) -> list[dict[str, Any]]:
+        path = self.root / "events.jsonl"
+        if not path.exists():
+            return []
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return [r for r in rows if (event is None or r["event"] == event) and (who is None or r["who"] == who)]
+
+    def rclone_calls(self) -> list[tuple[float, str]]:
+        path = self.root / "rclone.log"
+        if not path.exists():
+            return []
+        calls = []
+        for line in path.read_text().splitlines():
+            stamp, _, args = line.partition(" ")
+            calls.append((float(stamp), args))
+        return calls
+
+    def wait_for(self, predicate: Callable[[], bool], what: str, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            if self.proc is not None and self.proc.poll() is not None and not predicate():
+                raise AssertionError(
+                    f"entrypoint exited ({self.proc.returncode}) waiting for {what}:\n" + self.output()
+                )
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}:\n{self.output()}")
+
+    def lose_volume(self) -> None:
+        shutil.rmtree(self.data)
+
+
+@pytest.fixture(scope="session")
+def r2_endpoint() -> Iterator[str]:
+    server, endpoint = start_moto()
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture
+def bucket(r2_endpoint: str) -> Bucket:
+    client = s3_client(r2_endpoint)
+    name = f"alex-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=name)
+    return Bucket(name, client)
+
+
+@pytest.fixture
+def make_machine(tmp_path: Path, bucket: Bucket, r2_endpoint: str) -> Iterator[Callable[..., Machine]]:
+    machines: list[Machine] = []
+
+    def make(endpoint: str | None = None, **env: str) -> Machine:
+        machine = Machine(tmp_path / f"m{len(machines)}", bucket, endpoint or r2_endpoint, dict(env))
+        machine.root.mkdir()
+        machines.append(machine)
+        return machine
+
+    yield make
+    for machine in machines:
+        machine.kill()
+        output = machine.output()
+        for secret in SECRETS:
+            assert secret not in output, f"a secret leaked into the entrypoint output of {machine.root}"
+        if machine.db.exists():
+            alex_db.assert_default_admin_invalid(machine.db)
+
+
+@pytest.fixture
+def machine(make_machine: Callable[..., Machine]) -> Machine:
+    return make_machine()

@@ -1,0 +1,120 @@
+"""Stand-ins for Alex's node and watcher-rs that record what they were asked to do.
+
+Run as `python -m tests.image.stand_ins.fake_alex node|watcher [args...]` from the wrappers the test
+harness writes. Each appends JSON lines to $FAKE_EVENTS. Control files in $FAKE_CTL make them fail:
+`watcher-crash-once` (the watcher exits once at start), `server-crash` (the server exits soon).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+import bcrypt
+
+from tests.image import alex_db
+
+SECRET_NAMES = ("R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY", "OWNER_INITIAL_PASSWORD")
+
+
+def record(who: str, event: str, **fields: object) -> None:
+    line = {"who": who, "event": event, "t": time.time(), "pid": os.getpid(), **fields}
+    with open(os.environ["FAKE_EVENTS"], "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(line) + "\n")
+
+
+def control(name: str) -> Path:
+    return Path(os.environ["FAKE_CTL"]) / name
+
+
+def run_until_stopped(who: str, step: object = None) -> None:
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        record(who, "stopped", signal=signum)
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, on_term)
+    while True:
+        if callable(step):
+            step()
+        time.sleep(0.1)
+
+
+def db_push() -> int:
+    conn = alex_db.create(Path(os.environ["DATABASE_PATH"]))
+    conn.close()
+    record("node", "db-push")
+    return 0
+
+
+def hash_password() -> int:
+    password = os.environ.get("OWNER_INITIAL_PASSWORD", "")
+    record("node", "hash-password")
+    if len(password) < 6:
+        return 2
+    print(bcrypt.hashpw(password.encode(), bcrypt.gensalt(10)).decode())
+    return 0
+
+
+def server() -> int:
+    record(
+        "node",
+        "server-start",
+        cwd=os.getcwd(),
+        hostname=os.environ.get("HOSTNAME"),
+        secrets=[n for n in SECRET_NAMES if n in os.environ],
+    )
+    if control("server-crash").exists():
+        time.sleep(0.3)
+        record("node", "server-crash")
+        return 1
+    run_until_stopped("server")
+    return 0
+
+
+def node(argv: list[str]) -> int:
+    script = Path(argv[0]).name if argv else ""
+    handlers = {"db-push.js": db_push, "hash-password.cjs": hash_password, "server.js": server}
+    if script not in handlers:
+        record("node", "unexpected", argv=argv)
+        return 1
+    return handlers[script]()
+
+
+def watcher() -> int:
+    """Like watcher-rs: drops rows of books whose files are missing, then ingests new files."""
+    db_path = Path(os.environ["DATABASE_PATH"])
+    library = Path(os.environ["LIBRARY_PATH"])
+    conn = alex_db.connect(db_path)
+    rows = conn.execute("SELECT id, file_path FROM books").fetchall()
+    orphans = [book_id for book_id, path in rows if not Path(path).exists()]
+    conn.executemany("DELETE FROM books WHERE id = ?", [(b,) for b in orphans])
+    record("watcher", "start", orphans=orphans, secrets=[n for n in SECRET_NAMES if n in os.environ])
+    crash = control("watcher-crash-once")
+    if crash.exists():
+        crash.unlink()
+        record("watcher", "crash")
+        return 3
+
+    def ingest() -> None:
+        known = {p for (p,) in conn.execute("SELECT file_path FROM books")}
+        for path in sorted(p for p in library.rglob("*") if p.is_file()):
+            if str(path) not in known:
+                alex_db.add_book(conn, f"b-{path.name}", path)
+                record("watcher", "ingested", path=str(path.relative_to(library)))
+
+    run_until_stopped("watcher", ingest)
+    return 0
+
+
+def main() -> int:
+    role, argv = sys.argv[1], sys.argv[2:]
+    return node(argv) if role == "node" else watcher()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
