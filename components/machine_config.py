@@ -78,4 +78,6 @@ def machine_config(
             }
         },
         "metadata": {"tenant": tenant.id, "managed_by": "alex-hosted"},
+        # The image's entrypoint makes a final backup to R2 on SIGTERM; Fly's default 5 s is too short.
+        "stop_config": {"signal": "SIGTERM", "timeout": "30s"},
     }

@@ -68,7 +68,7 @@ def _pinned_image_error(image: str) -> str | None:
         return None
     name, _, tag = image.rpartition(":")
     if not name or "/" in tag or not tag:
-        return "expected an image pinned to a tag or digest, e.g. ghcr.io/org/alex-tenant:0.6.0-1"
+        return "expected an image pinned to a tag or digest, e.g. ghcr.io/org/alex-hosted:0.6.0-1"
     if tag == "latest":
         return "'latest' is not a pin; use a release tag or a digest"
     return None

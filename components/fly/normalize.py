@@ -12,7 +12,9 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-MANAGED_KEYS = ("image", "env", "guest", "mounts", "services", "restart", "checks", "metadata", "init", "files")
+MANAGED_KEYS = (
+    "image", "env", "guest", "mounts", "services", "restart", "checks", "metadata", "init", "files", "stop_config",
+)  # fmt: skip
 CREATE_KEY = "alex_hosted_create_key"  # our deterministic metadata tag for create-then-adopt
 
 _AUTOSTOP = {True: "stop", False: "off"}

@@ -64,11 +64,11 @@ def test_with_run_state_stopped_forces_autostart_off_and_view_ignores_it():
 
 def test_merge_keeps_unmanaged_server_fields_and_fly_metadata():
     fresh = server_read_back(DESIRED)
-    fresh["stop_config"] = {"signal": "SIGTERM"}
+    fresh["auto_destroy"] = False
     wanted = copy.deepcopy(DESIRED)
     wanted["env"] = {"A": "2"}
     merged = norm.merge(fresh, wanted, "active", "key1")
     assert merged["env"] == {"A": "2"}
-    assert merged["stop_config"] == {"signal": "SIGTERM"} and merged["dns"] == {}
+    assert merged["auto_destroy"] is False and merged["dns"] == {}
     assert merged["metadata"] == {"fly_platform_version": "v2", "tenant": "t1", norm.CREATE_KEY: "key1"}
     assert "init" not in merged  # managed, and not asked for

@@ -25,7 +25,7 @@ SECRET_SIG = "4dabf18193072939515e22adb298388d"
 
 SETTINGS_VALUES = {
     "alex-hosted:domain": "books.example.com",
-    "alex-hosted:image": "ghcr.io/alex-hosted/alex-tenant:0.6.0-1",
+    "alex-hosted:image": "ghcr.io/alex-hosted/alex-hosted:0.6.0-1",
     "alex-hosted:flyOrg": "alex-hosted",
     "alex-hosted:flyRegion": "ams",
     "alex-hosted:appPrefix": "alex",

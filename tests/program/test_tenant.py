@@ -132,6 +132,9 @@ def test_tenant_machine_env_is_the_designed_set_and_holds_no_secret(active: Reco
     assert config["checks"]["login"]["path"] == "/login"
     assert config["metadata"]["tenant"] == TID
     assert config["guest"]["memory_mb"] == 512
+    assert config["image"] == "ghcr.io/alex-hosted/alex-hosted:0.6.0-1"
+    assert config["stop_config"] == {"signal": "SIGTERM", "timeout": "30s"}  # time for the final backup
+    assert "init" not in config  # the image's own entrypoint runs (image/README.md)
 
 
 def test_tenant_app_secrets_are_secret_inputs_with_the_designed_names(active: Recording) -> None:
