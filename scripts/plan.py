@@ -165,7 +165,8 @@ def render_text(settings: StackConfig, roster: Path, rows: Sequence[TenantPlan],
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.plan", description=__doc__.split("\n\n")[0])
-    parser.add_argument("stack", help="stack name: reads stacks/Pulumi.<stack>.yaml and its roster")
+    parser.add_argument("stack", nargs="?", help="stack name: reads stacks/Pulumi.<stack>.yaml and its roster")
+    parser.add_argument("--stack", dest="stack_option", metavar="STACK", help="the same, as the other scripts take it")
     parser.add_argument("--roster", type=Path, help="roster file (default: the stack's alex-hosted:roster)")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
     parser.add_argument(
@@ -173,10 +174,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="share of the month an active machine runs (default %(default)s)",
     )  # fmt: skip
     args = parser.parse_args(argv)
+    stack = args.stack or args.stack_option
+    if not stack or (args.stack and args.stack_option and args.stack != args.stack_option):
+        parser.error("name one stack, as `plan dev` or `plan --stack dev`")
     if not 0 <= args.awake_fraction <= 1:
         parser.error("--awake-fraction must be between 0 and 1")
     try:
-        settings = read_stack_file(args.stack)
+        settings = read_stack_file(stack)
         roster_path = args.roster or settings.roster
         roster = load_roster(roster_path, settings.plans)
     except (ConfigError, RosterError) as exc:

@@ -85,3 +85,10 @@ def test_plan_warns_when_a_stack_outgrows_the_published_limits(run_cli, make_ros
     assert result.code == 0, result
     assert "Warning: 190 DNS records: a free Cloudflare zone holds 200" in result.out
     assert "Warning: 190 hostnames: Let's Encrypt issues 50 new certificates" in result.out
+
+
+def test_plan_takes_the_stack_as_the_other_scripts_do(run_cli) -> None:
+    assert run_cli(plan.main, ["--stack", "dev"]).out == run_cli(plan.main, ["dev"]).out
+    with pytest.raises(SystemExit) as exited:
+        run_cli(plan.main, [])
+    assert exited.value.code == 2
