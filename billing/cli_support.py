@@ -22,9 +22,7 @@ class UsageError(Exception):
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--roster", type=Path, metavar="PATH", help="the roster file to keep in step")
-    target.add_argument(
-        "--stack", metavar="NAME", help="a stack: its roster (tenants/NAME.yaml) and its plan table"
-    )
+    target.add_argument("--stack", metavar="NAME", help="a stack: its roster (tenants/NAME.yaml) and its plan table")
     parser.add_argument(
         "--api-base",
         metavar="URL",

@@ -54,9 +54,7 @@ def to_date(timestamp: int | None) -> date | None:
     return None if timestamp is None else datetime.fromtimestamp(timestamp, UTC).date()
 
 
-def decide(
-    customer: StripeCustomer, subscriptions: Sequence[StripeSubscription], plans: Mapping[str, Plan]
-) -> Verdict:
+def decide(customer: StripeCustomer, subscriptions: Sequence[StripeSubscription], plans: Mapping[str, Plan]) -> Verdict:
     subs = sorted(subscriptions, key=lambda s: s.id)
     base = Verdict(
         customer=customer.id,

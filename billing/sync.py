@@ -42,9 +42,7 @@ def run_sync(
     try:
         current = load_roster(settings.roster, settings.plans)
         snapshot = fetch_snapshot(client, retries=settings.retries, sleep=sleep)
-        tenants, report = reconcile(
-            current, snapshot, now=now, grace_days=settings.grace_days, plans=settings.plans
-        )
+        tenants, report = reconcile(current, snapshot, now=now, grace_days=settings.grace_days, plans=settings.plans)
         written = False if settings.dry_run else write_roster(settings.roster, tenants, settings.plans)
     except (RosterError, StripeUnavailable, OSError) as exc:
         raise SyncError(scrub(str(exc), secret)) from None

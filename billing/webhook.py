@@ -39,9 +39,7 @@ class WebhookResponse:
 class WebhookHandler:
     """`sync` runs one full reconcile and raises SyncError when it cannot; runs are serialized."""
 
-    def __init__(
-        self, secret: str, sync: Callable[[], RunSummary], *, tolerance: int = TOLERANCE_SECONDS
-    ) -> None:
+    def __init__(self, secret: str, sync: Callable[[], RunSummary], *, tolerance: int = TOLERANCE_SECONDS) -> None:
         self._secret = secret
         self._sync = sync
         self._tolerance = tolerance

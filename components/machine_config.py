@@ -40,9 +40,7 @@ def bucket_name(tenant_id: str) -> str:
     return f"alex-{tenant_id}"
 
 
-def machine_config(
-    tenant: Tenant, plan: Plan, settings: StackConfig, volume_id: pulumi.Input[str]
-) -> dict[str, Any]:
+def machine_config(tenant: Tenant, plan: Plan, settings: StackConfig, volume_id: pulumi.Input[str]) -> dict[str, Any]:
     return {
         "image": settings.image,
         "env": tenant_env(tenant, settings),

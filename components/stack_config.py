@@ -178,7 +178,5 @@ def read_stack_file(stack: str) -> StackConfig:
     config = data.get("config") or {}
     if not isinstance(config, Mapping):
         raise ConfigError(stack, [f"{path}: 'config' must be a mapping"])
-    plain = {
-        key: value for key, value in config.items() if not (isinstance(value, Mapping) and "secure" in value)
-    }
+    plain = {key: value for key, value in config.items() if not (isinstance(value, Mapping) and "secure" in value)}
     return from_mapping(stack, plain)

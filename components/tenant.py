@@ -58,9 +58,7 @@ class Tenant(pulumi.ComponentResource):
         self.app_name = settings.app_name(tid)
         child = pulumi.ResourceOptions(parent=self)
 
-        storage = tenant_storage(
-            tid, bucket_name(tid), settings.cloudflare_account_id, parent=self, protect=keep
-        )
+        storage = tenant_storage(tid, bucket_name(tid), settings.cloudflare_account_id, parent=self, protect=keep)
         app = App(
             f"{tid}-app",
             name=self.app_name,

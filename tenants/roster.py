@@ -327,9 +327,7 @@ def dump_roster(tenants: Iterable[Tenant]) -> str:
     return HEADER + body
 
 
-def write_roster(
-    path: Path | str, tenants: Sequence[Tenant], plans: Mapping[str, Plan] = DEFAULT_PLANS
-) -> bool:
+def write_roster(path: Path | str, tenants: Sequence[Tenant], plans: Mapping[str, Plan] = DEFAULT_PLANS) -> bool:
     """Validates, then atomically replaces the file. Returns False when the content was unchanged."""
     path = Path(path)
     problems = validate(sorted(tenants, key=lambda t: t.id), plans)

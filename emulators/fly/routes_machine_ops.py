@@ -81,8 +81,7 @@ def wait_machine(world: World, req: Request) -> Response:
         if remaining <= 0:
             raise ApiError(
                 408,
-                f"deadline_exceeded: machine failed to reach desired state, {','.join(wanted)}, "
-                f"currently {current}",
+                f"deadline_exceeded: machine failed to reach desired state, {','.join(wanted)}, currently {current}",
                 "deadline_exceeded",
             )
         world.cond.wait(min(remaining, 0.01))

@@ -149,8 +149,7 @@ def _bind_mount(world: World, app: App, region: str, config: dict[str, Any], mac
     if volume.attached_machine_id not in (None, machine_id):
         raise ApiError(
             422,
-            f"config.mounts[0].volume: volume {volume_id} is currently bound to machine: "
-            f"{volume.attached_machine_id}",
+            f"config.mounts[0].volume: volume {volume_id} is currently bound to machine: {volume.attached_machine_id}",
         )
     volume.attached_machine_id = machine_id
     mounts[0].setdefault("name", volume.name)

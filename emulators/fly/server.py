@@ -170,9 +170,7 @@ class FlyEmulator:
         record.status = response.status
         _send(h, response)
 
-    def _dispatch(
-        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any
-    ) -> Response:
+    def _dispatch(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any) -> Response:
         if not self._authorized(headers.get("authorization", "")):
             return Response(401, {"error": "unauthorized"})
         matched: tuple[Route, dict[str, str]] | None = None
@@ -191,8 +189,9 @@ class FlyEmulator:
             if not self._limiter.allow(route.action, subject, *route.rate):
                 return Response(429, {"error": f"rate limit exceeded for {route.action} on {subject or '*'}"})
         if body is _NO_BODY:
-            return Response(400, {"error": "invalid_argument: request body is not valid JSON",
-                                  "status": "invalid_argument"})
+            return Response(
+                400, {"error": "invalid_argument: request body is not valid JSON", "status": "invalid_argument"}
+            )
         request = Request(method, path, query, headers, body, params)
         with self._world.cond:
             try:

@@ -255,11 +255,7 @@ class FlyState:
                 volume.attached_machine_id = None
 
     def machines_of(self, app: str, include_deleted: bool = False) -> list[Machine]:
-        return [
-            m
-            for m in self.machines.values()
-            if m.app == app and (include_deleted or m.state != "destroyed")
-        ]
+        return [m for m in self.machines.values() if m.app == app and (include_deleted or m.state != "destroyed")]
 
     def volumes_of(self, app: str) -> list[Volume]:
         return [v for v in self.volumes.values() if v.app == app and v.state != "destroyed"]

@@ -50,7 +50,12 @@ def test_reconcile_signup_adds_tenant_with_deterministic_id():
     tenants, report = run(HAND_MANAGED, snapshot((customer("cus_A", "alice"), "active", "reader_monthly")))
     added = by_customer(tenants)["cus_A"]
     assert added.id == tenant_id_for_customer("cus_A")
-    assert (added.username, added.plan, added.state, added.created_at) == ("alice", "reader", "active", date(2026, 1, 1))
+    assert (added.username, added.plan, added.state, added.created_at) == (
+        "alice",
+        "reader",
+        "active",
+        date(2026, 1, 1),
+    )
     assert [c.kind for c in report.changes] == ["added"]
     assert not report.needs_attention
 
@@ -206,7 +211,9 @@ def test_reconcile_deleted_customer_without_metadata_keeps_username_quietly():
     roster = [stripe_tenant("cus_A", "alice")]
     snap = Snapshot(
         customers={"cus_A": StripeCustomer("cus_A", deleted=True)},
-        subscriptions=[StripeSubscription("sub_1", "cus_A", "canceled", ("reader_monthly",), ended_at=at("2026-11-20"))],
+        subscriptions=[
+            StripeSubscription("sub_1", "cus_A", "canceled", ("reader_monthly",), ended_at=at("2026-11-20"))
+        ],
     )
     tenants, report = run(roster, snap)
     assert (tenants[0].username, tenants[0].email, tenants[0].state) == ("alice", roster[0].email, "cancelled")

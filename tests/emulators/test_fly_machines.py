@@ -231,9 +231,7 @@ def test_machine_start_while_created_is_412_and_from_stopped_works():
         machine = create_machine(client, app, skip_launch=True)
         early = client.post(_url(app, machine, "/start"))
         assert early.status_code == 412
-        assert early.json()["error"] == (
-            "failed_precondition: unable to start machine from current state: 'created'"
-        )
+        assert early.json()["error"] == ("failed_precondition: unable to start machine from current state: 'created'")
         _start_from_stopped(client, app, machine)
 
 

@@ -50,8 +50,13 @@ def machine_config(**fields: Any) -> dict[str, Any]:
     return {
         "image": IMAGE,
         "services": [
-            {"protocol": "tcp", "internal_port": 3000, "autostop": "stop", "autostart": True,
-             "ports": [{"port": 443, "handlers": ["tls", "http"]}]}
+            {
+                "protocol": "tcp",
+                "internal_port": 3000,
+                "autostop": "stop",
+                "autostart": True,
+                "ports": [{"port": 443, "handlers": ["tls", "http"]}],
+            }
         ],
         **fields,
     }

@@ -62,7 +62,9 @@ def test_empty_bucket_treats_a_missing_bucket_as_done(s3, moto_endpoint, capsys)
 
 def test_empty_bucket_refuses_when_settings_are_missing(capsys) -> None:
     assert empty_bucket.main([], {"ALEX_TENANT": TENANT}) == 1
-    assert "missing environment R2_ENDPOINT, R2_BUCKET, R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY" in capsys.readouterr().err
+    assert (
+        "missing environment R2_ENDPOINT, R2_BUCKET, R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY" in capsys.readouterr().err
+    )
 
 
 def test_empty_bucket_reports_storage_errors_with_exit_2(closed_port: int, capsys) -> None:

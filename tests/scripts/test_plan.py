@@ -80,7 +80,9 @@ def test_plan_rejects_an_impossible_awake_fraction(run_cli) -> None:
 
 
 def test_plan_warns_when_a_stack_outgrows_the_published_limits(run_cli, make_roster) -> None:
-    roster = make_roster([Tenant(f"tenant{i:04d}", f"user{i:04d}", f"u{i}@example.org", "free", "active") for i in range(190)])
+    roster = make_roster(
+        [Tenant(f"tenant{i:04d}", f"user{i:04d}", f"u{i}@example.org", "free", "active") for i in range(190)]
+    )
     result = run_cli(plan.main, ["dev", "--roster", str(roster)])
     assert result.code == 0, result
     assert "Warning: 190 DNS records: a free Cloudflare zone holds 200" in result.out
