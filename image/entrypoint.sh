@@ -76,6 +76,17 @@ mkdir -p "$DATA_DIR" "$LIBRARY_PATH" "$COVERS_PATH" "$HOSTED_STATE_DIR" \
     || die "cannot create the data folders under $DATA_DIR"
 [ -w "$DATA_DIR" ] || die "$DATA_DIR is not writable by $(id -un)"
 
+# Rotation keeps the newest BACKUP_KEEP snapshots: 0, a negative number or text would make it delete
+# every snapshot, the one just uploaded too. Such a value switches rotation off instead.
+case "$BACKUP_KEEP" in
+    '' | *[!0-9]*) keep_ok=no ;;
+    *) if [ "$BACKUP_KEEP" -ge 1 ]; then keep_ok=yes; else keep_ok=no; fi ;;
+esac
+if [ "$keep_ok" = no ]; then
+    log "BACKUP_KEEP='$BACKUP_KEEP' is not a whole number of at least 1: no snapshot will be deleted"
+    BACKUP_KEEP=''
+fi
+
 # --- R2 access -------------------------------------------------------------------------------
 
 [ -n "${R2_BUCKET:-}" ] || die "R2_BUCKET is not set"
@@ -143,7 +154,10 @@ restore_from_r2() {
         if ! r2 copyto "$REMOTE/db/$key" "$staged"; then
             die "restore: downloading db/$key from $R2_BUCKET failed"
         fi
-        if [ "$("$SQLITE3_BIN" -batch "$staged" 'PRAGMA quick_check' 2>/dev/null)" = ok ]; then
+        # quick_check passes an empty file (an empty database); a snapshot must also hold Alex's users.
+        if [ "$("$SQLITE3_BIN" -batch "$staged" 'PRAGMA quick_check' 2>/dev/null)" = ok ] \
+            && [ "$("$SQLITE3_BIN" -batch "$staged" \
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'users'" 2>/dev/null)" = 1 ]; then
             rm -f "$DATABASE_PATH-wal" "$DATABASE_PATH-shm"
             mv "$staged" "$DATABASE_PATH" || die "restore: cannot move the database into $DATABASE_PATH"
             log "restore: database restored from db/$key"
@@ -267,6 +281,7 @@ pull_books() {
 }
 
 rotate_snapshots() {
+    [ -n "$BACKUP_KEEP" ] || return 0
     keys="$(list_snapshots)" || return 1
     count="$(printf '%s\n' "$keys" | grep -c .)"
     excess=$((count - BACKUP_KEEP))

@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.grace_days < 0:
+            raise UsageError(f"--grace-days: expected 0 or more, got {args.grace_days}")
         secret = os.environ.get(SECRET_ENV, "").strip()
         if not secret:
             raise UsageError(f"{SECRET_ENV} is not set (the webhook endpoint's signing secret, whsec_...)")

@@ -165,3 +165,26 @@ def test_entrypoint_r2_unreachable_on_empty_volume_refuses_to_start(make_machine
     assert "refusing to start" in machine.output()
     assert not machine.db.exists()
     assert machine.events("server-start") == []
+
+
+@pytest.mark.parametrize("newest", [b"", b"not a database at all"], ids=["empty", "junk"])
+def test_entrypoint_restore_skips_a_newest_snapshot_that_is_not_an_alex_database(
+    make_machine: Callable[..., Machine], bucket: Bucket, newest: bytes
+) -> None:
+    machine = make_machine()
+    machine.boot_ready()
+    conn = alex_db.connect(machine.db)
+    conn.execute("INSERT OR REPLACE INTO settings VALUES ('marker', 'the real library', 0)")
+    conn.close()
+    assert machine.stop() == 0
+    bucket.put("db/library-29990101T000000Z.db", newest)  # an empty file passes PRAGMA quick_check
+
+    machine.lose_volume()
+    machine.boot_ready()
+
+    conn = alex_db.connect(machine.db)
+    row = conn.execute("SELECT value FROM settings WHERE key = 'marker'").fetchone()
+    conn.close()
+    assert row == ("the real library",), machine.output()
+    assert "db/library-29990101T000000Z.db fails its integrity check" in machine.output()
+    machine.stop()

@@ -124,3 +124,22 @@ def test_entrypoint_syncs_books_both_ways_without_deleting_local_files(
     assert local_only.read_bytes() == b"mine", "a file missing from the bucket stays local"
     assert not list((machine.data / ".hosted").glob("incoming*")), "staging is cleaned up"
     machine.stop()
+
+
+@pytest.mark.parametrize("keep", ["0", "-1"])
+def test_entrypoint_backup_keep_below_one_deletes_no_snapshot(
+    make_machine: Callable[..., Machine], bucket: Bucket, keep: str
+) -> None:
+    older = "db/library-20200101T000000Z.db"
+    bucket.put(older, b"an older snapshot")
+    machine = make_machine(BACKUP_KEEP=keep)
+    seed = alex_db.create(machine.db)
+    alex_db.add_user(seed, "u-owner", "reader@example.com", "chosen-by-owner", role="admin")
+    seed.close()
+    machine.boot_ready()
+    machine.stop()
+
+    uploaded = re.findall(r"uploaded (db/library-\w+\.db)", machine.output())
+    assert uploaded, machine.output()
+    assert bucket.snapshots() == sorted({older, *uploaded}), "a bad BACKUP_KEEP must never delete snapshots"
+    assert "BACKUP_KEEP" in machine.output()

@@ -85,3 +85,16 @@ def test_webhook_main_needs_the_api_key(capsys, monkeypatch, tmp_path):
     monkeypatch.delenv("STRIPE_API_KEY", raising=False)
     assert main(["--roster", str(tmp_path / "r.yaml"), "--port", "0"]) == 2
     assert "STRIPE_API_KEY is not set" in capsys.readouterr().err
+
+
+def test_webhook_main_refuses_a_negative_grace_window(capsys, monkeypatch, tmp_path):
+    """A negative grace would purge a tenant the day its subscription ends; stripe_sync refuses it too."""
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setenv("STRIPE_API_KEY", API_KEY)
+
+    def no_server(*_args, **_kwargs):
+        raise AssertionError("the server must not start with a negative grace window")
+
+    monkeypatch.setattr("scripts.stripe_webhook.make_server", no_server)
+    assert main(["--roster", str(tmp_path / "r.yaml"), "--port", "0", "--grace-days", "-30"]) == 2
+    assert "--grace-days: expected 0 or more" in capsys.readouterr().err
