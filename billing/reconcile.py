@@ -143,6 +143,10 @@ def _lifecycle(run: _Run, tenant: Tenant, verdict: Verdict) -> Tenant | None:
     else:
         ended = verdict.ended_on or tenant.cancelled_at or run.today
         purge_after = ended + run.grace
+        # An operator may extend a cancelled tenant's window by hand (a later purge_after, e.g. to finish
+        # an export); the sync keeps the later date and never shortens it.
+        if tenant.state == "cancelled" and tenant.purge_after and tenant.purge_after > purge_after:
+            purge_after = tenant.purge_after
         why = "customer deleted" if verdict.deleted else f"{sub} ended"
         if tenant.state == "purging":
             marked = tenant.purge_marked_at or run.today

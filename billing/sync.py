@@ -14,7 +14,7 @@ from billing.reconcile import DEFAULT_GRACE_DAYS, reconcile
 from billing.report import RunSummary
 from billing.stripe_source import RetryPolicy, StripeUnavailable, fetch_snapshot
 from tenants.plans import Plan
-from tenants.roster import RosterError, load_roster, write_roster
+from tenants.roster import RosterError, read_roster, write_roster
 
 
 class SyncError(Exception):
@@ -40,10 +40,11 @@ def run_sync(
 ) -> RunSummary:
     """Raises SyncError (with `secret` scrubbed from its text) when the run cannot complete."""
     try:
-        current = load_roster(settings.roster, settings.plans)
+        current, text = read_roster(settings.roster, settings.plans)
         snapshot = fetch_snapshot(client, retries=settings.retries, sleep=sleep)
         tenants, report = reconcile(current, snapshot, now=now, grace_days=settings.grace_days, plans=settings.plans)
-        written = False if settings.dry_run else write_roster(settings.roster, tenants, settings.plans)
+        # expected=text: a webhook run or a hand edit that landed while Stripe was being read is never undone.
+        written = False if settings.dry_run else write_roster(settings.roster, tenants, settings.plans, expected=text)
     except (RosterError, StripeUnavailable, OSError) as exc:
         raise SyncError(scrub(str(exc), secret)) from None
     return RunSummary(

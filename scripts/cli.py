@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from components.stack_config import ConfigError, StackConfig, read_stack_file
-from tenants.roster import RosterError, Tenant, load_roster
+from tenants.roster import RosterError, Tenant, read_roster
 
 EXIT_OK = 0
 EXIT_ATTENTION = 1
@@ -71,16 +71,22 @@ def require_env(name: str, purpose: str) -> str:
 
 def load_stack(stack: str, roster: str | None = None) -> tuple[StackConfig, list[Tenant]]:
     """The stack's settings and its validated roster; problems become one CliError listing them all."""
+    config, tenants, _ = read_stack(stack, roster)
+    return config, tenants
+
+
+def read_stack(stack: str, roster: str | None = None) -> tuple[StackConfig, list[Tenant], str]:
+    """As load_stack, plus the roster's text, for a later write_roster(expected=text)."""
     try:
         config = read_stack_file(stack)
     except ConfigError as exc:
         raise CliError(one_line(str(exc))) from None
     path = roster or config.roster
     try:
-        tenants = load_roster(path, config.plans)
+        tenants, text = read_roster(path, config.plans)
     except RosterError as exc:
         raise CliError(one_line(str(exc))) from None
-    return config, tenants
+    return config, tenants, text
 
 
 def find_tenant(tenants: Sequence[Tenant], tenant_id: str, stack: str) -> Tenant:

@@ -69,7 +69,7 @@ def check_exportable(tenant: Tenant, today: date) -> None:
     if tenant.state == "cancelled" and tenant.purge_after is not None and today > tenant.purge_after:
         raise cli.CliError(
             f"tenant {tenant.id!r} is cancelled and its grace window ended on {tenant.purge_after.isoformat()}; "
-            "extend purge_after in the roster to export it"
+            "extend purge_after in the roster (the Stripe sync keeps a later date) to export it"
         )
 
 

@@ -237,7 +237,8 @@ def _body(argv: Sequence[str] | None) -> int:
     if args.suspend_after is not None and args.suspend_after < 0:
         raise cli.CliError("--suspend-after: expected a number of days, 0 or more")
     now = cli.parse_now(args.now)
-    config, tenants = cli.load_stack(args.stack, args.roster)
+    config, tenants, roster_text = cli.read_stack(args.stack, args.roster)
+    roster_file = Path(args.roster) if args.roster else config.roster
     token = cli.require_env("CLOUDFLARE_API_TOKEN", "a Cloudflare token with Account Analytics read")
     base_url = os.environ.get("CLOUDFLARE_BASE_URL") or DEFAULT_BASE_URL
     cli.progress(f"reading R2 usage of account {config.cloudflare_account_id} for {len(tenants)} tenant(s)")
@@ -247,9 +248,8 @@ def _body(argv: Sequence[str] | None) -> int:
     written = False
     if args.suspend_after is not None:
         updated, changes = mark_over_quota(tenants, rows, now.date(), args.suspend_after)
-        roster_file = Path(args.roster) if args.roster else config.roster
         try:
-            written = write_roster(roster_file, updated, config.plans)
+            written = write_roster(roster_file, updated, config.plans, expected=roster_text)
         except RosterError as exc:
             raise cli.CliError(f"not writing the roster: {cli.one_line(str(exc))}") from None
         if written:

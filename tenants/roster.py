@@ -118,6 +118,10 @@ def tenant_id_for_customer(stripe_customer: str) -> str:
     return "s" + base64.b32encode(digest).decode("ascii").lower()[:13]
 
 
+class RosterChanged(RosterError):
+    """The file changed between reading and writing (another run, or a hand edit): nothing was written."""
+
+
 def roster_path(stack: str) -> Path:
     return REPO_ROOT / "tenants" / f"{stack}.yaml"
 
@@ -147,12 +151,17 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _c
 
 def load_roster(path: Path | str, plans: Mapping[str, Plan] = DEFAULT_PLANS) -> list[Tenant]:
     """Reads and validates a roster file; raises RosterError listing every problem."""
+    return read_roster(path, plans)[0]
+
+
+def read_roster(path: Path | str, plans: Mapping[str, Plan] = DEFAULT_PLANS) -> tuple[list[Tenant], str]:
+    """The validated tenants and the exact text they came from, to hand back to write_roster(expected=)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise RosterError(str(path), ["file not found"]) from None
-    return parse_roster(text, str(path), plans)
+    return parse_roster(text, str(path), plans), text
 
 
 def parse_roster(text: str, source: str, plans: Mapping[str, Plan] = DEFAULT_PLANS) -> list[Tenant]:
@@ -327,14 +336,27 @@ def dump_roster(tenants: Iterable[Tenant]) -> str:
     return HEADER + body
 
 
-def write_roster(path: Path | str, tenants: Sequence[Tenant], plans: Mapping[str, Plan] = DEFAULT_PLANS) -> bool:
-    """Validates, then atomically replaces the file. Returns False when the content was unchanged."""
+def write_roster(
+    path: Path | str,
+    tenants: Sequence[Tenant],
+    plans: Mapping[str, Plan] = DEFAULT_PLANS,
+    *,
+    expected: str | None = None,
+) -> bool:
+    """Validates, then atomically replaces the file. Returns False when the content was unchanged.
+
+    `expected` is the text the caller read (read_roster): if the file no longer holds it, another run or
+    a hand edit got there first, and writing would silently undo that change, so nothing is written.
+    """
     path = Path(path)
     problems = validate(sorted(tenants, key=lambda t: t.id), plans)
     if problems:
         raise RosterError(str(path), problems)
     text = dump_roster(tenants)
-    if path.exists() and path.read_text(encoding="utf-8") == text:
+    current = path.read_text(encoding="utf-8") if path.exists() else None
+    if expected is not None and current != expected:
+        raise RosterChanged(str(path), ["changed on disk since it was read; nothing written, run again"])
+    if current == text:
         return False
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

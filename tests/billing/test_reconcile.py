@@ -218,3 +218,23 @@ def test_reconcile_deleted_customer_without_metadata_keeps_username_quietly():
     tenants, report = run(roster, snap)
     assert (tenants[0].username, tenants[0].email, tenants[0].state) == ("alice", roster[0].email, "cancelled")
     assert report.notices == []
+
+
+def test_reconcile_keeps_an_operator_extension_of_the_grace_window():
+    """scripts/export tells the operator to extend purge_after by hand; the sync must not undo it."""
+    extended = stripe_tenant(
+        "cus_A", "alice", state="cancelled", cancelled_at=date(2026, 11, 20), purge_after=date(2027, 1, 31)
+    )
+    snap = snapshot((customer("cus_A", "alice"), "canceled", "reader_monthly"))
+    later = now("2026-12-25")  # past the computed window (2026-12-20), inside the extended one
+    tenants, report = run([extended], snap, now=later)
+    assert by_customer(tenants)["cus_A"] == extended
+    assert report.changes == []
+
+
+def test_reconcile_never_takes_a_shorter_hand_edited_window_as_an_extension():
+    shortened = stripe_tenant(
+        "cus_A", "alice", state="cancelled", cancelled_at=date(2026, 11, 20), purge_after=date(2026, 11, 25)
+    )
+    tenants, _ = run([shortened], snapshot((customer("cus_A", "alice"), "canceled", "reader_monthly")))
+    assert by_customer(tenants)["cus_A"].purge_after == date(2026, 12, 20)

@@ -194,3 +194,25 @@ def test_storage_missing_sample_keeps_over_quota_mark(cloudflare, make_roster, r
     assert result.code == 0, result
     assert roster.read_bytes() == before
     assert "no usage data yet for 1 bucket(s): heavyuser1" in result.out
+
+
+def test_storage_never_undoes_a_roster_change_made_while_usage_was_read(
+    cloudflare, make_roster, run_cli, stack_config, monkeypatch
+):
+    import scripts.storage as storage
+
+    roster = make_roster([HEAVY, LIGHT])
+    cloudflare.usage = {"alex-heavyuser1": usage(0.5)}
+    fetch = storage.fetch_usage
+
+    def fetch_while_an_operator_edits(*a, **kw):
+        make_roster([HEAVY, LIGHT.with_changes(state="suspended", hold="operator")])  # lands mid-run
+        return fetch(*a, **kw)
+
+    monkeypatch.setattr(storage, "fetch_usage", fetch_while_an_operator_edits)
+    result = run_cli(main, args(roster, "--suspend-after", "7"))
+    edited = {t.id: t for t in load_roster(roster, stack_config.plans)}
+    assert result.code == 2, result
+    assert "changed on disk since it was read" in result.err
+    assert edited["lightuser1"].hold == "operator"  # the operator's change survives
+    assert edited["heavyuser1"].over_quota_since is None  # and nothing of this run was written

@@ -10,11 +10,13 @@ import pytest
 
 from tenants.plans import DEFAULT_PLANS, PlanError, parse_plans
 from tenants.roster import (
+    RosterChanged,
     RosterError,
     Tenant,
     dump_roster,
     load_roster,
     parse_roster,
+    read_roster,
     roster_path,
     tenant_id_for_customer,
     write_roster,
@@ -225,3 +227,16 @@ def test_plans_override_keeps_defaults_for_fields_it_omits() -> None:
     plans = parse_plans({"free": {"volume_gb": 2}})
     assert plans["free"].volume_gb == 2 and plans["free"].memory_mb == DEFAULT_PLANS["free"].memory_mb
     assert set(plans) == {"free"}
+
+
+def test_roster_write_refuses_when_the_file_changed_since_it_was_read(tmp_path: Path) -> None:
+    """A sync that read the roster before someone else wrote it must not undo their change."""
+    path = tmp_path / "r.yaml"
+    path.write_text(GOOD)
+    tenants, text = read_roster(path)
+    concurrent = GOOD.replace("plan: reader", "plan: library")
+    path.write_text(concurrent)
+    with pytest.raises(RosterChanged, match="changed on disk since it was read; nothing written"):
+        write_roster(path, [tenants[0].with_changes(state="suspended")], expected=text)
+    assert path.read_text() == concurrent
+    assert write_roster(path, [tenants[0].with_changes(state="suspended")], expected=concurrent) is True
