@@ -87,6 +87,22 @@ if [ "$keep_ok" = no ]; then
     BACKUP_KEEP=''
 fi
 
+# The other timings are seconds or counts: a value that is not a positive whole number would stop the
+# shell's arithmetic at the first loop and crash-loop the machine, so it falls back to its default.
+positive_or_default() { # NAME DEFAULT
+    value=''
+    eval "value=\${$1}"
+    case "$value" in
+        '' | *[!0-9]* | 0) log "$1='$value' is not a positive whole number; using $2"; eval "$1=$2" ;;
+    esac
+}
+positive_or_default BACKUP_INTERVAL_SECONDS 300
+positive_or_default SUPERVISE_TICK_SECONDS 1
+positive_or_default WATCHER_RESTART_DELAY_SECONDS 5
+positive_or_default STOP_TIMEOUT_SECONDS 20
+positive_or_default R2_BOOT_ATTEMPTS 5
+positive_or_default R2_BOOT_RETRY_SECONDS 5
+
 # --- R2 access -------------------------------------------------------------------------------
 
 [ -n "${R2_BUCKET:-}" ] || die "R2_BUCKET is not set"

@@ -143,3 +143,16 @@ def test_entrypoint_backup_keep_below_one_deletes_no_snapshot(
     assert uploaded, machine.output()
     assert bucket.snapshots() == sorted({older, *uploaded}), "a bad BACKUP_KEEP must never delete snapshots"
     assert "BACKUP_KEEP" in machine.output()
+
+
+def test_entrypoint_bad_interval_falls_back_to_the_default_instead_of_crashing(
+    make_machine: Callable[..., Machine], bucket: Bucket
+) -> None:
+    """A typo in a timing must not crash-loop the machine: the shell's arithmetic would stop it."""
+    machine = make_machine(BACKUP_INTERVAL_SECONDS="5m", SUPERVISE_TICK_SECONDS="0")
+    machine.boot_ready()
+    machine.stop()
+    output = machine.output()
+    assert "BACKUP_INTERVAL_SECONDS='5m' is not a positive whole number; using 300" in output
+    assert "SUPERVISE_TICK_SECONDS='0' is not a positive whole number; using 1" in output
+    assert re.findall(r"uploaded (db/library-\w+\.db)", output), output  # the final backup still ran
