@@ -140,19 +140,19 @@ def test_lifecycle_deleted_customer_is_cancelled_at_deletion(account, tmp_path):
 
 
 def test_sync_never_undoes_a_roster_change_made_while_stripe_was_read(account, tmp_path, monkeypatch):
-    import billing.sync as sync
+    from billing.stripe_source import fetch_snapshot as fetch
+    from billing.sync import SyncError
 
     roster = tmp_path / "roster.yaml"
     write_hand_managed(roster)
     before_read = roster.read_text()
-    fetch = sync.fetch_snapshot
 
     def fetch_while_someone_edits(*a, **kw):
         roster.write_text(before_read + "# a webhook run or a hand edit landed here\n")
         return fetch(*a, **kw)
 
-    monkeypatch.setattr(sync, "fetch_snapshot", fetch_while_someone_edits)
+    monkeypatch.setattr("billing.sync.fetch_snapshot", fetch_while_someone_edits)
     settings = SyncSettings(roster=roster, plans=DEFAULT_PLANS, grace_days=30, dry_run=False)
-    with pytest.raises(sync.SyncError, match="changed on disk since it was read"):
+    with pytest.raises(SyncError, match="changed on disk since it was read"):
         run_sync(settings, account.client(), now("2026-01-10"))
     assert roster.read_text().endswith("# a webhook run or a hand edit landed here\n")
