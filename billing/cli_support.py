@@ -1,22 +1,18 @@
-"""What both Stripe CLIs share: choosing the roster, reading the key, parsing --now."""
+"""What both Stripe CLIs share: choosing the roster, reading the key and the API address."""
 
 from __future__ import annotations
 
 import argparse
 import os
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
 from pathlib import Path
 
 from components.stack_config import ConfigError, read_stack_file
+from scripts.cli import CliError, one_line, require_env
 from tenants.plans import DEFAULT_PLANS, Plan
 
 API_KEY_ENV = "STRIPE_API_KEY"
 API_BASE_ENV = "STRIPE_API_BASE"
-
-
-class UsageError(Exception):
-    """A setting the run cannot start without; the message names it."""
 
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,29 +32,13 @@ def resolve_target(args: argparse.Namespace) -> tuple[Path, Mapping[str, Plan]]:
     try:
         config = read_stack_file(args.stack)
     except ConfigError as exc:
-        raise UsageError(str(exc)) from None
+        raise CliError(one_line(str(exc))) from None
     return config.roster, config.plans
 
 
 def api_key() -> str:
-    key = os.environ.get(API_KEY_ENV, "").strip()
-    if not key:
-        raise UsageError(f"{API_KEY_ENV} is not set (a Stripe secret or restricted key with read access)")
-    return key
+    return require_env(API_KEY_ENV, "a Stripe secret or restricted key with read access")
 
 
 def api_base(args: argparse.Namespace) -> str | None:
     return args.api_base or os.environ.get(API_BASE_ENV) or None
-
-
-def parse_now(text: str | None) -> datetime:
-    """`--now` as a date (midnight UTC) or an ISO timestamp; naive times are UTC."""
-    if text is None:
-        return datetime.now(UTC)
-    try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"--now: expected YYYY-MM-DD or an ISO timestamp, got {text!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

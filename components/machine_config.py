@@ -16,6 +16,7 @@ from tenants.roster import Tenant
 
 DATA_PATH = "/app/data"
 APP_PORT = 3000
+VOLUME_NAME = "data"  # the tenant's Fly volume, mounted at DATA_PATH
 
 # Non-secret settings only: everything secret goes through Fly app secrets (components.fly.secrets).
 SECRET_NAMES = ("NEXTAUTH_SECRET", "R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY", "OWNER_INITIAL_PASSWORD")

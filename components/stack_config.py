@@ -15,11 +15,11 @@ from typing import Any
 
 import yaml
 
+from components.fly.settings import DEFAULT_API_URL
 from tenants.plans import PLANS_KEY, Plan, PlanError, parse_plans
 from tenants.roster import REPO_ROOT
 
 NAMESPACE = "alex-hosted"
-DEFAULT_FLY_API_URL = "https://api.machines.dev"
 
 _HOSTNAME_RE = re.compile(r"^(?=.{4,200}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -127,7 +127,7 @@ def from_mapping(stack: str, values: Mapping[str, Any]) -> StackConfig:
             problems.append(f"{full}: {error}, got {value!r}")
         else:
             checked[key] = value
-    api_url = values.get(f"{NAMESPACE}:flyApiUrl") or DEFAULT_FLY_API_URL
+    api_url = values.get(f"{NAMESPACE}:flyApiUrl") or DEFAULT_API_URL
     if not isinstance(api_url, str) or not _URL_RE.match(api_url):
         problems.append(f"{NAMESPACE}:flyApiUrl: expected an http(s) URL, got {api_url!r}")
     roster_value = values.get(f"{NAMESPACE}:roster") or f"tenants/{stack}.yaml"

@@ -24,14 +24,13 @@ from components.fly.ips import Ips
 from components.fly.machine import Machine
 from components.fly.secrets import Secrets
 from components.fly.volume import Volume
-from components.machine_config import RUN_STATES, bucket_name, machine_config
+from components.machine_config import RUN_STATES, VOLUME_NAME, bucket_name, machine_config
 from components.stack_config import StackConfig
 from components.storage import bucket_emptier, tenant_storage
 from tenants.plans import Plan
 from tenants.roster import Tenant as RosterEntry
 
 TENANT_TYPE = "alex-hosted:tenant:Tenant"
-VOLUME_NAME = "data"
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,7 @@ def progress(message: str) -> None:
 def require_env(name: str, purpose: str) -> str:
     value = os.environ.get(name, "").strip()
     if not value:
-        raise CliError(f"environment variable {name} is not set ({purpose})")
+        raise CliError(f"{name} is not set in the environment ({purpose})")
     return value
 
 
@@ -97,13 +97,13 @@ def find_tenant(tenants: Sequence[Tenant], tenant_id: str, stack: str) -> Tenant
 
 
 def parse_now(value: str | None) -> datetime:
-    """`--now` for tests and replays: an ISO date or datetime (UTC when no offset is given)."""
+    """`--now` for tests and replays: a date (midnight) or an ISO timestamp; UTC when no offset is given."""
     if value is None:
         return datetime.now(UTC)
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value)  # Python 3.11 reads a bare date and a trailing Z too
     except ValueError:
-        raise CliError(f"--now: expected an ISO date or datetime, got {value!r}") from None
+        raise CliError(f"--now: expected YYYY-MM-DD or an ISO timestamp, got {value!r}") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 

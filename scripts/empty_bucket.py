@@ -83,11 +83,12 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             "If its roster entry was deleted by mistake, restore it."
         )
         return 1
+    attempts = env.get("R2_MAX_ATTEMPTS", "5")
+    if not attempts.isdigit():  # it may come from the operator's shell: a typo is a refusal, not a traceback
+        log(f"refusing: R2_MAX_ATTEMPTS must be a whole number, got {attempts!r}")
+        return 1
     client = r2_client(
-        env["R2_ENDPOINT"],
-        env["R2_ACCESS_KEY_ID"],
-        env["R2_SECRET_ACCESS_KEY"],
-        max_attempts=int(env.get("R2_MAX_ATTEMPTS", "5")),
+        env["R2_ENDPOINT"], env["R2_ACCESS_KEY_ID"], env["R2_SECRET_ACCESS_KEY"], max_attempts=int(attempts)
     )
     try:
         objects, uploads = empty_bucket(client, bucket, log)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import tempfile
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any, NoReturn
@@ -25,7 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from components.machine_config import bucket_name
 from scripts import cli
-from scripts.r2 import r2_client
+from scripts.r2 import S3Object, list_objects, r2_client
 from tenants.roster import Tenant
 
 if TYPE_CHECKING:
@@ -40,12 +40,6 @@ PROGRESS_EVERY_BYTES = 256 * 1024 * 1024
 _CREDENTIAL_CODES = frozenset(
     {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken", "Unauthorized", "403", "401"}
 )
-
-
-@dataclass(frozen=True)
-class S3Object:
-    key: str
-    size: int
 
 
 @dataclass(frozen=True)
@@ -86,12 +80,6 @@ def s3_failure(exc: Exception, bucket: str, endpoint: str) -> NoReturn:
             raise cli.CliError(f"bucket {bucket} does not exist at {endpoint}") from None
         raise cli.CliError(f"R2 error on bucket {bucket}: {code} {error.get('Message', '')}".rstrip()) from None
     raise cli.CliError(f"R2 endpoint {endpoint} is unreachable or failed ({type(exc).__name__})") from None
-
-
-def list_objects(client: S3Client, bucket: str, prefix: str) -> Iterator[S3Object]:
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            yield S3Object(item["Key"], int(item.get("Size", 0)))
 
 
 def latest_database(client: S3Client, bucket: str) -> S3Object | None:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, NoReturn
 from botocore.exceptions import BotoCoreError, ClientError
 
 from scripts import cli
-from scripts.r2 import r2_client
+from scripts.r2 import list_objects, r2_client
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=f"python -m scripts.{PROG}",
         description=(__doc__ or "").split("\n\n")[1],
+        epilog="\n\n".join((__doc__ or "").split("\n\n")[2:]),  # first boot, credentials, exit codes
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--data-dir", required=True, type=Path, help="self-hosted Alex data folder")
@@ -127,16 +128,8 @@ def rows_outside(snapshot_path: Path, tenant_library: str) -> int:
     return int(count)
 
 
-def existing_objects(client: S3Client, bucket: str, prefix: str) -> dict[str, int]:
-    sizes: dict[str, int] = {}
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            sizes[obj["Key"]] = obj["Size"]
-    return sizes
-
-
 def upload_books(client: S3Client, bucket: str, library: Path) -> tuple[int, int, int]:
-    present = existing_objects(client, bucket, BOOKS_PREFIX)
+    present = {obj.key: obj.size for obj in list_objects(client, bucket, BOOKS_PREFIX)}
     files = sorted(p for p in library.rglob("*") if p.is_file())
     uploaded = skipped = uploaded_bytes = 0
     for n, path in enumerate(files, 1):
@@ -153,7 +146,7 @@ def upload_books(client: S3Client, bucket: str, library: Path) -> tuple[int, int
 
 
 def migrate(client: S3Client, bucket: str, source: Source, tenant_library: str, force: bool) -> MigrationResult:
-    backups = [k for k in existing_objects(client, bucket, DB_PREFIX) if k.endswith(".db")]
+    backups = [obj.key for obj in list_objects(client, bucket, DB_PREFIX) if obj.key.endswith(".db")]
     if backups and not force:
         user_error(
             f"bucket {bucket} already holds {len(backups)} database backup(s) (newest {max(backups)}); "

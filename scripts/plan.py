@@ -18,7 +18,7 @@ from pathlib import Path
 
 from components.machine_config import RUN_STATES, bucket_name
 from components.stack_config import ConfigError, StackConfig, read_stack_file
-from scripts import pricing
+from scripts import cli, pricing
 from tenants.roster import RosterError, Tenant, load_roster
 
 # Published ceilings that cap tenants per stack or per account (DESIGN.md, references).
@@ -138,16 +138,15 @@ def render_text(settings: StackConfig, roster: Path, rows: Sequence[TenantPlan],
         "FLY $/MO",
         "R2 $/MO",
     )
-    table = [header] + [
+    cells = [
         (
             r.id, r.username, r.plan, r.state, r.region, r.machine, f"{r.volume_gb} GB", f"{r.memory_mb} MB",
             f"{r.quota_gb:g} GB", f"{r.fly_month:.2f}", f"{r.r2_month:.2f}",
         )
         for r in rows
     ]  # fmt: skip
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     lines = [f"Stack {settings.stack}: {len(rows)} tenant(s) under {settings.domain}, roster {_shown(roster)}"]
-    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in table]
+    lines.append(cli.table(header, cells))
     t = totals(rows)
     lines += [
         "",
@@ -164,7 +163,13 @@ def render_text(settings: StackConfig, roster: Path, rows: Sequence[TenantPlan],
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.plan", description=__doc__.split("\n\n")[0])
+    summary, details = __doc__.split("\n\n", 1)
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.plan",
+        description=summary,
+        epilog=details,  # what it checks and the exit codes
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("stack", nargs="?", help="stack name: reads stacks/Pulumi.<stack>.yaml and its roster")
     parser.add_argument("--stack", dest="stack_option", metavar="STACK", help="the same, as the other scripts take it")
     parser.add_argument("--roster", type=Path, help="roster file (default: the stack's alex-hosted:roster)")

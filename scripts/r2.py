@@ -1,7 +1,9 @@
-"""One way to build an S3 client for Cloudflare R2 (or a local S3 server in tests)."""
+"""One way to build an S3 client for Cloudflare R2 (or a local S3 server in tests), and to list a prefix."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import boto3
@@ -28,3 +30,16 @@ def r2_client(
             s3={"addressing_style": "path"},
         ),
     )
+
+
+@dataclass(frozen=True)
+class S3Object:
+    key: str
+    size: int
+
+
+def list_objects(client: S3Client, bucket: str, prefix: str) -> Iterator[S3Object]:
+    """Every object under `prefix`, page by page."""
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            yield S3Object(item["Key"], int(item.get("Size", 0)))

@@ -19,11 +19,11 @@ from urllib.parse import quote
 
 from components.fly.client import FlyClient, open_client
 from components.fly.errors import FlyConfigError, FlyError, FlyNotFoundError, FlyRequestError, FlyStatusError
+from components.machine_config import VOLUME_NAME
 from components.stack_config import StackConfig
 from scripts import cli
 from tenants.roster import Tenant
 
-VOLUME_NAME = "data"  # the tenant component's volume name
 GONE = frozenset({"destroyed", "destroying", "replaced", "migrated"})
 VOLUME_GONE = frozenset({"destroyed", "pending_destroy", "destroying"})
 RUNNING = frozenset({"started", "starting", "restarting", "updating", "replacing"})

@@ -9,16 +9,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from billing.cli_support import UsageError, add_target_arguments, api_base, api_key, parse_now, resolve_target
+from billing.cli_support import add_target_arguments, api_base, api_key, resolve_target
 from billing.reconcile import DEFAULT_GRACE_DAYS
 from billing.report import render_human, render_json
 from billing.stripe_source import make_client
 from billing.sync import SyncError, SyncSettings, run_sync, scrub
-from scripts.cli import one_line
-
-EXIT_OK = 0
-EXIT_ATTENTION = 1
-EXIT_FAILED = 2
+from scripts.cli import EXIT_ATTENTION, EXIT_FAILED, EXIT_OK, CliError, one_line, parse_now
 
 EPILOG = """\
 environment:
@@ -63,14 +59,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     key = ""
     try:
         if args.grace_days < 0:
-            raise UsageError(f"--grace-days: expected 0 or more, got {args.grace_days}")
+            raise CliError(f"--grace-days: expected 0 or more, got {args.grace_days}")
         now = parse_now(args.now)
         roster, plans = resolve_target(args)
         key = api_key()
         client = make_client(key, api_base=api_base(args))
         settings = SyncSettings(roster=roster, plans=plans, grace_days=args.grace_days, dry_run=args.dry_run)
         summary = run_sync(settings, client, now, secret=key)
-    except (UsageError, SyncError) as exc:
+    except (CliError, SyncError) as exc:
         print(f"stripe_sync: error: {one_line(scrub(str(exc), key))}", file=sys.stderr)
         return EXIT_FAILED
     sys.stdout.write(render_json(summary) if args.json else render_human(summary))

@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from billing.cli_support import UsageError, add_target_arguments, api_base, api_key, resolve_target
+from billing.cli_support import add_target_arguments, api_base, api_key, resolve_target
 from billing.reconcile import DEFAULT_GRACE_DAYS
 from billing.report import RunSummary
 from billing.stripe_source import make_client
 from billing.sync import SyncSettings, run_sync
 from billing.webhook import WebhookHandler, WebhookResponse
-from scripts.cli import one_line
+from scripts.cli import EXIT_OK, CliError, one_line, require_env
 
 SECRET_ENV = "STRIPE_WEBHOOK_SECRET"
 MAX_BODY = 1024 * 1024  # Stripe events are a few KB
@@ -32,7 +31,12 @@ MAX_BODY = 1024 * 1024  # Stripe events are a few KB
 def make_server(handler: WebhookHandler, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.headers.get("Content-Length") or "0"
+            # rfile.read(-1) would read until the client hangs up: no answer, and a thread held meanwhile.
+            if not raw.isdigit():
+                self._send(WebhookResponse(400, {"error": f"bad Content-Length {raw!r}"}))
+                return
+            length = int(raw)
             if length > MAX_BODY:
                 self._send(WebhookResponse(413, {"error": f"body over {MAX_BODY} bytes"}))
                 return
@@ -69,7 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_target_arguments(parser)
     parser.add_argument("--port", type=int, default=8787, help="port to listen on (default 8787)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--grace-days", type=int, default=DEFAULT_GRACE_DAYS, metavar="N")
+    parser.add_argument(
+        "--grace-days",
+        type=int,
+        default=DEFAULT_GRACE_DAYS,
+        metavar="N",
+        help=f"days after a subscription ends before the tenant's data is purged (default {DEFAULT_GRACE_DAYS})",
+    )
     return parser
 
 
@@ -77,15 +87,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.grace_days < 0:
-            raise UsageError(f"--grace-days: expected 0 or more, got {args.grace_days}")
-        secret = os.environ.get(SECRET_ENV, "").strip()
-        if not secret:
-            raise UsageError(f"{SECRET_ENV} is not set (the webhook endpoint's signing secret, whsec_...)")
+            raise CliError(f"--grace-days: expected 0 or more, got {args.grace_days}")
+        secret = require_env(SECRET_ENV, "the webhook endpoint's signing secret, whsec_...")
         roster, plans = resolve_target(args)
         key = api_key()
-    except UsageError as exc:
-        print(f"stripe_webhook: error: {one_line(str(exc))}", file=sys.stderr)
-        return 2
+    except CliError as exc:
+        print(f"stripe_webhook: error: {one_line(exc.message)}", file=sys.stderr)
+        return exc.code
     client = make_client(key, api_base=api_base(args))
     settings = SyncSettings(roster=roster, plans=plans, grace_days=args.grace_days)
 
@@ -103,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         pass
     finally:
         server.server_close()
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

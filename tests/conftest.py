@@ -1,10 +1,14 @@
-"""Fixtures shared by every test package. Keep this small; package-specific fixtures live beside their tests."""
+"""Fixtures shared by more than one test package. Keep this small; package-specific fixtures live beside their tests."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
+import stripe
+
+from tests.support.servers import free_port, start_moto
 
 FLY_TEST_TOKEN = "test-fly-token"
 _SCRUBBED = (
@@ -23,3 +27,24 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.upper() in _PROXY_VARS:
             monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def fast_stripe_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Stripe SDK's retry back-off (0.5 s doubling) shrunk to milliseconds; the retries still happen."""
+    monkeypatch.setattr(stripe.HTTPClient, "INITIAL_DELAY", 0.001)
+    monkeypatch.setattr(stripe.HTTPClient, "MAX_DELAY", 0.002)
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A 127.0.0.1 port nothing listens on: an endpoint that is unreachable."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's S3 server standing in for R2, one per session (the image and script tests share it)."""
+    server, endpoint = start_moto()
+    yield endpoint
+    server.stop()

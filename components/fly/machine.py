@@ -182,7 +182,8 @@ class MachineProvider(FlyProvider):
         if not is_unknown(run_state) and run_state not in RUN_STATES:
             failures.append(CheckFailure("run_state", f"run_state must be one of {RUN_STATES}, got {run_state!r}"))
         msv = news.get("min_secrets_version")
-        if msv is not None and not is_unknown(msv) and (as_int(msv) is None or (as_int(msv) or 0) < 0):
+        whole = as_int(msv)
+        if msv is not None and not is_unknown(msv) and (whole is None or whole < 0):
             failures.append(
                 CheckFailure("min_secrets_version", f"min_secrets_version must be a whole number, got {msv!r}")
             )

@@ -89,7 +89,8 @@ class VolumeProvider(FlyProvider):
         if not is_unknown(name) and not (isinstance(name, str) and VOLUME_NAME_RE.match(name)):
             failures.append(CheckFailure("name", f"name must be 1-30 of a-z, 0-9 and '_', got {name!r}"))
         size = news.get("size_gb")
-        if not is_unknown(size) and not (as_int(size) is not None and 1 <= (as_int(size) or 0) <= MAX_SIZE_GB):
+        whole = as_int(size)
+        if not is_unknown(size) and not (whole is not None and 1 <= whole <= MAX_SIZE_GB):
             failures.append(
                 CheckFailure("size_gb", f"size_gb must be a whole number of GB in 1-{MAX_SIZE_GB}, got {size!r}")
             )
@@ -98,8 +99,8 @@ class VolumeProvider(FlyProvider):
             failures.append(CheckFailure("encrypted", f"encrypted must be true or false, got {encrypted!r}"))
         inputs = {k: news.get(k) for k in ("app", "name", "region", "size_gb")}
         inputs["encrypted"] = encrypted
-        if as_int(size) is not None:
-            inputs["size_gb"] = as_int(size)
+        if whole is not None:
+            inputs["size_gb"] = whole
         return CheckResult(inputs, failures)
 
     # diff

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from billing.snapshot import StripeCustomer
@@ -108,11 +106,8 @@ def test_fetch_retries_a_slow_response_that_times_out(account):
     assert len(snapshot.subscriptions) == 1
 
 
-def test_fetch_from_an_unreachable_stripe_fails_after_retries():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    client = make_client(API_KEY, api_base=f"http://127.0.0.1:{port}", retries=RetryPolicy(network_retries=1))
+def test_fetch_from_an_unreachable_stripe_fails_after_retries(closed_port):
+    client = make_client(API_KEY, api_base=f"http://127.0.0.1:{closed_port}", retries=RetryPolicy(network_retries=1))
     with pytest.raises(StripeUnavailable, match="APIConnectionError"):
         fetch_snapshot(client)
 

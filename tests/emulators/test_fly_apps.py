@@ -17,17 +17,6 @@ from tests.emulators.test_fly_support import (
 )
 
 
-@pytest.fixture
-def fly():
-    with running() as pair:
-        yield pair
-
-
-@pytest.fixture
-def client(fly):
-    return fly[1]
-
-
 @pytest.mark.parametrize(
     ("token", "header", "status"),
     [

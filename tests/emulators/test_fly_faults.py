@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import pytest
 
 from emulators.fly import Fault
 from tests.emulators.test_fly_support import TOKEN, create_app, machine_config, running
+from tests.support.servers import free_port
 
 CREATE = r"^/v1/apps/[^/]+/machines$"
 REPO = Path(__file__).resolve().parents[2]
@@ -114,14 +114,8 @@ def test_rate_limit_on_get_machine_allows_a_burst_of_10():
     assert 429 in statuses[10:]
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_main_module_serves_until_killed():
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     command = [sys.executable, "-m", "emulators.fly", "--port", str(port), "--token", "cli-token"]
     with subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True) as proc:

@@ -19,22 +19,6 @@ from tests.emulators.test_fly_support import (
 )
 
 
-@pytest.fixture
-def fly():
-    with running() as pair:
-        yield pair
-
-
-@pytest.fixture
-def client(fly):
-    return fly[1]
-
-
-@pytest.fixture
-def app(client):
-    return create_app(client)
-
-
 def _url(app, machine, suffix=""):
     return f"/v1/apps/{app}/machines/{machine['id']}{suffix}"
 

@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 
 from emulators.fly import FlyEmulator
+from tests.conftest import FLY_TEST_TOKEN
 
-TOKEN = "test-fly-token"
+TOKEN = FLY_TEST_TOKEN
 FAST: dict[str, Any] = {
     "app_visible_after": 0.0,
     "volume_unbind_after": 0.3,

@@ -5,25 +5,12 @@ from __future__ import annotations
 import pytest
 
 from tests.emulators.test_fly_support import (
-    create_app,
     create_machine,
     create_volume,
     eventually,
     machine_config,
-    running,
     wait_state,
 )
-
-
-@pytest.fixture
-def client():
-    with running() as (_, client):
-        yield client
-
-
-@pytest.fixture
-def app(client):
-    return create_app(client)
 
 
 def _mounted_machine(client, app, volume):

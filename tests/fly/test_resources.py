@@ -15,8 +15,7 @@ from components.fly.ips import Ips
 from components.fly.machine import Machine
 from components.fly.secrets import Secrets
 from components.fly.volume import Volume
-
-SECRET_SIG = "4dabf18193072939515e22adb298388d"
+from tests.program.harness import SECRET_SIG
 
 
 class EchoMocks(pulumi.runtime.Mocks):

@@ -11,7 +11,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +22,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from tests.image import alex_db
 
@@ -38,7 +36,6 @@ SECRETS = (OWNER_PASSWORD, R2_SECRET, NEXTAUTH_SECRET)
 CYCLE_DONE = "backup: synced with"
 
 
-
 @pytest.fixture(autouse=True)
 def debian_tools() -> None:
     """The entrypoint runs the real rclone and sqlite3; without them these tests cannot say anything."""
@@ -48,20 +45,6 @@ def debian_tools() -> None:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def start_moto(port: int = 0) -> tuple[ThreadedMotoServer, str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    host, real_port = server.get_host_and_port()
-    return server, f"http://{host}:{real_port}"
 
 
 def s3_client(endpoint: str) -> Any:
@@ -258,27 +241,20 @@ class Machine:
         shutil.rmtree(self.data)
 
 
-@pytest.fixture(scope="session")
-def r2_endpoint() -> Iterator[str]:
-    server, endpoint = start_moto()
-    yield endpoint
-    server.stop()
-
-
 @pytest.fixture
-def bucket(r2_endpoint: str) -> Bucket:
-    client = s3_client(r2_endpoint)
+def bucket(moto_endpoint: str) -> Bucket:
+    client = s3_client(moto_endpoint)
     name = f"alex-{uuid.uuid4().hex[:12]}"
     client.create_bucket(Bucket=name)
     return Bucket(name, client)
 
 
 @pytest.fixture
-def make_machine(tmp_path: Path, bucket: Bucket, r2_endpoint: str) -> Iterator[Callable[..., Machine]]:
+def make_machine(tmp_path: Path, bucket: Bucket, moto_endpoint: str) -> Iterator[Callable[..., Machine]]:
     machines: list[Machine] = []
 
     def make(endpoint: str | None = None, **env: str) -> Machine:
-        machine = Machine(tmp_path / f"m{len(machines)}", bucket, endpoint or r2_endpoint, dict(env))
+        machine = Machine(tmp_path / f"m{len(machines)}", bucket, endpoint or moto_endpoint, dict(env))
         machine.root.mkdir()
         machines.append(machine)
         return machine

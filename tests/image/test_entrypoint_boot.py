@@ -8,7 +8,8 @@ from collections.abc import Callable
 import pytest
 
 from tests.image import alex_db
-from tests.image.conftest import OWNER_EMAIL, OWNER_PASSWORD, Bucket, Machine, free_port, start_moto
+from tests.image.conftest import OWNER_EMAIL, OWNER_PASSWORD, Bucket, Machine
+from tests.support.servers import free_port, start_moto
 
 
 def test_entrypoint_fresh_tenant_creates_owner_and_first_snapshot(machine: Machine, bucket: Bucket) -> None:

@@ -1,4 +1,5 @@
-"""Local servers and helpers for the operator-script tests: moto's S3 server, the Cloudflare stand-in.
+"""Local servers and helpers for the operator-script tests: an S3 client on moto (tests/conftest.py), the
+Cloudflare stand-in.
 
 Every script runs in-process through its `main(argv) -> int`; `run_cli` captures the exit code, stdout
 and stderr. The scripts read the `dev` stack's settings (stacks/Pulumi.dev.yaml) but always a roster
@@ -7,14 +8,12 @@ written into the test's tmp_path (`--roster`), so no test touches the repository
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 
 from components.stack_config import read_stack_file
 from emulators.cloudflare import CloudflareEmulator
@@ -70,23 +69,6 @@ def make_roster(tmp_path: Path, stack_config) -> Callable[[Sequence[Tenant]], Pa
         return path
 
     return make
-
-
-@pytest.fixture
-def closed_port() -> int:
-    """A 127.0.0.1 port nothing listens on (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture

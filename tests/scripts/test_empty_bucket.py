@@ -72,3 +72,12 @@ def test_empty_bucket_reports_storage_errors_with_exit_2(closed_port: int, capsy
     assert empty_bucket.main([], env) == 2
     err = capsys.readouterr().err
     assert f"storage error on bucket {BUCKET}" in err and "tenant-secret-never-printed" not in err
+
+
+@pytest.mark.parametrize("attempts", ["many", "1.5"])
+def test_empty_bucket_refuses_a_malformed_attempt_count_naming_it(bucket, moto_endpoint, capsys, attempts) -> None:
+    """R2_MAX_ATTEMPTS comes from the operator's shell too; a typo must read as a refusal, not a traceback."""
+    env = environ(moto_endpoint, TENANT) | {"R2_MAX_ATTEMPTS": attempts}
+    assert empty_bucket.main([], env) == 1
+    assert count(bucket) == 26
+    assert f"refusing: R2_MAX_ATTEMPTS must be a whole number, got {attempts!r}" in capsys.readouterr().err

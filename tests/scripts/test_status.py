@@ -11,10 +11,10 @@ import pytest
 from emulators.fly import FlyEmulator
 from scripts.status import main
 from tenants.roster import Tenant
+from tests.conftest import FLY_TEST_TOKEN
 
 from .conftest import STACK
 
-FLY_TOKEN = "test-fly-token"
 RUNNING = Tenant("runninguser", "runner", "run@example.com", "reader", "active", created_at=date(2026, 9, 1))
 ASLEEP = Tenant("sleepyuser1", "sleepy", "sleep@example.com", "free", "active", created_at=date(2026, 9, 1))
 PAUSED = Tenant("pauseduser1", "paused", "paused@example.com", "reader", "suspended", created_at=date(2026, 9, 1))
@@ -23,9 +23,9 @@ MISSING = Tenant("missinguser", "missing", "missing@example.com", "free", "activ
 
 @pytest.fixture
 def fly(monkeypatch):
-    with FlyEmulator(token=FLY_TOKEN, org="personal", rate_limit=False, app_visible_after=0, transition=0) as emu:
+    with FlyEmulator(token=FLY_TEST_TOKEN, org="personal", rate_limit=False, app_visible_after=0, transition=0) as emu:
         monkeypatch.setenv("FLY_API_URL", emu.url)
-        monkeypatch.setenv("FLY_API_TOKEN", FLY_TOKEN)
+        monkeypatch.setenv("FLY_API_TOKEN", FLY_TEST_TOKEN)
         monkeypatch.setenv("ALEX_FLY_RETRIES", "1")
         monkeypatch.setenv("ALEX_FLY_RETRY_BASE_S", "0.01")
         yield emu
@@ -34,7 +34,7 @@ def fly(monkeypatch):
 def provision(emu: FlyEmulator, stack_config, tenant: Tenant, *, machine: str | None, cert: bool = True, gb: int = 1):
     """Creates what the Pulumi program would (app, volume, machine, certificate) straight through the API."""
     app = stack_config.app_name(tenant.id)
-    headers = {"Authorization": f"Bearer {FLY_TOKEN}"}
+    headers = {"Authorization": f"Bearer {FLY_TEST_TOKEN}"}
     with httpx.Client(base_url=f"{emu.url}/v1", headers=headers, timeout=10) as http:
 
         def call(method: str, path: str, body=None):

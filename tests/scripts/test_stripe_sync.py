@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 
 import pytest
-import stripe
 
 import tenants.roster as roster_module
 from emulators.stripe.faults import Fault
@@ -15,12 +13,7 @@ from scripts.stripe_sync import main
 from tenants.roster import Tenant, load_roster, tenant_id_for_customer
 from tests.billing.support import API_KEY, at, fake_account, hand_managed_block, write_hand_managed
 
-
-@pytest.fixture(autouse=True)
-def fast_sdk_backoff(monkeypatch):
-    monkeypatch.setattr(stripe.HTTPClient, "INITIAL_DELAY", 0.001)
-    monkeypatch.setattr(stripe.HTTPClient, "MAX_DELAY", 0.002)
-    monkeypatch.delenv("STRIPE_API_BASE", raising=False)  # never a real Stripe from the developer's shell
+pytestmark = pytest.mark.usefixtures("fast_stripe_retries")
 
 
 @pytest.fixture
@@ -153,12 +146,9 @@ def test_cli_invalid_roster_cannot_run(account, tmp_path, capsys):
     assert "entry 1 (id 'X'): email: required" in err
 
 
-def test_cli_unreachable_stripe_cannot_run(roster, capsys, monkeypatch):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+def test_cli_unreachable_stripe_cannot_run(roster, capsys, monkeypatch, closed_port):
     monkeypatch.setenv("STRIPE_API_KEY", API_KEY)
-    code, _, err = run_cli(capsys, "--roster", str(roster), "--api-base", f"http://127.0.0.1:{port}")
+    code, _, err = run_cli(capsys, "--roster", str(roster), "--api-base", f"http://127.0.0.1:{closed_port}")
     assert code == 2
     assert "APIConnectionError" in err
 

