@@ -7,8 +7,9 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from components.inputs import BadInput, check_http_url
 from components.stack_config import ConfigError, read_stack_file
-from scripts.cli import CliError, one_line, require_env
+from scripts.cli import CliError, one_line, require_credential
 from tenants.plans import DEFAULT_PLANS, Plan
 
 API_KEY_ENV = "STRIPE_API_KEY"
@@ -37,8 +38,16 @@ def resolve_target(args: argparse.Namespace) -> tuple[Path, Mapping[str, Plan]]:
 
 
 def api_key() -> str:
-    return require_env(API_KEY_ENV, "a Stripe secret or restricted key with read access")
+    return require_credential(API_KEY_ENV, "a Stripe secret or restricted key with read access")
 
 
 def api_base(args: argparse.Namespace) -> str | None:
-    return args.api_base or os.environ.get(API_BASE_ENV) or None
+    """--api-base, else $STRIPE_API_BASE, else None (Stripe's); CliError naming the one that is malformed."""
+    name = "--api-base" if args.api_base else API_BASE_ENV
+    value = args.api_base or os.environ.get(API_BASE_ENV)
+    if not value:
+        return None
+    try:
+        return check_http_url(value, name)
+    except BadInput as exc:
+        raise CliError(str(exc)) from None

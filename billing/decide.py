@@ -18,6 +18,7 @@ from typing import Literal
 
 from billing.price_plans import plan_for_lookup_key
 from billing.snapshot import StripeCustomer, StripeSubscription
+from tenants.inputs import quote_value
 from tenants.plans import Plan, plan_rank
 
 PAYING = ("active", "trialing", "past_due")
@@ -74,7 +75,7 @@ def decide(customer: StripeCustomer, subscriptions: Sequence[StripeSubscription]
             return replace(
                 base,
                 kind="skip",
-                reason=f"subscription {sub.id} has unknown status {sub.status!r}; tenant left as it is",
+                reason=f"subscription {sub.id} has unknown status {quote_value(sub.status)}; tenant left as it is",
             )
         tier = _TIER[status]
         plan, bad_key = _plan_of(sub, plans)
@@ -89,8 +90,8 @@ def decide(customer: StripeCustomer, subscriptions: Sequence[StripeSubscription]
             return replace(
                 base,
                 kind="skip",
-                reason=f"subscription {sub.id} ({sub.status}) has price lookup key {bad_key!r}, which maps to "
-                f"no plan (expected <plan>_monthly or <plan>_yearly for plans: {', '.join(plans)})",
+                reason=f"subscription {sub.id} ({sub.status}) has price lookup key {quote_value(bad_key)}, "
+                f"which maps to no plan (expected <plan>_monthly or <plan>_yearly for plans: {', '.join(plans)})",
             )
     if not ranked:
         return replace(base, reason="only incomplete subscriptions")

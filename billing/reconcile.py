@@ -6,6 +6,8 @@ twice changes nothing the second time. Entries without `stripe_customer` are nev
 neither are `region`, `hold` and `over_quota_since`, which other tools own. Deletion needs positive
 evidence: a subscription that ended more than the grace window ago makes the tenant `purging`, and a
 run at least a day after that removes the entry. A tenant missing from the listing is only reported.
+Every value taken from Stripe (customer id, username, email) passes the roster's own whole-string
+checks first; one that fails is skipped and reported, bounded and escaped, and never written.
 """
 
 from __future__ import annotations
@@ -16,8 +18,17 @@ from datetime import date, datetime, timedelta
 from billing.decide import Verdict, decide
 from billing.report import Change, ChangeKind, Notice, NoticeKind, Report
 from billing.snapshot import USERNAME_KEY, Snapshot, StripeCustomer
+from tenants.inputs import matches, quote_value
 from tenants.plans import Plan, plan_rank
-from tenants.roster import EMAIL_RE, RosterError, Tenant, tenant_id_for_customer, username_error, validate
+from tenants.roster import (
+    STRIPE_CUSTOMER_RE,
+    RosterError,
+    Tenant,
+    email_error,
+    tenant_id_for_customer,
+    username_error,
+    validate,
+)
 
 DEFAULT_GRACE_DAYS = 30
 # How long a tenant stays `purging` (so `pulumi up` destroys its machine) before the entry goes.
@@ -73,7 +84,11 @@ def reconcile(
     # Oldest customers first, so that of two new customers claiming one username the earlier one gets it.
     for verdict in sorted(verdicts, key=lambda v: (v.created_on or date.max, v.customer)):
         holders = owners.get(verdict.customer, [])
-        if len(holders) > 1:
+        if not matches(STRIPE_CUSTOMER_RE, verdict.customer):
+            # It would become the roster's stripe_customer and the seed of a tenant id: never guess.
+            shown = quote_value(verdict.customer)
+            run.notice("skipped", shown, None, f"customer id {shown} is not a Stripe customer id (cus_...)")
+        elif len(holders) > 1:
             ids = ", ".join(t.id for t in holders)
             run.notice("skipped", verdict.customer, None, f"customer is on several roster entries ({ids}); fix by hand")
         elif verdict.kind == "skip":
@@ -102,12 +117,12 @@ def _update(run: _Run, tenant: Tenant, verdict: Verdict) -> None:
         del run.result[tenant.id]
         return
     if not verdict.deleted:
-        if verdict.email and EMAIL_RE.match(verdict.email):
+        if verdict.email is not None and email_error(verdict.email) is None:
             if verdict.email != new.email:
                 run.change(new, "email", f"{new.email} -> {verdict.email}")
                 new = new.with_changes(email=verdict.email)
         else:
-            message = f"customer email {verdict.email!r} is not usable; keeping {tenant.email}"
+            message = f"customer email {quote_value(verdict.email)} is not usable; keeping {tenant.email}"
             run.notice("warning", verdict.customer, tenant.id, message)
     run.result[tenant.id] = new
     wanted = verdict.username
@@ -184,8 +199,8 @@ def _plan_new(run: _Run, verdict: Verdict) -> None:
         where = "" if wanted is None else f"metadata {USERNAME_KEY}: "
         run.notice("skipped", customer, None, f"not added: {where}{problem}")
         return
-    if not verdict.email or not EMAIL_RE.match(verdict.email):
-        run.notice("skipped", customer, None, f"not added: customer email {verdict.email!r} is not usable")
+    if verdict.email is None or email_error(verdict.email) is not None:
+        run.notice("skipped", customer, None, f"not added: customer email {quote_value(verdict.email)} is not usable")
         return
     tenant_id = tenant_id_for_customer(customer)
     if tenant_id in run.result:

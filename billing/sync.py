@@ -12,7 +12,9 @@ import stripe
 
 from billing.reconcile import DEFAULT_GRACE_DAYS, reconcile
 from billing.report import RunSummary
+from billing.snapshot import Snapshot
 from billing.stripe_source import RetryPolicy, StripeUnavailable, fetch_snapshot
+from components import redact
 from tenants.plans import Plan
 from tenants.roster import RosterError, read_roster, write_roster
 
@@ -41,7 +43,7 @@ def run_sync(
     """Raises SyncError (with `secret` scrubbed from its text) when the run cannot complete."""
     try:
         current, text = read_roster(settings.roster, settings.plans)
-        snapshot = fetch_snapshot(client, retries=settings.retries, sleep=sleep)
+        snapshot = _read_stripe(client, settings.retries, sleep)
         tenants, report = reconcile(current, snapshot, now=now, grace_days=settings.grace_days, plans=settings.plans)
         # expected=text: a webhook run or a hand edit that landed while Stripe was being read is never undone.
         written = False if settings.dry_run else write_roster(settings.roster, tenants, settings.plans, expected=text)
@@ -56,6 +58,21 @@ def run_sync(
     )
 
 
+def _read_stripe(client: stripe.StripeClient, retries: RetryPolicy, sleep: Callable[[float], None]) -> Snapshot:
+    """fetch_snapshot, with an answer of the wrong shape (a proxy's page, a fake) as StripeUnavailable too.
+
+    The SDK turns a non-JSON body into an APIError, but JSON of another shape (a list where an object
+    belongs, `{"error": "text"}`, a number for a message) surfaces as AttributeError or TypeError from
+    inside the SDK; its text is not kept, as it may quote the answer.
+    """
+    try:
+        return fetch_snapshot(client, retries=retries, sleep=sleep)
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError, RecursionError) as exc:
+        raise StripeUnavailable(
+            f"Stripe answered with something that is not the expected data ({type(exc).__name__})"
+        ) from None
+
+
 def scrub(text: str, secret: str) -> str:
-    """Removes a secret from text bound for logs or the terminal."""
-    return text.replace(secret, "[redacted]") if secret else text
+    """Removes a secret, in every form an echo may use, from text bound for logs or the terminal."""
+    return redact.scrub(text, [secret])

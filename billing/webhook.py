@@ -30,6 +30,24 @@ def is_handled(event_type: str) -> bool:
     return event_type in HANDLED_TYPES or event_type.startswith(HANDLED_PREFIXES)
 
 
+def _event_fields(body: bytes) -> tuple[str, str] | None:
+    """(id, type) of a JSON object with both as non-empty strings; None for anything else.
+
+    A signed body is still checked: the secret may have leaked, and a valid signature says nothing of
+    its shape (a list, nesting deep enough to exhaust the recursion limit, numbers where strings belong).
+    """
+    try:
+        event = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(event, dict):
+        return None
+    event_id, event_type = event.get("id"), event.get("type")
+    if not isinstance(event_id, str) or not isinstance(event_type, str) or not event_id or not event_type:
+        return None
+    return event_id, event_type
+
+
 @dataclass(frozen=True)
 class WebhookResponse:
     status: int
@@ -54,11 +72,10 @@ class WebhookHandler:
             return WebhookResponse(400, {"error": f"signature rejected: {exc.user_message or exc}"})
         except UnicodeDecodeError:
             return WebhookResponse(400, {"error": "body is not UTF-8"})
-        try:
-            event = json.loads(body)
-            event_id, event_type = str(event["id"]), str(event["type"])
-        except (ValueError, KeyError, TypeError):
-            return WebhookResponse(400, {"error": "body is not a Stripe event (needs id and type)"})
+        event = _event_fields(body)
+        if event is None:
+            return WebhookResponse(400, {"error": "body is not a Stripe event (needs string id and type)"})
+        event_id, event_type = event
         if not is_handled(event_type):
             return WebhookResponse(200, {"event": event_id, "ignored": event_type})
         with self._lock:

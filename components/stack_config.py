@@ -2,7 +2,9 @@
 
 The same checks serve the Pulumi program (values from `pulumi.Config`) and the offline scripts (values
 read from `stacks/Pulumi.<stack>.yaml`), so an operator sees the same message either way. Secrets are
-not read here: the Fly token and the Cloudflare token are read where they are used.
+not read here: the Fly token and the Cloudflare token are read where they are used. Values are checked
+whole (tenants.inputs.matches: no trailing newline, no control or invisible characters) and quoted
+bounded; the stack file is read with the same strict YAML loader as the roster (no aliases).
 """
 
 from __future__ import annotations
@@ -13,20 +15,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from components.fly.settings import DEFAULT_API_URL
+from tenants.inputs import InputError, clean_text, load_yaml, matches, quote_value, read_text
 from tenants.plans import PLANS_KEY, Plan, PlanError, parse_plans
 from tenants.roster import REPO_ROOT
 
 NAMESPACE = "alex-hosted"
 
-_HOSTNAME_RE = re.compile(r"^(?=.{4,200}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-_REGION_RE = re.compile(r"^[a-z]{3}$")
-_CF_ID_RE = re.compile(r"^[0-9a-f]{32}$")
-_PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
-_URL_RE = re.compile(r"^https?://[^\s/]+(:\d+)?(/\S*)?$")
+# Whole-string patterns, used only through tenants.inputs.matches (fullmatch on clean text).
+_HOSTNAME_RE = re.compile(r"(?=.{4,200}\Z)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+_SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+_REGION_RE = re.compile(r"[a-z]{3}")
+_CF_ID_RE = re.compile(r"[0-9a-f]{32}")
+_PREFIX_RE = re.compile(r"[a-z][a-z0-9-]{1,30}[a-z0-9]")
+_URL_RE = re.compile(r"https?://[^\s/]+(:\d+)?(/\S*)?")
+# The characters of an OCI image reference (registry[:port]/path[:tag][@sha256:digest]).
+_IMAGE_RE = re.compile(r"[a-z0-9][a-z0-9._:/@-]{0,254}", re.IGNORECASE)
 
 
 class ConfigError(ValueError):
@@ -64,6 +68,8 @@ class StackConfig:
 
 
 def _pinned_image_error(image: str) -> str | None:
+    if not matches(_IMAGE_RE, image):
+        return "expected an image reference (letters, digits and . _ : / @ -), e.g. ghcr.io/org/alex-hosted:0.6.0-1"
     if "@sha256:" in image:
         return None
     name, _, tag = image.rpartition(":")
@@ -75,7 +81,7 @@ def _pinned_image_error(image: str) -> str | None:
 
 
 def _matches(pattern: re.Pattern[str], expected: str) -> Callable[[str], str | None]:
-    return lambda value: None if pattern.match(value) else expected
+    return lambda value: None if matches(pattern, value) else expected
 
 
 # key -> (what the key means, a check returning what was expected or None)
@@ -120,23 +126,26 @@ def from_mapping(stack: str, values: Mapping[str, Any]) -> StackConfig:
             problems.append(f"{full}: required ({meaning})")
             continue
         if not isinstance(value, str):
-            problems.append(f"{full}: expected text, got {value!r}")
+            problems.append(f"{full}: expected text, got {_shown(value)}")
             continue
         error = check(value)
         if error:
-            problems.append(f"{full}: {error}, got {value!r}")
+            problems.append(f"{full}: {error}, got {quote_value(value)}")
         else:
             checked[key] = value
     api_url = values.get(f"{NAMESPACE}:flyApiUrl") or DEFAULT_API_URL
-    if not isinstance(api_url, str) or not _URL_RE.match(api_url):
-        problems.append(f"{NAMESPACE}:flyApiUrl: expected an http(s) URL, got {api_url!r}")
+    if not matches(_URL_RE, api_url):
+        problems.append(f"{NAMESPACE}:flyApiUrl: expected an http(s) URL, got {_shown(api_url)}")
     roster_value = values.get(f"{NAMESPACE}:roster") or f"tenants/{stack}.yaml"
-    if not isinstance(roster_value, str):
-        problems.append(f"{NAMESPACE}:roster: expected a path, got {roster_value!r}")
+    if not clean_text(roster_value):
+        what = "a path without control, invisible or space characters"
+        problems.append(f"{NAMESPACE}:roster: expected {what}, got {_shown(roster_value)}")
         roster_value = f"tenants/{stack}.yaml"
     plans: dict[str, Plan] = {}
     try:
         plans = parse_plans(_maybe_yaml(values.get(PLANS_KEY)))
+    except InputError as exc:
+        problems.append(f"{PLANS_KEY}: {exc}")
     except PlanError as exc:
         problems.extend(str(exc).splitlines())
     if problems:
@@ -160,8 +169,17 @@ def from_mapping(stack: str, values: Mapping[str, Any]) -> StackConfig:
 def _maybe_yaml(value: Any) -> Any:
     """Structured config arrives from Pulumi as a JSON string; from the stack file as a mapping."""
     if isinstance(value, str):
-        return yaml.safe_load(value)
+        return load_yaml(value)
     return value
+
+
+def _shown(value: Any) -> str:
+    """A value for a message: containers described, not formatted; text quoted and bounded."""
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return quote_value(value)
 
 
 def stack_file(stack: str) -> Path:
@@ -171,10 +189,16 @@ def stack_file(stack: str) -> Path:
 def read_stack_file(stack: str) -> StackConfig:
     """Reads `stacks/Pulumi.<stack>.yaml` without Pulumi (secure values are ignored)."""
     path = stack_file(stack)
+    if not path.exists() and not path.is_symlink():
+        raise ConfigError(stack, [f"{path}: no such stack file"])
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(stack, [f"{path}: no such stack file"]) from None
+        data = load_yaml(read_text(path))
+    except InputError as exc:
+        raise ConfigError(stack, [f"{path}: {exc}"]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(stack, [f"{path}: expected a mapping with a 'config' key, got {_shown(data)}"])
     config = data.get("config") or {}
     if not isinstance(config, Mapping):
         raise ConfigError(stack, [f"{path}: 'config' must be a mapping"])

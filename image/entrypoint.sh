@@ -8,8 +8,10 @@
 #   4. make sure the owner exists as an admin (password hashed once, never reset) and that no
 #      admin@localhost account is left;
 #   5. run the watcher (restarted when it dies) and the server, forwarding stop signals;
-#   6. every BACKUP_INTERVAL_SECONDS and once more on stop: push new book files, pull new ones from
-#      R2 (never deleting local files), upload a VACUUM INTO snapshot, keep BACKUP_KEEP snapshots.
+#   6. every BACKUP_INTERVAL_SECONDS and once more on stop: mirror the library to R2's books/ (the
+#      volume is the truth: a book deleted locally moves to deleted/<UTC>/ in R2 for
+#      BOOK_DELETE_GRACE_DAYS, then is purged), pull books new in R2 (never deleting local files),
+#      upload a VACUUM INTO snapshot, keep BACKUP_KEEP snapshots.
 # Every path and command is overridable by env so the tests can run this in a temporary root.
 set -u
 
@@ -31,6 +33,7 @@ HASH_PASSWORD_JS="${HASH_PASSWORD_JS:-$APP_DIR/hosted/hash-password.cjs}"
 APP_USER="${APP_USER:-node}"
 BACKUP_INTERVAL_SECONDS="${BACKUP_INTERVAL_SECONDS:-300}"
 BACKUP_KEEP="${BACKUP_KEEP:-24}"
+BOOK_DELETE_GRACE_DAYS="${BOOK_DELETE_GRACE_DAYS:-30}"
 SUPERVISE_TICK_SECONDS="${SUPERVISE_TICK_SECONDS:-1}"
 WATCHER_RESTART_DELAY_SECONDS="${WATCHER_RESTART_DELAY_SECONDS:-5}"
 STOP_TIMEOUT_SECONDS="${STOP_TIMEOUT_SECONDS:-20}"
@@ -43,6 +46,10 @@ export DATABASE_PATH LIBRARY_PATH COVERS_PATH WATCHER_RS_BIN LD_LIBRARY_PATH
 
 DEFAULT_ADMIN_EMAIL='admin@localhost'
 SNAPSHOT_RE='^library-[0-9]{8}T[0-9]{6}Z\.db$'
+DELETED_RE='^[0-9]{8}T[0-9]{6}Z/$'
+# Book keys (paths under books/ and the library) known to have been on both sides: the volume's
+# memory of which books the reader had, so one missing locally is a deletion, not a new book in R2.
+BOOKS_MANIFEST="$HOSTED_STATE_DIR/books.manifest"
 
 log() {
     printf '%s alex-hosted: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2
@@ -89,11 +96,12 @@ fi
 
 # The other timings are seconds or counts: a value that is not a positive whole number would stop the
 # shell's arithmetic at the first loop and crash-loop the machine, so it falls back to its default.
+# A leading zero is refused too: the shell reads 010 as octal and 08 as an error.
 positive_or_default() { # NAME DEFAULT
     value=''
     eval "value=\${$1}"
     case "$value" in
-        '' | *[!0-9]* | 0) log "$1='$value' is not a positive whole number; using $2"; eval "$1=$2" ;;
+        '' | *[!0-9]* | 0*) log "$1='$value' is not a positive whole number; using $2"; eval "$1=$2" ;;
     esac
 }
 positive_or_default BACKUP_INTERVAL_SECONDS 300
@@ -102,6 +110,13 @@ positive_or_default WATCHER_RESTART_DELAY_SECONDS 5
 positive_or_default STOP_TIMEOUT_SECONDS 20
 positive_or_default R2_BOOT_ATTEMPTS 5
 positive_or_default R2_BOOT_RETRY_SECONDS 5
+# Days a deleted book stays recoverable under deleted/ in R2. More than five digits could overflow the
+# cutoff's arithmetic into a date in the future, which would purge every deleted book at once.
+positive_or_default BOOK_DELETE_GRACE_DAYS 30
+if [ "${#BOOK_DELETE_GRACE_DAYS}" -gt 5 ]; then
+    log "BOOK_DELETE_GRACE_DAYS='$BOOK_DELETE_GRACE_DAYS' is too large; using 30"
+    BOOK_DELETE_GRACE_DAYS=30
+fi
 
 # --- R2 access -------------------------------------------------------------------------------
 
@@ -157,9 +172,12 @@ restore_from_r2() {
         sleep "$R2_BOOT_RETRY_SECONDS"
     done
     # Files first: the watcher drops rows of books whose files are missing, and a database put in
-    # place last means a failed restore is simply retried on the next boot.
+    # place last means a failed restore is simply retried on the next boot. Only books/: what is
+    # under deleted/ was deleted by the reader and stays deleted.
     log "restore: copying book files from $R2_BUCKET/books/"
     r2 copy "$REMOTE/books" "$LIBRARY_PATH" || die "restore: copying book files from $R2_BUCKET failed"
+    # The library now is books/: no earlier memory of the library may turn a book into a deletion.
+    rm -f "$BOOKS_MANIFEST"
     if [ -z "$snapshots" ]; then
         log "restore: no database backup in $R2_BUCKET: new tenant"
         return 0
@@ -270,30 +288,129 @@ unset OWNER_INITIAL_PASSWORD
 
 # --- 6. backup and pull ----------------------------------------------------------------------
 
-push_books() {
-    r2 copy "$LIBRARY_PATH" "$REMOTE/books"
+# Book sync. The volume is the truth while it exists and R2's books/ mirrors it; the manifest tells
+# a book the reader deleted (known, gone from the library) from a book new in R2 (never known, put
+# there by the operator's migrate script or an upload): the first moves to deleted/, the second is
+# pulled. Data safety: nothing in R2 is deleted without a manifest (a first boot, a restore), when a
+# listing fails, or when the library is missing or empty while the manifest knows books (a broken
+# mount must never empty the bucket); deleted books stay under deleted/<UTC>/books/ for
+# BOOK_DELETE_GRACE_DAYS before the rotation purges them.
+
+# Sorted file keys under $1 (the library or a remote folder) into $2; fails on any listing error.
+# rclone lists both sides, so names with spaces, quotes or non-ASCII compare the same way.
+list_keys() {
+    r2 lsf -R --files-only "$1" >"$2" || return 1
+    LC_ALL=C sort -u -o "$2" "$2"
 }
 
 # New files only, staged on the same filesystem and renamed into place, so the watcher never sees
-# a half-written book and no local file is ever replaced or deleted.
+# a half-written book and no local file is ever replaced or deleted. $1 = the keys to pull.
 pull_books() {
     incoming="$HOSTED_STATE_DIR/incoming"
     rm -rf "$incoming"
     mkdir -p "$incoming" || return 1
-    remote_list="$incoming.remote" local_list="$incoming.local"
-    r2 lsf -R --files-only "$REMOTE/books" >"$remote_list" || return 1
-    (cd "$LIBRARY_PATH" && find . -type f | sed 's|^\./||') >"$local_list" || return 1
-    LC_ALL=C sort -o "$remote_list" "$remote_list" && LC_ALL=C sort -o "$local_list" "$local_list"
-    LC_ALL=C comm -23 "$remote_list" "$local_list" >"$incoming.new"
-    if [ -s "$incoming.new" ]; then
-        r2 copy --files-from-raw "$incoming.new" "$REMOTE/books" "$incoming" || return 1
-        (cd "$incoming" && find . -type f -exec sh -c '
-            for f; do
-                mkdir -p "$0/$(dirname "$f")" && [ ! -e "$0/$f" ] && mv "$f" "$0/$f"
-            done' "$LIBRARY_PATH" {} +)
-        log "pull: $(wc -l <"$incoming.new") new book file(s) from $R2_BUCKET/books/"
+    r2 copy --files-from-raw "$1" "$REMOTE/books" "$incoming" || { rm -rf "$incoming"; return 1; }
+    (cd "$incoming" && find . -type f -exec sh -c '
+        for f; do
+            mkdir -p "$0/$(dirname "$f")" && [ ! -e "$0/$f" ] && mv "$f" "$0/$f"
+        done' "$LIBRARY_PATH" {} +)
+    rm -rf "$incoming"
+    log "pull: $(grep -c '' "$1") new book file(s) from $R2_BUCKET/books/"
+}
+
+# Removes deleted/<UTC>/ prefixes older than BOOK_DELETE_GRACE_DAYS.
+purge_deleted_books() {
+    dirs="$(r2 lsf --dirs-only "$REMOTE/deleted/")" || return 1
+    # GNU (and busybox) date: the UTC stamp of now minus the grace period, as a number.
+    cutoff="$(date -u -d "@$(($(date -u +%s) - BOOK_DELETE_GRACE_DAYS * 86400))" +%Y%m%d%H%M%S)" || return 1
+    for dir in $(printf '%s\n' "$dirs" | grep -E "$DELETED_RE"); do
+        [ "$(printf '%s' "$dir" | tr -d 'TZ/')" -lt "$cutoff" ] || continue
+        r2 purge "$REMOTE/deleted/${dir%/}" || return 1
+        log "books: purged deleted/$dir (deleted more than $BOOK_DELETE_GRACE_DAYS day(s) ago)"
+    done
+}
+
+# $1 = the cycle's UTC stamp, $2 = final: the app has stopped; no pull and no purge.
+sync_books() {
+    work="$HOSTED_STATE_DIR/sync"
+    rm -rf "$work" && mkdir -p "$work" || return 1
+    known="$work/known" here="$work/here" remote="$work/remote" gone="$work/gone"
+    keep="$work/keep" new="$work/new" after="$work/after" pulled="$work/pulled"
+    : >"$keep"
+    : >"$pulled"
+    if [ -f "$BOOKS_MANIFEST" ]; then
+        LC_ALL=C sort -u "$BOOKS_MANIFEST" >"$known" || return 1
+    else
+        : >"$known"
     fi
-    rm -rf "$incoming" "$remote_list" "$local_list" "$incoming.new"
+    if [ ! -d "$LIBRARY_PATH" ]; then
+        log "books: WARNING: the library folder $LIBRARY_PATH is missing (volume not mounted?):" \
+            "nothing is pushed, pulled or deleted in R2"
+        return 1
+    fi
+    if ! list_keys "$LIBRARY_PATH" "$here"; then
+        log "books: listing $LIBRARY_PATH failed: nothing is pushed, pulled or deleted this cycle"
+        return 1
+    fi
+    failed=0
+    remote_ok=yes
+    if ! list_keys "$REMOTE/books" "$remote"; then
+        log "books: listing $R2_BUCKET/books/ failed: no deletion and no pull this cycle"
+        remote_ok=no
+        failed=1
+    fi
+
+    if [ "$remote_ok" = yes ]; then
+        # Known, still in R2, gone from the library: the reader deleted it.
+        LC_ALL=C comm -12 "$known" "$remote" | LC_ALL=C comm -23 - "$here" >"$gone"
+        if [ ! -s "$gone" ]; then
+            :
+        elif [ ! -s "$here" ]; then
+            log "books: WARNING: the library is empty but $(grep -c '' "$known") book file(s) were" \
+                "known: refusing to mirror deletions to $R2_BUCKET (check the volume; a restore needs" \
+                "an empty volume); books/ is left as it is"
+            cp "$gone" "$keep"
+        elif r2 move --files-from-raw "$gone" "$REMOTE/books" "$REMOTE/deleted/$1/books"; then
+            log "books: $(grep -c '' "$gone") book file(s) deleted from the library moved to" \
+                "deleted/$1/ in $R2_BUCKET (purged after $BOOK_DELETE_GRACE_DAYS day(s))"
+        else
+            # Some may have moved; those still in books/ are tried again next cycle.
+            log "books: moving deleted book files to deleted/$1/ failed"
+            cp "$gone" "$keep"
+            failed=1
+        fi
+    fi
+
+    # Only the files listed: one added meanwhile is pushed (and becomes known) next cycle.
+    r2 copy --files-from-raw "$here" "$LIBRARY_PATH" "$REMOTE/books" || failed=1
+
+    if [ "$remote_ok" = yes ] && [ "${2:-}" != final ]; then
+        # In R2, not in the library, never known: new (migrate script, upload).
+        LC_ALL=C comm -23 "$remote" "$here" | LC_ALL=C comm -23 - "$known" >"$new"
+        if [ -s "$new" ]; then
+            pull_books "$new" || failed=1
+            if list_keys "$LIBRARY_PATH" "$after"; then
+                LC_ALL=C comm -12 "$new" "$after" >"$pulled"
+            else
+                failed=1
+            fi
+        fi
+    fi
+
+    # Known from now on: what the library held at the listing, what was pulled, and deletions not
+    # mirrored yet. Without an R2 listing nothing can be forgotten.
+    if [ "$remote_ok" = yes ]; then
+        LC_ALL=C sort -u "$here" "$pulled" "$keep" >"$BOOKS_MANIFEST.new" || return 1
+    else
+        LC_ALL=C sort -u "$here" "$known" >"$BOOKS_MANIFEST.new" || return 1
+    fi
+    mv "$BOOKS_MANIFEST.new" "$BOOKS_MANIFEST" || return 1
+
+    if [ "${2:-}" != final ]; then
+        purge_deleted_books || { log "books: purging old deleted/ prefixes failed"; failed=1; }
+    fi
+    rm -rf "$work"
+    return "$failed"
 }
 
 rotate_snapshots() {
@@ -334,11 +451,10 @@ snapshot_db() {
 backup_cycle() {
     # Stamped at the start: cycles start at least a second apart, so their keys never collide.
     stamp="$(date -u +%Y%m%dT%H%M%SZ)"
-    failed=0
-    push_books || failed=1
-    if [ "${1:-}" != final ]; then pull_books || failed=1; fi
-    snapshot_db "$stamp" || failed=1
-    if [ "$failed" = 1 ]; then
+    cycle_failed=0
+    sync_books "$stamp" "${1:-}" || cycle_failed=1
+    snapshot_db "$stamp" || cycle_failed=1
+    if [ "$cycle_failed" = 1 ]; then
         log "backup: R2 sync with $R2_BUCKET failed; retrying in ${BACKUP_INTERVAL_SECONDS}s"
         return 1
     fi

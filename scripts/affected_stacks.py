@@ -21,18 +21,19 @@ from pathlib import Path, PurePosixPath
 from scripts import cli
 from tenants.roster import REPO_ROOT
 
-_STACK_FILE_RE = re.compile(r"^stacks/Pulumi\.([A-Za-z0-9_.-]+)\.yaml$")
-_ROSTER_RE = re.compile(r"^tenants/([A-Za-z0-9_.-]+)\.yaml$")
+# Whole-string patterns (fullmatch): `$` would also accept a trailing newline.
+_STACK_FILE_RE = re.compile(r"stacks/Pulumi\.([A-Za-z0-9_.-]+)\.yaml")
+_ROSTER_RE = re.compile(r"tenants/([A-Za-z0-9_.-]+)\.yaml")
 _PROGRAM_FILES = frozenset({"__main__.py", "Pulumi.yaml"})
 _PROGRAM_DIRS = ("components/",)
-_NULL_SHA = re.compile(r"^0+$")
+_NULL_SHA = re.compile(r"0+")
 
 
 def known_stacks(root: Path) -> list[str]:
     return sorted(
         match.group(1)
         for path in (root / "stacks").glob("Pulumi.*.yaml")
-        if (match := _STACK_FILE_RE.match(f"stacks/{path.name}"))
+        if (match := _STACK_FILE_RE.fullmatch(f"stacks/{path.name}"))
     )
 
 
@@ -54,7 +55,7 @@ def affected(paths: Iterable[str], stacks: Sequence[str]) -> list[str]:
             continue
         if is_program_path(path):
             return sorted(stacks)
-        match = _STACK_FILE_RE.match(path) or _ROSTER_RE.match(path)
+        match = _STACK_FILE_RE.fullmatch(path) or _ROSTER_RE.fullmatch(path)
         if match:
             hit.add(match.group(1))
     return sorted(hit & set(stacks))
@@ -92,7 +93,7 @@ def _body(argv: Sequence[str] | None) -> int:
     stacks = known_stacks(args.root)
     if args.paths is not None:
         paths = args.paths
-    elif _NULL_SHA.match(args.base):
+    elif _NULL_SHA.fullmatch(args.base):
         paths = ["Pulumi.yaml"]  # no previous commit to compare with: treat as a program change
     else:
         paths = changed_paths(args.base, args.root)

@@ -11,11 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
+from components.inputs import BadInput, check_credential, check_http_url
 from components.stack_config import ConfigError, StackConfig, read_stack_file
 from tenants.roster import RosterError, Tenant, read_roster
 
@@ -58,6 +60,32 @@ def parser(prog: str, description: str) -> argparse.ArgumentParser:
     return result
 
 
+# argparse's int() and float() take "١٢", "+5", "1_0", "nan" and "inf"; flags take plain ASCII numbers only.
+_WHOLE = re.compile(r"-?[0-9]{1,9}")
+_SECONDS = re.compile(r"[0-9]{1,6}(?:\.[0-9]{1,6})?")
+
+
+def whole_number(text: str) -> int:
+    """argparse type: a whole number in ASCII digits (range checks stay with each flag)."""
+    if not _WHOLE.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+    return int(text)
+
+
+def port_number(text: str) -> int:
+    """argparse type: a TCP port, 0 (any free one) to 65535."""
+    if not _WHOLE.fullmatch(text) or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {text!r}")
+    return int(text)
+
+
+def seconds(text: str) -> float:
+    """argparse type: a positive, finite number of seconds."""
+    if not _SECONDS.fullmatch(text) or float(text) <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {text!r}")
+    return float(text)
+
+
 def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -67,6 +95,22 @@ def require_env(name: str, purpose: str) -> str:
     if not value:
         raise CliError(f"{name} is not set in the environment ({purpose})")
     return value
+
+
+def require_credential(name: str, purpose: str) -> str:
+    """As require_env, for a value sent in an HTTP header: one line naming it if it cannot be (never quoting it)."""
+    try:
+        return check_credential(require_env(name, purpose), name)
+    except BadInput as exc:
+        raise CliError(str(exc)) from None
+
+
+def env_url(name: str, default: str) -> str:
+    """An http(s) URL from the environment (else `default`); one line naming it when malformed."""
+    try:
+        return check_http_url(os.environ.get(name) or default, name)
+    except BadInput as exc:
+        raise CliError(str(exc)) from None
 
 
 def load_stack(stack: str, roster: str | None = None) -> tuple[StackConfig, list[Tenant]]:

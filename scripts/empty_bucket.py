@@ -7,7 +7,7 @@ roster line by mistake must never cost a customer their books.
 
 Environment: ALEX_TENANT, ALEX_PURGE_CONFIRMED, R2_ENDPOINT, R2_BUCKET, R2_ACCESS_KEY_ID,
 R2_SECRET_ACCESS_KEY, and optionally R2_MAX_ATTEMPTS (default 5).
-Exit codes: 0 emptied (or already gone), 1 refused, 2 storage error.
+Exit codes: 0 emptied (or already gone), 1 refused, 2 storage error or unusable R2 settings.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from scripts.r2 import r2_client
+from scripts.r2 import BadInput, r2_client
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -84,12 +84,18 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         )
         return 1
     attempts = env.get("R2_MAX_ATTEMPTS", "5")
-    if not attempts.isdigit():  # it may come from the operator's shell: a typo is a refusal, not a traceback
-        log(f"refusing: R2_MAX_ATTEMPTS must be a whole number, got {attempts!r}")
+    # It may come from the operator's shell: a typo is a refusal, not a traceback. ASCII digits only,
+    # since str.isdigit() also passes "²", which int() refuses.
+    if not (attempts.isascii() and attempts.isdigit() and 1 <= int(attempts) <= 100):
+        log(f"refusing: R2_MAX_ATTEMPTS must be a whole number, got {attempts!r} (expected 1 to 100)")
         return 1
-    client = r2_client(
-        env["R2_ENDPOINT"], env["R2_ACCESS_KEY_ID"], env["R2_SECRET_ACCESS_KEY"], max_attempts=int(attempts)
-    )
+    try:
+        client = r2_client(
+            env["R2_ENDPOINT"], env["R2_ACCESS_KEY_ID"], env["R2_SECRET_ACCESS_KEY"], max_attempts=int(attempts)
+        )
+    except BadInput as exc:  # could not run: exit 2, like a storage error
+        log(f"cannot run: {exc}")
+        return 2
     try:
         objects, uploads = empty_bucket(client, bucket, log)
     except ClientError as exc:

@@ -25,7 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from components.machine_config import bucket_name
 from scripts import cli
-from scripts.r2 import S3Object, list_objects, r2_client
+from scripts.r2 import BadInput, S3Object, list_objects, r2_client
 from tenants.roster import Tenant
 
 if TYPE_CHECKING:
@@ -167,11 +167,15 @@ def _body(argv: Sequence[str] | None) -> int:
     parser = cli.parser("export", __doc__ or "")
     parser.add_argument("--tenant", required=True, metavar="ID", help="the tenant id (roster field id)")
     parser.add_argument(
-        "--expires", type=int, default=86400, metavar="SECONDS", help="link lifetime (default 86400, max 604800)"
+        "--expires",
+        type=cli.whole_number,
+        default=86400,
+        metavar="SECONDS",
+        help="link lifetime (default 86400, max 604800)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON envelope instead of text")
     parser.add_argument("--now", help="the current time, ISO (for tests)")
-    parser.add_argument("--timeout", type=float, default=30.0, help="S3 timeout in seconds (default 30)")
+    parser.add_argument("--timeout", type=cli.seconds, default=30.0, help="S3 timeout in seconds (default 30)")
     args = parser.parse_args(argv)
     if not 1 <= args.expires <= MAX_EXPIRES_S:
         raise cli.CliError(f"--expires: expected 1 to {MAX_EXPIRES_S} seconds, got {args.expires}")
@@ -179,10 +183,14 @@ def _body(argv: Sequence[str] | None) -> int:
     config, tenants = cli.load_stack(args.stack, args.roster)
     tenant = cli.find_tenant(tenants, args.tenant, args.stack)
     check_exportable(tenant, now.date())
-    key_id = cli.require_env("R2_ACCESS_KEY_ID", "an operator R2 key with read and write on tenant buckets")
-    secret = cli.require_env("R2_SECRET_ACCESS_KEY", "the secret of that R2 key")
+    key_id = cli.require_credential("R2_ACCESS_KEY_ID", "an operator R2 key with read and write on tenant buckets")
+    secret = cli.require_credential("R2_SECRET_ACCESS_KEY", "the secret of that R2 key")
     endpoint = os.environ.get("R2_ENDPOINT") or config.r2_endpoint
-    client = r2_client(endpoint, key_id, secret, timeout=args.timeout)
+    source = "R2_ENDPOINT" if os.environ.get("R2_ENDPOINT") else f"the r2 endpoint of stack {args.stack}"
+    try:
+        client = r2_client(endpoint, key_id, secret, timeout=args.timeout, endpoint_name=source)
+    except BadInput as exc:
+        raise cli.CliError(str(exc)) from None
     result = export_tenant(client, tenant, endpoint, now, args.expires)
     if result is None:
         message = f"bucket {bucket_name(tenant.id)} holds no books and no database backup: nothing to export"

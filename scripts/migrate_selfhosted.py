@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, NoReturn
 from botocore.exceptions import BotoCoreError, ClientError
 
 from scripts import cli
-from scripts.r2 import list_objects, r2_client
+from scripts.r2 import BadInput, list_objects, r2_client
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -175,7 +175,10 @@ def body(argv: Sequence[str] | None) -> int:
     secret = os.environ.get("R2_SECRET_ACCESS_KEY", "").strip()
     if not key_id or not secret:
         user_error("R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY must be set (the bucket's S3 credentials)")
-    client = r2_client(endpoint, key_id, secret)
+    try:
+        client = r2_client(endpoint, key_id, secret, endpoint_name="--endpoint" if args.endpoint else "R2_ENDPOINT")
+    except BadInput as exc:
+        user_error(str(exc))
     try:
         result = migrate(client, args.bucket, source, args.tenant_library_path, args.force)
     except (ClientError, BotoCoreError) as exc:

@@ -18,7 +18,14 @@ from typing import Any
 from urllib.parse import quote
 
 from components.fly.client import FlyClient, open_client
-from components.fly.errors import FlyConfigError, FlyError, FlyNotFoundError, FlyRequestError, FlyStatusError
+from components.fly.errors import (
+    FlyConfigError,
+    FlyError,
+    FlyNotFoundError,
+    FlyRequestError,
+    FlyResponseError,
+    FlyStatusError,
+)
 from components.machine_config import VOLUME_NAME
 from components.stack_config import StackConfig
 from scripts import cli
@@ -48,13 +55,22 @@ class TenantStatus:
     problems: list[str] = field(default_factory=list)
 
 
+def _list(fly: FlyClient, path: str, action: str, app: str) -> list[dict[str, Any]]:
+    """A JSON list of objects; anything else (an echo, a proxy's page) is a FlyResponseError, never quoted."""
+    response = fly.request("GET", path, action=action, app=app)
+    items = fly.decode(response) or []
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise FlyResponseError("GET", path, response.status_code, len(response.content), "a body that is not a list")
+    return items
+
+
 def _machines(fly: FlyClient, app: str) -> list[dict[str, Any]]:
-    machines = fly.call("GET", f"/v1/apps/{app}/machines", action="list_machines", app=app) or []
+    machines = _list(fly, f"/v1/apps/{app}/machines", "list_machines", app)
     return [m for m in machines if m.get("state") not in GONE]
 
 
 def _volume(fly: FlyClient, app: str) -> dict[str, Any] | None:
-    volumes = fly.call("GET", f"/v1/apps/{app}/volumes", action="list_volumes", app=app) or []
+    volumes = _list(fly, f"/v1/apps/{app}/volumes", "list_volumes", app)
     live = [v for v in volumes if v.get("name") == VOLUME_NAME and v.get("state") not in VOLUME_GONE]
     return live[0] if live else None
 
@@ -62,9 +78,13 @@ def _volume(fly: FlyClient, app: str) -> dict[str, Any] | None:
 def _certificate(fly: FlyClient, app: str, hostname: str) -> dict[str, Any] | None:
     try:
         path = f"/v1/apps/{app}/certificates/{quote(hostname, safe='')}"
-        return dict(fly.call("GET", path, action="get_certificate", app=app))
+        response = fly.request("GET", path, action="get_certificate", app=app)
     except FlyNotFoundError:
         return None
+    cert = fly.decode(response)
+    if not isinstance(cert, dict):
+        raise FlyResponseError("GET", path, response.status_code, len(response.content), "a body that is not an object")
+    return cert
 
 
 def tenant_status(fly: FlyClient, tenant: Tenant, config: StackConfig) -> TenantStatus:
@@ -113,13 +133,14 @@ def collect(fly: FlyClient, tenants: Sequence[Tenant], config: StackConfig) -> l
     for index, tenant in enumerate(tenants, start=1):
         try:
             rows.append(tenant_status(fly, tenant, config))
+        # Error text is scrubbed again here: it lands in tables and JSON that get pasted into tickets.
         except FlyRequestError as exc:
-            raise cli.CliError(f"Fly API unreachable at tenant {tenant.id}: {exc}") from None
+            raise cli.CliError(fly.scrub(f"Fly API unreachable at tenant {tenant.id}: {exc}")) from None
         except FlyStatusError as exc:
             if exc.status in AUTH_FAILURES:
-                raise cli.CliError(f"Fly refused FLY_API_TOKEN (HTTP {exc.status}: {exc.message})") from None
+                raise cli.CliError(fly.scrub(f"Fly refused FLY_API_TOKEN (HTTP {exc.status}: {exc.message})")) from None
             row = TenantStatus(tenant.id, tenant.username, tenant.state, config.app_name(tenant.id), "error")
-            row.problems.append(str(exc))
+            row.problems.append(fly.scrub(str(exc)))
             rows.append(row)
         if index % 10 == 0:
             cli.progress(f"  {index}/{len(tenants)} tenants read")
@@ -166,7 +187,7 @@ def _body(argv: Sequence[str] | None) -> int:
         with fly:
             rows = collect(fly, tenants, config)
     except FlyError as exc:  # anything the client raises that collect() did not place on a tenant
-        raise cli.CliError(str(exc)) from None
+        raise cli.CliError(fly.scrub(str(exc))) from None
     attention = [row for row in rows if row.problems]
     code = cli.EXIT_ATTENTION if attention else cli.EXIT_OK
     machine_counts = Counter(row.machine for row in rows)

@@ -14,7 +14,6 @@ Exit codes: 0 every tenant within quota, 1 some tenant over quota, 2 could not r
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
@@ -227,20 +226,20 @@ def _body(argv: Sequence[str] | None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON envelope instead of a table")
     parser.add_argument(
         "--suspend-after",
-        type=int,
+        type=cli.whole_number,
         metavar="DAYS",
         help="record over_quota_since in the roster and suspend active tenants over quota for more than DAYS",
     )
     parser.add_argument("--now", help="the current time, ISO (for tests and replays)")
-    parser.add_argument("--timeout", type=float, default=30.0, help="HTTP timeout in seconds (default 30)")
+    parser.add_argument("--timeout", type=cli.seconds, default=30.0, help="HTTP timeout in seconds (default 30)")
     args = parser.parse_args(argv)
     if args.suspend_after is not None and args.suspend_after < 0:
         raise cli.CliError("--suspend-after: expected a number of days, 0 or more")
     now = cli.parse_now(args.now)
     config, tenants, roster_text = cli.read_stack(args.stack, args.roster)
     roster_file = Path(args.roster) if args.roster else config.roster
-    token = cli.require_env("CLOUDFLARE_API_TOKEN", "a Cloudflare token with Account Analytics read")
-    base_url = os.environ.get("CLOUDFLARE_BASE_URL") or DEFAULT_BASE_URL
+    token = cli.require_credential("CLOUDFLARE_API_TOKEN", "a Cloudflare token with Account Analytics read")
+    base_url = cli.env_url("CLOUDFLARE_BASE_URL", DEFAULT_BASE_URL)
     cli.progress(f"reading R2 usage of account {config.cloudflare_account_id} for {len(tenants)} tenant(s)")
     usage = fetch_usage(base_url, token, config.cloudflare_account_id, now, timeout=args.timeout)
     rows = measure(tenants, config.plans, usage)
@@ -252,6 +251,8 @@ def _body(argv: Sequence[str] | None) -> int:
             written = write_roster(roster_file, updated, config.plans, expected=roster_text)
         except RosterError as exc:
             raise cli.CliError(f"not writing the roster: {cli.one_line(str(exc))}") from None
+        except OSError as exc:  # the roster's folder is read-only, full or gone: one line, not a traceback
+            raise cli.CliError(f"not writing the roster {roster_file}: {exc.strerror or exc}") from None
         if written:
             cli.progress(f"wrote {roster_file}")
     over = [row for row in rows if row.over]

@@ -14,7 +14,7 @@ from billing.reconcile import DEFAULT_GRACE_DAYS
 from billing.report import render_human, render_json
 from billing.stripe_source import make_client
 from billing.sync import SyncError, SyncSettings, run_sync, scrub
-from scripts.cli import EXIT_ATTENTION, EXIT_FAILED, EXIT_OK, CliError, one_line, parse_now
+from scripts.cli import EXIT_ATTENTION, EXIT_FAILED, EXIT_OK, CliError, one_line, parse_now, whole_number
 
 EPILOG = """\
 environment:
@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_target_arguments(parser)
     parser.add_argument(
         "--grace-days",
-        type=int,
+        type=whole_number,
         default=DEFAULT_GRACE_DAYS,
         metavar="N",
         help=f"days after a subscription ends before the tenant's data is purged (default {DEFAULT_GRACE_DAYS})",

@@ -6,9 +6,12 @@ a mapping of plan name to `{quota_gb, volume_gb, memory_mb}` (and optionally `cp
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from tenants.inputs import clean_text, matches, quote_value
 
 PLANS_KEY = "alex-hosted:plans"
 
@@ -38,6 +41,7 @@ DEFAULT_PLANS: dict[str, Plan] = {
 }
 
 _FIELDS = {"quota_gb", "volume_gb", "memory_mb", "cpus", "cpu_kind"}
+PLAN_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")  # whole string, via tenants.inputs.matches
 
 
 def plan_rank(plans: Mapping[str, Plan], name: str) -> tuple[float, int]:
@@ -59,14 +63,14 @@ def parse_plans(raw: Any) -> dict[str, Plan]:
     problems: list[str] = []
     plans: dict[str, Plan] = {}
     for name, spec in raw.items():
-        where = f"{PLANS_KEY}.{name}"
-        if not isinstance(name, str) or not name.isidentifier() or name != name.lower():
-            problems.append(f"{where}: plan names are lowercase words")
+        if not matches(PLAN_NAME_RE, name):
+            problems.append(f"{PLANS_KEY}.{_field_name(name)}: plan names are lowercase words")
             continue
+        where = f"{PLANS_KEY}.{name}"
         if not isinstance(spec, Mapping):
             problems.append(f"{where}: expected a mapping with quota_gb, volume_gb, memory_mb")
             continue
-        unknown = sorted(set(spec) - _FIELDS)
+        unknown = sorted(_field_name(key) for key in spec if key not in _FIELDS)
         if unknown:
             problems.append(f"{where}: unknown field(s) {', '.join(unknown)}")
         base = DEFAULT_PLANS.get(name)
@@ -79,7 +83,7 @@ def parse_plans(raw: Any) -> dict[str, Plan]:
                 problems.append(f"{where}.{field}: required for a plan that has no default")
                 continue
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                problems.append(f"{where}.{field}: expected a positive number, got {value!r}")
+                problems.append(f"{where}.{field}: expected a positive number, got {_shown(value)}")
                 continue
             values[field] = value
         if isinstance(values.get("volume_gb"), float) and not float(values["volume_gb"]).is_integer():
@@ -89,7 +93,7 @@ def parse_plans(raw: Any) -> dict[str, Plan]:
             problems.append(f"{where}.memory_mb: expected a multiple of 256 up to 16384, got {memory!r}")
         cpu_kind = spec.get("cpu_kind", "shared")
         if cpu_kind not in ("shared", "performance"):
-            problems.append(f"{where}.cpu_kind: expected 'shared' or 'performance', got {cpu_kind!r}")
+            problems.append(f"{where}.cpu_kind: expected 'shared' or 'performance', got {_shown(cpu_kind)}")
         if len(values) == 4 and not problems:
             plans[name] = Plan(
                 name,
@@ -102,3 +106,13 @@ def parse_plans(raw: Any) -> dict[str, Plan]:
     if problems:
         raise PlanError("\n".join(problems))
     return plans
+
+
+def _field_name(key: Any) -> str:
+    """A key as written when it is short clean text, else quoted and bounded."""
+    return key if clean_text(key) and 0 < len(key) <= 40 else quote_value(key, 40)
+
+
+def _shown(value: Any) -> str:
+    """Containers are described, not formatted (they may be huge); anything else quoted, bounded."""
+    return "a mapping" if isinstance(value, Mapping) else "a list" if isinstance(value, list) else quote_value(value)

@@ -3,17 +3,21 @@
 Loading checks every entry and reports every problem at once, naming the entry and the field, before
 any resource is declared. Writing is deterministic (entries sorted by id, fields in a fixed order,
 a fixed header) so that loading and writing an unchanged roster leaves the file byte-identical, and
-atomic (a temporary file renamed over the old one) so a failure never leaves half a roster.
+atomic (a temporary file renamed over the old one) so a failure never leaves half a roster. Every
+value is checked whole (no trailing newline, no control or invisible characters) and every value
+quoted in a message is bounded (tenants.inputs).
 """
 
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -21,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from tenants.inputs import ImpossibleDate, InputError, load_yaml, matches, quote_value, read_text
 from tenants.plans import DEFAULT_PLANS, Plan
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -29,11 +34,13 @@ STATES = ("active", "suspended", "cancelled", "purging")
 # Why a tenant is suspended when Stripe alone would say active; the sync never lifts these.
 HOLDS = ("over_quota", "operator")
 
-TENANT_ID_RE = re.compile(r"^[a-z0-9]{6,20}$")
-USERNAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,30})[a-z0-9]$")
-REGION_RE = re.compile(r"^[a-z]{3}$")
-EMAIL_RE = re.compile(r"^[^@\s]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
-STRIPE_CUSTOMER_RE = re.compile(r"^cus_[A-Za-z0-9]+$")
+# Whole-string patterns: use them only through tenants.inputs.matches (fullmatch, clean text).
+TENANT_ID_RE = re.compile(r"[a-z0-9]{6,20}")
+USERNAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{1,30})[a-z0-9]")
+REGION_RE = re.compile(r"[a-z]{3}")
+EMAIL_RE = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+STRIPE_CUSTOMER_RE = re.compile(r"cus_[A-Za-z0-9]{1,64}")
+DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 # Hostnames we keep for ourselves (or that users would trust too much).
 RESERVED_USERNAMES = frozenset(
@@ -93,7 +100,7 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        who = f"entry {self.entry}" + (f" (id {self.tenant_id!r})" if self.tenant_id else "")
+        who = f"entry {self.entry}" + (f" (id {quote_value(self.tenant_id)})" if self.tenant_id else "")
         return f"{who}: {self.field}: {self.message}"
 
 
@@ -126,27 +133,7 @@ def roster_path(stack: str) -> Path:
     return REPO_ROOT / "tenants" / f"{stack}.yaml"
 
 
-# libyaml's C parser when present (it is in PyYAML's wheels): rosters of thousands of tenants load fast.
-_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SafeDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-
-class _StrictLoader(_SafeLoader):  # type: ignore[valid-type,misc]
-    """A safe loader that refuses duplicate keys, which plain YAML silently resolves to the last."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    mapping: dict[Any, Any] = loader.construct_mapping(node, deep=deep)
-    return mapping
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def load_roster(path: Path | str, plans: Mapping[str, Plan] = DEFAULT_PLANS) -> list[Tenant]:
@@ -155,50 +142,78 @@ def load_roster(path: Path | str, plans: Mapping[str, Plan] = DEFAULT_PLANS) -> 
 
 
 def read_roster(path: Path | str, plans: Mapping[str, Plan] = DEFAULT_PLANS) -> tuple[list[Tenant], str]:
-    """The validated tenants and the exact text they came from, to hand back to write_roster(expected=)."""
+    """The validated tenants and the exact text they came from, to hand back to write_roster(expected=).
+
+    Whatever is wrong with the file (missing, a directory, not UTF-8, not YAML, the wrong shape) is a
+    RosterError naming it: every entry point turns that into one line, never a traceback.
+    """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RosterError(str(path), ["file not found"]) from None
+        text = read_text(path)
+    except InputError as exc:
+        raise RosterError(str(path), [str(exc)]) from None
     return parse_roster(text, str(path), plans), text
 
 
 def parse_roster(text: str, source: str, plans: Mapping[str, Plan] = DEFAULT_PLANS) -> list[Tenant]:
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise RosterError(source, [f"not valid YAML: {exc}"]) from None
+        data = load_yaml(text)
+    except InputError as exc:
+        raise RosterError(source, [str(exc)]) from None
     if data is None:
-        data = []
+        # An emptied file is far likelier a mistake (truncation, a bad merge) than a wish to drop everyone.
+        raise RosterError(source, ["holds no entries and no '[]': an empty roster is written as []"])
     if not isinstance(data, list):
-        raise RosterError(source, ["expected a list of tenant entries at the top level"])
+        raise RosterError(source, [f"expected a list of tenant entries at the top level, got {_kind(data)}"])
     tenants: list[Tenant] = []
+    positions: dict[int, int] = {}
     problems: list[Problem] = []
     for index, raw in enumerate(data, start=1):
         tenant, entry_problems = _parse_entry(index, raw)
         problems.extend(entry_problems)
         if tenant is not None:
             tenants.append(tenant)
-    problems.extend(validate(tenants, plans, positions={id(t): i for i, t in _indexed(tenants, data)}))
+            positions[id(tenant)] = index
+    for tenant in tenants:
+        problems.extend(_entry_rules(positions[id(tenant)], tenant, plans))
+    # Duplicates count every entry as written, parsed or not: a broken first copy still claims its id.
+    claims = [_claim(index, raw) for index, raw in enumerate(data, start=1)]
+    problems.extend(_duplicates(claims))
     if problems:
-        raise RosterError(source, problems)
+        raise RosterError(source, _in_file_order(problems))
     return tenants
 
 
-def _indexed(tenants: list[Tenant], data: list[Any]) -> Iterable[tuple[int, Tenant]]:
-    """Pairs each parsed tenant with its 1-based position in the file."""
-    by_id: dict[Any, list[int]] = {}
-    for index, raw in enumerate(data, start=1):
-        if isinstance(raw, Mapping):
-            by_id.setdefault(raw.get("id"), []).append(index)
-    for tenant in tenants:
-        yield by_id[tenant.id].pop(0), tenant
+@dataclass(frozen=True)
+class _Claim:
+    """What one entry claims for itself, as written: its position, id and username (text or None)."""
+
+    entry: int
+    tenant_id: str | None
+    username: str | None
+
+
+def _claim(index: int, raw: Any) -> _Claim:
+    if not isinstance(raw, Mapping):
+        return _Claim(index, None, None)
+    tenant_id, username = raw.get("id"), raw.get("username")
+    return _Claim(
+        index, tenant_id if isinstance(tenant_id, str) else None, username if isinstance(username, str) else None
+    )
+
+
+def _kind(value: Any) -> str:
+    """What a value is, without formatting it (a shared structure can be huge once expanded)."""
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return f"the {type(value).__name__} {quote_value(value)}"
 
 
 def _parse_entry(index: int, raw: Any) -> tuple[Tenant | None, list[Problem]]:
     if not isinstance(raw, Mapping):
-        return None, [Problem(index, None, "(entry)", "expected a mapping of field: value")]
+        return None, [Problem(index, None, "(entry)", f"expected a mapping of field: value, got {_kind(raw)}")]
     tenant_id = raw.get("id") if isinstance(raw.get("id"), str) else None
     problems: list[Problem] = []
 
@@ -207,7 +222,8 @@ def _parse_entry(index: int, raw: Any) -> tuple[Tenant | None, list[Problem]]:
 
     for key in raw:
         if key not in FIELD_NAMES:
-            problem(str(key), f"unknown field (known: {', '.join(FIELD_NAMES)})")
+            name = key if isinstance(key, str) and len(key) <= 40 else quote_value(key, 40)
+            problem(name, f"unknown field (known: {', '.join(FIELD_NAMES)})")
     values: dict[str, Any] = {}
     for name in FIELD_NAMES:
         value = raw.get(name)
@@ -218,12 +234,13 @@ def _parse_entry(index: int, raw: Any) -> tuple[Tenant | None, list[Problem]]:
         if name in DATE_FIELDS:
             parsed = _as_date(value)
             if parsed is None:
-                problem(name, f"expected a date YYYY-MM-DD, got {value!r}")
+                why = " (no such day)" if isinstance(value, ImpossibleDate) else ""
+                problem(name, f"expected a date YYYY-MM-DD, got {_shown(value)}{why}")
                 continue
             values[name] = parsed
-        elif not isinstance(value, str):
-            hint = " (quote it)" if isinstance(value, int | float | bool) else ""
-            problem(name, f"expected text, got {value!r}{hint}")
+        elif isinstance(value, ImpossibleDate) or not isinstance(value, str):
+            hint = " (quote it)" if isinstance(value, int | float | bool | date | ImpossibleDate) else ""
+            problem(name, f"expected text, got {_shown(value)}{hint}")
         else:
             values[name] = value
     if problems:
@@ -231,12 +248,23 @@ def _parse_entry(index: int, raw: Any) -> tuple[Tenant | None, list[Problem]]:
     return Tenant(**values), []
 
 
+def _shown(value: Any) -> str:
+    if isinstance(value, ImpossibleDate):
+        return quote_value(str(value))
+    if isinstance(value, date):  # datetime too: the form the operator wrote, not Python's repr
+        return f"{'the timestamp' if isinstance(value, datetime) else 'the date'} {value.isoformat()}"
+    if isinstance(value, Mapping | list | tuple):
+        return _kind(value)
+    return quote_value(value)
+
+
 def _as_date(value: Any) -> date | None:
-    if isinstance(value, datetime):
+    if isinstance(value, datetime | ImpossibleDate):
         return None  # a timestamp where a date belongs is a mistake worth reporting
     if isinstance(value, date):
         return value
-    if isinstance(value, str):
+    # fromisoformat alone also takes 20260101 and 2026-W01-1; the roster writes and reads one form.
+    if matches(DATE_RE, value):
         try:
             return date.fromisoformat(value)
         except ValueError:
@@ -249,63 +277,100 @@ def validate(
     plans: Mapping[str, Plan] = DEFAULT_PLANS,
     positions: Mapping[int, int] | None = None,
 ) -> list[Problem]:
-    """Every rule that spans fields or entries; used on load and before every write."""
+    """Every rule of every entry and across entries; used on load and before every write.
+
+    `positions` maps id(tenant) to its 1-based place in the file; without it, the place in `tenants`.
+    """
     problems: list[Problem] = []
-    seen_ids: dict[str, int] = {}
-    seen_usernames: dict[str, str] = {}
+    claims: list[_Claim] = []
     for fallback, tenant in enumerate(tenants, start=1):
-        index = positions[id(tenant)] if positions else fallback
+        index = positions.get(id(tenant), fallback) if positions else fallback
+        problems.extend(_entry_rules(index, tenant, plans))
+        claims.append(_Claim(index, tenant.id, tenant.username))
+    problems.extend(_duplicates(claims))
+    return _in_file_order(problems)
 
-        def problem(field: str, message: str, index: int = index, tenant: Tenant = tenant) -> None:
-            problems.append(Problem(index, tenant.id, field, message))
 
-        if not TENANT_ID_RE.match(tenant.id):
-            problem("id", f"{tenant.id!r} must be 6-20 characters of a-z and 0-9")
-        elif tenant.id in seen_ids:
-            problem("id", f"duplicate of entry {seen_ids[tenant.id]}")
-        else:
-            seen_ids[tenant.id] = index
-        username_problem = username_error(tenant.username)
-        if username_problem:
-            problem("username", username_problem)
-        elif tenant.username in seen_usernames:
-            problem(
-                "username",
-                f"{tenant.username!r} is already used by tenant {seen_usernames[tenant.username]!r}",
-            )
-        else:
-            seen_usernames[tenant.username] = tenant.id
-        if not EMAIL_RE.match(tenant.email):
-            problem("email", f"{tenant.email!r} is not an email address")
-        if tenant.plan not in plans:
-            problem("plan", f"unknown plan {tenant.plan!r} (plans: {', '.join(plans)})")
-        if tenant.state not in STATES:
-            problem("state", f"unknown state {tenant.state!r} (states: {', '.join(STATES)})")
-        if tenant.region is not None and not REGION_RE.match(tenant.region):
-            problem("region", f"{tenant.region!r} is not a Fly region code (three letters, e.g. ams)")
-        if tenant.stripe_customer is not None and not STRIPE_CUSTOMER_RE.match(tenant.stripe_customer):
-            problem("stripe_customer", f"{tenant.stripe_customer!r} is not a Stripe customer id (cus_...)")
-        if tenant.hold is not None:
-            if tenant.hold not in HOLDS:
-                problem("hold", f"unknown hold {tenant.hold!r} (holds: {', '.join(HOLDS)})")
-            elif tenant.state == "active":
-                problem("hold", "a tenant on hold must be suspended, cancelled or purging, not active")
-        for field, message in _date_rules(tenant):
-            problem(field, message)
+def _in_file_order(problems: Iterable[Problem]) -> list[Problem]:
+    """By entry, then by field in the file's field order (unknown fields and the entry itself first)."""
+    rank = {name: i for i, name in enumerate(FIELD_NAMES, start=1)}
+    return sorted(problems, key=lambda p: (p.entry, rank.get(p.field, 0)))
+
+
+def _entry_rules(index: int, tenant: Tenant, plans: Mapping[str, Plan]) -> list[Problem]:
+    """The rules of one parsed entry on its own (duplicates are _duplicates')."""
+    problems: list[Problem] = []
+
+    def problem(field: str, message: str) -> None:
+        problems.append(Problem(index, tenant.id, field, message))
+
+    if not matches(TENANT_ID_RE, tenant.id):
+        problem("id", f"{quote_value(tenant.id)} must be 6-20 characters of a-z and 0-9")
+    username_problem = username_error(tenant.username)
+    if username_problem:
+        problem("username", username_problem)
+    email_problem = email_error(tenant.email)
+    if email_problem:
+        problem("email", email_problem)
+    if tenant.plan not in plans:
+        problem("plan", f"unknown plan {quote_value(tenant.plan)} (plans: {', '.join(plans)})")
+    if tenant.state not in STATES:
+        problem("state", f"unknown state {quote_value(tenant.state)} (states: {', '.join(STATES)})")
+    if tenant.region is not None and not matches(REGION_RE, tenant.region):
+        problem("region", f"{quote_value(tenant.region)} is not a Fly region code (three letters, e.g. ams)")
+    if tenant.stripe_customer is not None and not matches(STRIPE_CUSTOMER_RE, tenant.stripe_customer):
+        problem("stripe_customer", f"{quote_value(tenant.stripe_customer)} is not a Stripe customer id (cus_...)")
+    if tenant.hold is not None:
+        if tenant.hold not in HOLDS:
+            problem("hold", f"unknown hold {quote_value(tenant.hold)} (holds: {', '.join(HOLDS)})")
+        elif tenant.state == "active":
+            problem("hold", "a tenant on hold must be suspended, cancelled or purging, not active")
+    for field, message in _date_rules(tenant):
+        problem(field, message)
+    return problems
+
+
+def _duplicates(claims: Sequence[_Claim]) -> list[Problem]:
+    """Every later entry that repeats an earlier entry's id or username, whatever else is wrong with either."""
+    problems: list[Problem] = []
+    first_id: dict[str, _Claim] = {}
+    first_username: dict[str, _Claim] = {}
+    for claim in claims:
+        if claim.tenant_id is not None:
+            if claim.tenant_id in first_id:
+                problems.append(
+                    Problem(claim.entry, claim.tenant_id, "id", f"duplicate of entry {first_id[claim.tenant_id].entry}")
+                )
+            else:
+                first_id[claim.tenant_id] = claim
+        if claim.username is not None:
+            holder = first_username.setdefault(claim.username, claim)
+            if holder is not claim:
+                owner = f"tenant {quote_value(holder.tenant_id)}" if holder.tenant_id else f"entry {holder.entry}"
+                message = f"{quote_value(claim.username)} is already used by {owner}"
+                problems.append(Problem(claim.entry, claim.tenant_id, "username", message))
     return problems
 
 
 def username_error(username: str) -> str | None:
     """Why a username cannot be a DNS label under our domain, or None if it can."""
+    shown = quote_value(username)
     if not 3 <= len(username) <= 32:
-        return f"{username!r} must be 3-32 characters"
-    if not USERNAME_RE.match(username):
-        return f"{username!r} must be lowercase a-z, 0-9 and '-', not starting or ending with '-'"
+        return f"{shown} must be 3-32 characters"
+    if not matches(USERNAME_RE, username):
+        return f"{shown} must be lowercase a-z, 0-9 and '-', not starting or ending with '-'"
     if username[2:4] == "--":
-        return f"{username!r} looks like an encoded (punycode) label; '--' at positions 3-4 is not allowed"
+        return f"{shown} looks like an encoded (punycode) label; '--' at positions 3-4 is not allowed"
     if username in RESERVED_USERNAMES:
-        return f"{username!r} is reserved"
+        return f"{shown} is reserved"
     return None
+
+
+def email_error(email: str | None) -> str | None:
+    """Why a value is not a usable email address, or None if it is."""
+    if email is not None and matches(EMAIL_RE, email):
+        return None
+    return f"{quote_value(email)} is not an email address"
 
 
 def _date_rules(tenant: Tenant) -> Iterable[tuple[str, str]]:
@@ -346,26 +411,65 @@ def write_roster(
     """Validates, then atomically replaces the file. Returns False when the content was unchanged.
 
     `expected` is the text the caller read (read_roster): if the file no longer holds it, another run or
-    a hand edit got there first, and writing would silently undo that change, so nothing is written.
+    a hand edit got there first, and writing would silently undo that change, so nothing is written
+    (RosterChanged). The compare and the rename happen under an exclusive lock on a sidecar file
+    (`.<name>.lock`, see roster_lock), so of two writers that read the same text exactly one wins,
+    whichever processes they run in: the webhook, the hourly sync, `storage --suspend-after`.
+
+    A person editing the file takes no lock. An editor's save that lands before our compare is detected
+    by it (nothing written); one that lands after our rename overwrites us from a stale buffer, as any
+    editor would, and most editors warn that the file changed on disk. Edit rosters in a pull request.
     """
     path = Path(path)
     problems = validate(sorted(tenants, key=lambda t: t.id), plans)
     if problems:
         raise RosterError(str(path), problems)
-    text = dump_roster(tenants)
-    current = path.read_text(encoding="utf-8") if path.exists() else None
-    if expected is not None and current != expected:
-        raise RosterChanged(str(path), ["changed on disk since it was read; nothing written, run again"])
-    if current == text:
-        return False
+    data = dump_roster(tenants).encode("utf-8")
+    with roster_lock(path):
+        current = _current_bytes(path)
+        if expected is not None and current != expected.encode("utf-8"):
+            raise RosterChanged(str(path), ["changed on disk since it was read; nothing written, run again"])
+        if current == data:
+            return False
+        _replace(path, data)
+    return True
+
+
+def lock_path(path: Path) -> Path:
+    return path.parent / f".{path.name}.lock"
+
+
+@contextmanager
+def roster_lock(path: Path) -> Iterator[None]:
+    """Holds an exclusive flock on the roster's sidecar lock file; blocks until it is free.
+
+    A sidecar, not the roster itself: the roster is replaced by rename, so a lock on its inode would
+    protect a file that is no longer the roster. The lock file is never deleted (deleting it would let
+    a waiter and a newcomer lock two different files) and is ignored by git.
+    """
+    fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _current_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _replace(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return True

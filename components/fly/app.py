@@ -39,7 +39,7 @@ def _get_app(fly: FlyClient, name: str, org: str) -> dict[str, Any] | None:
         return None
     if response.status_code == 403:
         raise FlyResourceError(f"Fly app name {name!r} is held by another organization; choose another app name")
-    app: dict[str, Any] = response.json()
+    app: dict[str, Any] = fly.decode(response) or {}
     slug = (app.get("organization") or {}).get("slug")
     if slug and slug != org:
         raise FlyResourceError(f"Fly app {name!r} exists in org {slug!r}, not in the configured org {org!r}")

@@ -14,7 +14,7 @@ from components.fly.client import FlyClient, open_client
 from components.fly.common import FlyProvider, changed_keys, check_app_name, is_ambiguous, is_unknown
 from components.fly.errors import FlyError, FlyNotFoundError, FlyResourceError, FlyStatusError
 
-HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+HOSTNAME_RE = re.compile(r"(?=.{1,253}\Z)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")  # fullmatch
 KEYS = ("app", "hostname")
 
 
@@ -54,7 +54,7 @@ class CertificateProvider(FlyProvider):
         failures: list[CheckFailure] = []
         check_app_name(news, "app", failures)
         host = news.get("hostname")
-        if not is_unknown(host) and not (isinstance(host, str) and HOSTNAME_RE.match(host)):
+        if not is_unknown(host) and not (isinstance(host, str) and HOSTNAME_RE.fullmatch(host)):
             failures.append(CheckFailure("hostname", f"hostname must be a lowercase DNS name, got {host!r}"))
         return CheckResult({k: news.get(k) for k in KEYS}, failures)
 

@@ -4,32 +4,60 @@
 - Retries with exponential backoff and full jitter on 408/429/5xx and on dropped connections, but only
   for calls that are safe to repeat: GET/PUT/DELETE by default, a POST only when the caller says it is
   idempotent by construction. Machine create is never retried here (its provider adopts instead).
+  A 429/503 with `Retry-After` (seconds or an HTTP date) waits that long instead, capped at
+  `MAX_RETRY_AFTER_S`; an unreadable value falls back to the jittered backoff; a wait that would pass
+  the call's deadline (`deadline_s`) ends the retries with the error at hand.
 - A token bucket per (action, app) before every request (Fly: 1 req/s, burst 3).
-- Errors come from `errors.raise_for_status`: status, Fly's message, fly-request-id; never the token.
+- Errors come from `errors.raise_for_status`: status, Fly's message, fly-request-id; scrubbed of the
+  token and of every value the caller marks secret (`secrets=`), whatever an echoing endpoint sends back.
 - `transport=` is the httpx seam for unit tests (`httpx.MockTransport`).
 """
 
 from __future__ import annotations
 
 import random
+import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
 
 import httpx
 
 from components.fly import settings
-from components.fly.errors import FlyRequestError, raise_for_status
+from components.fly.errors import FlyConfigError, FlyRequestError, FlyResponseError, raise_for_status
 from components.fly.ratelimit import RateLimiter, shared_limiter
+from components.inputs import credential_problem
+from components.redact import scrub
 
 TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+MAX_RETRY_AFTER_S = 60.0  # a longer ask is treated as this: a provider call must not hang for hours
 _SAFE_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 _MAX_BACKOFF_S = 8.0
+_DELTA_SECONDS = re.compile(r"[0-9]{1,9}")  # ASCII digits only: int() would take "١٢" and "+5" too
 
 
 def auth_header(token: str) -> str:
     return token if token.startswith("FlyV1 ") else f"Bearer {token}"
+
+
+def retry_after_s(value: str | None, now: datetime) -> float | None:
+    """Seconds asked for by a Retry-After header (delta-seconds or HTTP-date), None when absent or unreadable."""
+    if value is None:
+        return None
+    value = value.strip()
+    if _DELTA_SECONDS.fullmatch(value):
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
 
 
 class FlyClient:
@@ -47,7 +75,16 @@ class FlyClient:
         timeout: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        deadline_s: float | None = None,
     ) -> None:
+        problem = credential_problem(token)
+        if problem:
+            raise FlyConfigError(f"the Fly API token cannot be used: {problem}")
+        token = token.strip()
+        # Everything an echoing endpoint could hand back of our credentials.
+        self._secrets: tuple[str, ...] = (token, auth_header(token))
         self._http = httpx.Client(
             base_url=base_url,
             headers={"Authorization": auth_header(token), "Accept": "application/json"},
@@ -60,6 +97,9 @@ class FlyClient:
         self._retry_base_s = retry_base_s
         self._sleep = sleep
         self._jitter = jitter
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._deadline_s = deadline_s
         self.requests_sent = 0
 
     def __enter__(self) -> FlyClient:
@@ -77,6 +117,20 @@ class FlyClient:
         """Full jitter: a random delay in [0, base * 2**attempt], capped."""
         return float(min(_MAX_BACKOFF_S, self._retry_base_s * (2**attempt)) * self._jitter())
 
+    def retry_delay(self, response: httpx.Response, attempt: int, remaining: float | None) -> float | None:
+        """How long to wait before the next attempt; None when the wait would outlast the call's deadline."""
+        asked = None
+        if response.status_code in RETRY_AFTER_STATUSES:
+            asked = retry_after_s(response.headers.get("Retry-After"), self._wall_clock())
+        delay = min(asked, MAX_RETRY_AFTER_S) if asked is not None else self.backoff(attempt)
+        if remaining is not None and delay > remaining:
+            return None
+        return delay
+
+    def scrub(self, text: str, extra: Iterable[str] = ()) -> str:
+        """`text` without the token (any form) or any of `extra`."""
+        return scrub(text, (*self._secrets, *extra))
+
     def request(
         self,
         method: str,
@@ -90,11 +144,18 @@ class FlyClient:
         retry: bool | None = None,
         timeout: float | None = None,
         expect: frozenset[int] = frozenset(),
+        secrets: Iterable[str] = (),
+        deadline_s: float | None = None,
     ) -> httpx.Response:
         """Send one call (retrying when safe); returns the response or raises a FlyError.
 
         `expect` lists error statuses the caller handles itself (returned, not raised or retried).
+        `secrets` are values this call sends that no error text may echo (the token always counts).
+        `deadline_s` bounds the waits between attempts (default: the client's, else none).
         """
+        hidden = (*self._secrets, *secrets)
+        budget = deadline_s if deadline_s is not None else self._deadline_s
+        end = None if budget is None else self._clock() + budget
         method = method.upper()
         repeatable = method in _SAFE_METHODS if retry is None else retry
         attempts = 1 + (self._retries if repeatable else 0)
@@ -115,22 +176,35 @@ class FlyClient:
                 )
             except httpx.TransportError as exc:
                 if last:
-                    raise FlyRequestError(method, path, type(exc).__name__) from None
+                    raise FlyRequestError(method, self.scrub(path, secrets), type(exc).__name__) from None
                 self._sleep(self.backoff(attempt))
                 continue
             status = response.status_code
             if status in expect or status < 400:
                 return response
             if status in TRANSIENT_STATUSES and not last:
-                self._sleep(self.backoff(attempt))
-                continue
-            raise_for_status(response)
+                delay = self.retry_delay(response, attempt, None if end is None else end - self._clock())
+                if delay is not None:
+                    self._sleep(delay)
+                    continue
+            raise_for_status(response, hidden)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def call(self, method: str, path: str, *, action: str, app: str, **kwargs: Any) -> Any:
         """`request()` and decode the JSON body (None when empty)."""
-        response = self.request(method, path, action=action, app=app, **kwargs)
-        return response.json() if response.content else None
+        return self.decode(self.request(method, path, action=action, app=app, **kwargs))
+
+    def decode(self, response: httpx.Response) -> Any:
+        """The JSON body (None when empty); a body that is not JSON is a FlyResponseError, never quoted."""
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except (ValueError, RecursionError):  # the body may echo what we sent: name its size only
+            request = response.request
+            raise FlyResponseError(
+                request.method, self.scrub(request.url.path), response.status_code, len(response.content)
+            ) from None
 
 
 def open_client(*, transport: httpx.BaseTransport | None = None) -> FlyClient:

@@ -17,8 +17,9 @@ from components.fly.errors import FlyError, FlyRequestError, FlyStatusError
 
 T = TypeVar("T")
 
-APP_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-REGION_RE = re.compile(r"^[a-z]{3}$")
+# Whole-string patterns (fullmatch): `$` would also accept a trailing newline.
+APP_NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+REGION_RE = re.compile(r"[a-z]{3}")
 
 
 class FlyProvider(ResourceProvider):
@@ -85,7 +86,7 @@ def check_app_name(news: Mapping[str, Any], key: str, failures: list[CheckFailur
     value = news.get(key)
     if is_unknown(value):
         return
-    if not isinstance(value, str) or not APP_NAME_RE.match(value):
+    if not isinstance(value, str) or not APP_NAME_RE.fullmatch(value):
         failures.append(
             CheckFailure(key, f"{key} must be a Fly app name: lowercase a-z, 0-9 and '-', 1-63 chars, got {value!r}")
         )
@@ -95,7 +96,7 @@ def check_region(news: Mapping[str, Any], key: str, failures: list[CheckFailure]
     value = news.get(key)
     if is_unknown(value):
         return
-    if not isinstance(value, str) or not REGION_RE.match(value):
+    if not isinstance(value, str) or not REGION_RE.fullmatch(value):
         failures.append(CheckFailure(key, f"{key} must be a three-letter Fly region code, got {value!r}"))
 
 

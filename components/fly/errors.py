@@ -5,22 +5,30 @@ The tree::
     FlyError
      ├── FlyConfigError          settings missing or malformed (e.g. no API token)
      ├── FlyRequestError         no usable answer: timeout, refused or dropped connection
+     ├── FlyResponseError        Fly answered 2xx with a body that is not the JSON expected (never quoted)
      ├── FlyStatusError          Fly answered 4xx/5xx; carries status, Fly's message, fly-request-id
      │    └── FlyNotFoundError   404
      └── FlyResourceError        a provider cannot converge (name held elsewhere, deadline passed, ...)
 
 Status errors are raised in exactly one place, :func:`raise_for_status`. No error text ever holds the
-API token: messages are built from the method, path, status and Fly's own error body only.
+API token or a secret the call sent: messages are built from the method, path, status and Fly's own
+error body, and all of it goes through `components.redact.scrub` with the call's secrets (an endpoint
+that echoes the request would otherwise hand them back inside its error body).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import httpx
+
+from components.redact import scrub
 
 __all__ = [
     "FlyConfigError",
     "FlyError",
     "FlyNotFoundError",
+    "FlyResponseError",
     "FlyRequestError",
     "FlyResourceError",
     "FlyStatusError",
@@ -52,6 +60,16 @@ class FlyRequestError(FlyError):
         super().__init__(f"Fly API {method} {path}: no answer ({reason})")
 
 
+class FlyResponseError(FlyError):
+    """Fly answered 2xx with a body that is not the JSON the call expects; the body is never quoted."""
+
+    def __init__(self, method: str, path: str, status: int, size: int, what: str = "a body that is not JSON") -> None:
+        self.method = method
+        self.path = path
+        self.status = status
+        super().__init__(f"Fly API {method} {path}: HTTP {status} with {what} ({size} bytes)")
+
+
 class FlyStatusError(FlyError):
     """Fly answered with an error status."""
 
@@ -71,31 +89,39 @@ class FlyNotFoundError(FlyStatusError):
     """404: the app, machine, volume or certificate does not exist."""
 
 
-def _fly_message(response: httpx.Response) -> str:
-    """Fly's error text: `{"error": ..., "message": ..., "status": ...}` or a plain body."""
+def _fly_message(response: httpx.Response, secrets: list[str]) -> str:
+    """Fly's error text: `{"error": ..., "message": ..., "status": ...}` or a plain body.
+
+    Scrubbed before it is cut, so a secret straddling the limit cannot leave its first half behind.
+    """
     try:
         body = response.json()
     except ValueError:
-        return response.text.strip()[:_MESSAGE_LIMIT]
+        return scrub(response.text.strip(), secrets)[:_MESSAGE_LIMIT]
     if isinstance(body, dict):
         parts = [str(body[k]) for k in ("error", "message") if body.get(k)]
         if body.get("status") and not isinstance(body.get("status"), int):
             parts.append(f"[{body['status']}]")
         if parts:
-            return " ".join(parts)[:_MESSAGE_LIMIT]
-    return str(body)[:_MESSAGE_LIMIT]
+            return scrub(" ".join(parts), secrets)[:_MESSAGE_LIMIT]
+    return scrub(str(body), secrets)[:_MESSAGE_LIMIT]
 
 
-def raise_for_status(response: httpx.Response) -> None:
-    """Raise FlyStatusError (FlyNotFoundError for 404) for a 4xx/5xx answer; the only place that does."""
+def raise_for_status(response: httpx.Response, secrets: Iterable[str] = ()) -> None:
+    """Raise FlyStatusError (FlyNotFoundError for 404) for a 4xx/5xx answer; the only place that does.
+
+    Every piece of text taken from the exchange is scrubbed of `secrets` (the token, values sent).
+    """
     if response.status_code < 400:
         return
+    hidden = list(secrets)
     request = response.request
     cls = FlyNotFoundError if response.status_code == 404 else FlyStatusError
+    request_id = response.headers.get("fly-request-id")
     raise cls(
         request.method,
-        request.url.path,
+        scrub(request.url.path, hidden),
         response.status_code,
-        _fly_message(response),
-        response.headers.get("fly-request-id"),
+        _fly_message(response, hidden),
+        scrub(request_id, hidden) if request_id else None,
     )

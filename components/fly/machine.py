@@ -140,7 +140,7 @@ def _acquire_lease(fly: FlyClient, app: str, machine_id: str) -> str:
             expect=frozenset({409}),
         )
         if response.status_code != 409:
-            body = response.json() or {}
+            body = fly.decode(response) or {}
             nonce = (body.get("data") or {}).get("nonce") or body.get("nonce")
             if not nonce:
                 raise FlyResourceError(f"lease on machine {machine_id} of app {app} came back without a nonce")

@@ -18,7 +18,7 @@ from components.fly.client import FlyClient, open_client
 from components.fly.common import FlyProvider, as_int, changed_keys, check_app_name, is_unknown
 from components.fly.errors import FlyNotFoundError, FlyResourceError
 
-SECRET_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SECRET_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # whole string: fullmatch
 
 
 # inputs
@@ -36,6 +36,7 @@ def _write(fly: FlyClient, app: str, values: Mapping[str, str | None]) -> int:
             app=app,
             json={"values": dict(values)},
             retry=True,
+            secrets=[v for v in values.values() if v],  # an echoing endpoint must not put them in errors
         )
     except FlyNotFoundError:
         raise FlyResourceError(f"cannot set secrets: Fly app {app!r} does not exist") from None
@@ -57,7 +58,7 @@ class SecretsProvider(FlyProvider):
             failures.append(CheckFailure("values", "values must be a map of secret name to string value"))
         elif isinstance(values, Mapping):
             for key, value in values.items():
-                if not SECRET_NAME_RE.match(str(key)):
+                if not SECRET_NAME_RE.fullmatch(str(key)):
                     failures.append(CheckFailure("values", f"secret name {key!r} must match {SECRET_NAME_RE.pattern}"))
                 elif not is_unknown(value) and not isinstance(value, str):
                     # Name the key, never echo the value.

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from components.fly.errors import FlyConfigError
+from components.inputs import BadUrl, check_http_url, credential_problem
 
 DEFAULT_API_URL = "https://api.machines.dev"
 URL_ENV = "FLY_API_URL"
@@ -51,22 +52,32 @@ def forget_config() -> None:
 
 
 def api_url() -> str:
-    """Base URL without the `/v1` suffix and without a trailing slash."""
+    """Base URL without the `/v1` suffix and without a trailing slash; FlyConfigError naming its source if malformed."""
     with _lock:
-        url = os.environ.get(URL_ENV) or _received.get(URL_CONFIG) or DEFAULT_API_URL
-    url = url.rstrip("/")
+        from_env = os.environ.get(URL_ENV)
+        url = from_env or _received.get(URL_CONFIG) or DEFAULT_API_URL
+    source = f"environment variable {URL_ENV}" if from_env else f"stack config {URL_CONFIG}"
+    try:
+        url = check_http_url(url, source).rstrip("/")
+    except BadUrl as exc:
+        raise FlyConfigError(str(exc)) from None
     return url[: -len("/v1")] if url.endswith("/v1") else url
 
 
 def api_token() -> str:
-    """The token, or a FlyConfigError naming both places it can come from."""
+    """The token, or a FlyConfigError naming where it came from (never quoting it)."""
     with _lock:
-        token = os.environ.get(TOKEN_ENV) or _received.get(TOKEN_CONFIG)
+        from_env = os.environ.get(TOKEN_ENV)
+        token = from_env or _received.get(TOKEN_CONFIG)
     if not token or not token.strip():
         raise FlyConfigError(
             f"no Fly API token: set the environment variable {TOKEN_ENV} "
             f"or the secret stack config {TOKEN_CONFIG} (pulumi config set --secret {TOKEN_CONFIG} ...)"
         )
+    problem = credential_problem(token.strip())
+    if problem:
+        source = f"environment variable {TOKEN_ENV}" if from_env else f"stack config {TOKEN_CONFIG}"
+        raise FlyConfigError(f"the Fly API token in {source} cannot be used: {problem}")
     return token.strip()
 
 

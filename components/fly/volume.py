@@ -27,7 +27,7 @@ from components.fly.errors import FlyError, FlyNotFoundError, FlyResourceError, 
 from components.fly.machine import wait_for
 from components.fly.settings import tunables
 
-VOLUME_NAME_RE = re.compile(r"^[a-z0-9_]{1,30}$")
+VOLUME_NAME_RE = re.compile(r"[a-z0-9_]{1,30}")  # whole string: fullmatch
 MAX_SIZE_GB = 500
 REPLACE_KEYS = ("app", "name", "region", "encrypted")
 GONE_STATES = frozenset({"destroyed", "destroying", "pending_destroy", "scheduling_destroy"})
@@ -86,7 +86,7 @@ class VolumeProvider(FlyProvider):
         check_app_name(news, "app", failures)
         check_region(news, "region", failures)
         name = news.get("name")
-        if not is_unknown(name) and not (isinstance(name, str) and VOLUME_NAME_RE.match(name)):
+        if not is_unknown(name) and not (isinstance(name, str) and VOLUME_NAME_RE.fullmatch(name)):
             failures.append(CheckFailure("name", f"name must be 1-30 of a-z, 0-9 and '_', got {name!r}"))
         size = news.get("size_gb")
         whole = as_int(size)

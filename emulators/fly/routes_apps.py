@@ -10,7 +10,7 @@ from emulators.fly.api import ApiError, Request, Response, bad_request, field_of
 from emulators.fly.state import App, IpAssignment, iso
 from emulators.fly.world import World
 
-_APP_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$|^[a-z0-9]$")
+_APP_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,61}[a-z0-9]|[a-z0-9]")  # fullmatch, as Fly checks whole names
 _IP_TYPES = ("v6", "shared_v4", "v4", "private_v6")
 SHARED_V4 = "66.241.124.17"  # one address shared by every app (routing by SNI/Host)
 
@@ -21,7 +21,7 @@ def create_app(world: World, req: Request) -> Response:
     name = body.get("name") or body.get("app_name")
     if not isinstance(name, str) or not name:
         raise bad_request("name is required")
-    if not _APP_NAME.match(name):
+    if not _APP_NAME.fullmatch(name):
         raise bad_request(f"name: {name!r} must be lowercase letters, digits and dashes (at most 63)")
     org = field_of(body, "org_slug", str)
     if org is None:

@@ -10,7 +10,7 @@ from emulators.fly.api import ApiError, Request, Response, bad_request, route
 from emulators.fly.state import Certificate, iso
 from emulators.fly.world import World
 
-_HOST = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_HOST = re.compile(r"(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")  # fullmatch
 
 
 def certificate_json(world: World, cert: Certificate) -> dict[str, Any]:
@@ -51,7 +51,7 @@ def certificate_json(world: World, cert: Certificate) -> dict[str, Any]:
 def create_certificate(world: World, req: Request) -> Response:
     app = world.app(req.params["app"]).name
     hostname = req.json_object().get("hostname")
-    if not isinstance(hostname, str) or not _HOST.match(hostname.lower()):
+    if not isinstance(hostname, str) or not _HOST.fullmatch(hostname.lower()):
         raise bad_request(f"hostname: not a valid hostname: {hostname!r}")
     hostname = hostname.lower()
     existing = world.state.certificates[app].get(hostname)

@@ -12,7 +12,7 @@ from emulators.fly.api import ApiError, Request, Response, bad_request, route
 from emulators.fly.state import App, Secret, digest, iso
 from emulators.fly.world import World
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # fullmatch
 
 
 def list_secrets(world: World, req: Request) -> Response:
@@ -59,7 +59,7 @@ def delete_secret(world: World, req: Request) -> Response:
 
 
 def _check_name(name: str) -> None:
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise bad_request(f"secret name {name!r} must be letters, digits and underscores")
 
 

@@ -10,7 +10,7 @@ from emulators.fly.api import ApiError, Request, Response, bad_request, field_of
 from emulators.fly.state import Volume, iso, new_volume_id
 from emulators.fly.world import DEFAULT_REGION, World
 
-_NAME = re.compile(r"^[a-z0-9_]{1,30}$")
+_NAME = re.compile(r"[a-z0-9_]{1,30}")  # fullmatch
 MAX_SIZE_GB = 500
 _UPDATABLE = ("snapshot_retention", "auto_backup_enabled")
 
@@ -19,7 +19,7 @@ def create_volume(world: World, req: Request) -> Response:
     body = req.json_object()
     app = world.app(req.params["app"])
     name = body.get("name")
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise bad_request(f"name: volume names use only lowercase letters, digits and underscores, got {name!r}")
     size = field_of(body, "size_gb", int, 3)  # API default 3 GB (reference §1.3)
     if not 1 <= size <= MAX_SIZE_GB:

@@ -132,3 +132,28 @@ def test_webhook_reads_stripe_fresh_and_replays_leave_the_roster_identical(accou
     again = WebhookHandler(SECRET, sync_now).handle(body, signed(body))  # a new process: no memory of evt_1
     assert (again.status, again.body["changes"], again.body["written"]) == (200, 0, False)
     assert roster.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000 + b"]" * 100_000,  # recursion
+        b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
+        b'["evt_1", "customer.updated"]',
+        b'"customer.updated"',
+        b"null",
+        b'{"id": 1, "type": "customer.updated"}',
+        b'{"id": "evt_1", "type": ["customer.updated"]}',
+        b'{"id": {"x": 1}, "type": "customer.updated"}',
+        b'{"id": "", "type": "customer.updated"}',
+        b'{"id": "evt_1", "type": null}',
+        b'{"id": "evt_1", "type": "customer.updated", "n": 1' + b"0" * 5000 + b"}",  # over int()'s digit limit
+    ],
+    ids=["nested-array", "nested-object", "list", "string", "null", "id-int", "type-list", "id-object", "id-empty",
+         "type-null", "huge-int"],
+)  # fmt: skip
+def test_webhook_signed_body_that_is_not_a_stripe_event_is_400(sync, body):
+    """A valid signature says nothing of the shape; a str() of a list must not pass as an event type."""
+    response = WebhookHandler(SECRET, sync).handle(body, signed(body))
+    assert response.status == 400 and "not a Stripe event" in response.body["error"]
+    assert sync.calls == 0

@@ -66,6 +66,11 @@ class Bucket:
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.name, Prefix=prefix)
         return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
 
+    def total_size(self, prefix: str) -> int:
+        """Bytes stored under prefix: what R2 bills for it."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.name, Prefix=prefix)
+        return sum(int(obj["Size"]) for page in pages for obj in page.get("Contents", []))
+
     def put(self, key: str, body: bytes) -> None:
         self.client.put_object(Bucket=self.name, Key=key, Body=body)
 

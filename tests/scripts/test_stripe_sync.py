@@ -175,7 +175,8 @@ def test_cli_failed_write_leaves_the_old_file_whole(account, roster, capsys, mon
     code, _, err = run_cli(capsys, "--roster", str(roster), "--now", "2026-11-26")
     assert code == 2 and "No space left on device" in err
     assert roster.read_bytes() == before
-    assert [p.name for p in roster.parent.iterdir()] == [roster.name]  # no temporary file left behind
+    left = sorted(p.name for p in roster.parent.iterdir())
+    assert left == sorted([roster.name, f".{roster.name}.lock"])  # no temporary file; the lock file stays
 
 
 def test_cli_stack_uses_the_stack_roster(account, capsys):

@@ -104,7 +104,7 @@ def test_roster_samples_load_and_write_back_byte_identical(stack: str, tmp_path:
             "purge_after: is before cancelled_at",
         ),
         ({"created_at": "yesterday"}, "created_at: expected a date YYYY-MM-DD, got 'yesterday'"),
-        ({"created_at": "2026-01-01T10:00:00Z"}, "created_at: expected a date YYYY-MM-DD, got datetime.datetime(2026, 1, 1, 10, 0, tzinfo=datetime.timezone.utc)"),
+        ({"created_at": "2026-01-01T10:00:00Z"}, "created_at: expected a date YYYY-MM-DD, got the timestamp 2026-01-01T10:00:00+00:00"),
         ({"nickname": "al"}, "nickname: unknown field (known: id, username, email, plan, state, region, stripe_customer, hold, created_at, cancelled_at, purge_after, purge_marked_at, over_quota_since)"),
         ({"email": None}, "email: required"),
     ],
@@ -145,9 +145,10 @@ def test_roster_rejects_malformed_files(text: str, message: str) -> None:
     assert found.startswith(message)
 
 
-def test_roster_empty_file_is_an_empty_roster() -> None:
-    assert parse_roster("", "x") == []
+def test_roster_empty_roster_is_written_as_an_empty_list_and_an_empty_file_is_refused() -> None:
     assert parse_roster(dump_roster([]), "x") == []
+    for text in ("", "# only a comment\n", "\n\n"):
+        assert problems(text) == ["holds no entries and no '[]': an empty roster is written as []"]
 
 
 def test_roster_missing_file_is_a_clear_error(tmp_path: Path) -> None:
@@ -187,7 +188,8 @@ def test_roster_write_is_atomic_when_the_disk_write_fails(tmp_path: Path, monkey
     with pytest.raises(OSError, match="disk full"):
         write_roster(path, [Tenant("acme000002", "carol", "carol@example.org", "free", "active")])
     assert path.read_text() == GOOD
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.yaml"]  # no temporary file left behind
+    # No temporary file left behind; the lock file stays by design (see roster_lock).
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".r.yaml.lock", "r.yaml"]
 
 
 def test_roster_validation_uses_the_stack_plan_table() -> None:
