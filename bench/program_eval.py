@@ -21,11 +21,12 @@ RESOURCES_PER_TENANT = 13  # the component and its 12 children (tests/program/te
 
 
 def _roster(count: int) -> list[Any]:
-    from tenants.roster import Tenant
+    from tenants.roster import RosterEntry
 
     plans = ("free", "reader", "library")
     return [
-        Tenant(f"tenant{i:06d}", f"user{i:06d}", f"user{i}@example.org", plans[i % 3], "active") for i in range(count)
+        RosterEntry(f"tenant{i:06d}", f"user{i:06d}", f"user{i}@example.org", plans[i % 3], "active")
+        for i in range(count)
     ]
 
 

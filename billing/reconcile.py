@@ -18,14 +18,14 @@ from datetime import date, datetime, timedelta
 from billing.decide import Verdict, decide
 from billing.report import Change, ChangeKind, Notice, NoticeKind, Report
 from billing.snapshot import USERNAME_KEY, Snapshot, StripeCustomer
+from billing.tenant_ids import tenant_id_for_customer
 from tenants.inputs import matches, quote_value
 from tenants.plans import Plan, plan_rank
 from tenants.roster import (
     STRIPE_CUSTOMER_RE,
+    RosterEntry,
     RosterError,
-    Tenant,
     email_error,
-    tenant_id_for_customer,
     username_error,
     validate,
 )
@@ -42,7 +42,7 @@ _KIND_ORDER: tuple[ChangeKind, ...] = (
 class _Run:
     """The state of one reconcile: the roster being built and the report being filled."""
 
-    def __init__(self, roster: Sequence[Tenant], today: date, grace_days: int, plans: Mapping[str, Plan]) -> None:
+    def __init__(self, roster: Sequence[RosterEntry], today: date, grace_days: int, plans: Mapping[str, Plan]) -> None:
         self.original = {t.id: t for t in roster}
         self.result = dict(self.original)
         self.today = today
@@ -50,9 +50,9 @@ class _Run:
         self.plans = plans
         self.report = Report()
         self.renames: list[tuple[str, str, str]] = []  # (tenant id, wanted username, customer)
-        self.adds: list[Tenant] = []
+        self.adds: list[RosterEntry] = []
 
-    def change(self, tenant: Tenant, kind: ChangeKind, detail: str) -> None:
+    def change(self, tenant: RosterEntry, kind: ChangeKind, detail: str) -> None:
         self.report.changes.append(Change(kind, tenant.id, tenant.username, tenant.stripe_customer or "", detail))
 
     def notice(self, kind: NoticeKind, customer: str, tenant_id: str | None, message: str) -> None:
@@ -60,18 +60,18 @@ class _Run:
 
 
 def reconcile(
-    roster: Sequence[Tenant],
+    roster: Sequence[RosterEntry],
     snapshot: Snapshot,
     *,
     now: datetime,
     grace_days: int = DEFAULT_GRACE_DAYS,
     plans: Mapping[str, Plan],
-) -> tuple[list[Tenant], Report]:
+) -> tuple[list[RosterEntry], Report]:
     """The new roster (validated, sorted by id) and what changed; raises RosterError only on a bug."""
     run = _Run(roster, now.date(), grace_days, plans)
     run.report.subscriptions = len(snapshot.subscriptions)
     run.report.customers = len(snapshot.customers)
-    owners: dict[str, list[Tenant]] = {}
+    owners: dict[str, list[RosterEntry]] = {}
     for tenant in roster:
         if tenant.stripe_customer:
             owners.setdefault(tenant.stripe_customer, []).append(tenant)
@@ -111,7 +111,7 @@ def reconcile(
     return tenants, run.report
 
 
-def _update(run: _Run, tenant: Tenant, verdict: Verdict) -> None:
+def _update(run: _Run, tenant: RosterEntry, verdict: Verdict) -> None:
     new = _lifecycle(run, tenant, verdict)
     if new is None:
         del run.result[tenant.id]
@@ -139,7 +139,7 @@ def _update(run: _Run, tenant: Tenant, verdict: Verdict) -> None:
             run.renames.append((tenant.id, wanted, verdict.customer))
 
 
-def _lifecycle(run: _Run, tenant: Tenant, verdict: Verdict) -> Tenant | None:
+def _lifecycle(run: _Run, tenant: RosterEntry, verdict: Verdict) -> RosterEntry | None:
     """The tenant's state, plan and dates from the verdict; None when the entry is to be removed."""
     assert verdict.plan is not None
     sub = f"subscription {verdict.subscription}"
@@ -208,7 +208,7 @@ def _plan_new(run: _Run, verdict: Verdict) -> None:
         return
     assert wanted is not None and verdict.plan is not None and verdict.state is not None
     run.adds.append(
-        Tenant(
+        RosterEntry(
             id=tenant_id,
             username=wanted,
             email=verdict.email,
@@ -256,7 +256,7 @@ def _assign_usernames(run: _Run) -> None:
         run.notice("skipped", tenant.stripe_customer or "", None, message)
 
 
-def _settle(run: _Run) -> list[Tenant]:
+def _settle(run: _Run) -> list[RosterEntry]:
     """Runs the roster's own validation; a changed entry that breaks it is put back and reported."""
     while True:
         tenants = sorted(run.result.values(), key=lambda t: t.id)

@@ -12,7 +12,7 @@ import pulumi
 
 from components.stack_config import StackConfig
 from tenants.plans import Plan
-from tenants.roster import Tenant
+from tenants.roster import RosterEntry
 
 DATA_PATH = "/app/data"
 APP_PORT = 3000
@@ -25,7 +25,7 @@ SECRET_NAMES = ("NEXTAUTH_SECRET", "R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY", "
 RUN_STATES = {"active": "active", "suspended": "stopped", "cancelled": "stopped"}
 
 
-def tenant_env(tenant: Tenant, settings: StackConfig) -> dict[str, str]:
+def tenant_env(tenant: RosterEntry, settings: StackConfig) -> dict[str, str]:
     return {
         "DATABASE_PATH": f"{DATA_PATH}/library.db",
         "LIBRARY_PATH": f"{DATA_PATH}/library",
@@ -41,7 +41,9 @@ def bucket_name(tenant_id: str) -> str:
     return f"alex-{tenant_id}"
 
 
-def machine_config(tenant: Tenant, plan: Plan, settings: StackConfig, volume_id: pulumi.Input[str]) -> dict[str, Any]:
+def machine_config(
+    tenant: RosterEntry, plan: Plan, settings: StackConfig, volume_id: pulumi.Input[str]
+) -> dict[str, Any]:
     return {
         "image": settings.image,
         "env": tenant_env(tenant, settings),

@@ -13,8 +13,7 @@ import pulumi
 
 from components.stack_config import NAMESPACE, ConfigError, StackConfig, from_mapping
 from components.tenant import Tenant, TenantArgs
-from tenants.roster import RosterError, load_roster
-from tenants.roster import Tenant as RosterEntry
+from tenants.roster import RosterEntry, RosterError, load_roster
 
 CONFIG_KEYS = (
     "domain",

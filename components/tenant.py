@@ -28,7 +28,7 @@ from components.machine_config import RUN_STATES, VOLUME_NAME, bucket_name, mach
 from components.stack_config import StackConfig
 from components.storage import bucket_emptier, tenant_storage
 from tenants.plans import Plan
-from tenants.roster import Tenant as RosterEntry
+from tenants.roster import RosterEntry
 
 TENANT_TYPE = "alex-hosted:tenant:Tenant"
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from components.inputs import BadInput, check_credential, check_http_url
 from components.stack_config import ConfigError, StackConfig, read_stack_file
-from tenants.roster import RosterError, Tenant, read_roster
+from tenants.roster import RosterEntry, RosterError, read_roster
 
 EXIT_OK = 0
 EXIT_ATTENTION = 1
@@ -113,13 +113,13 @@ def env_url(name: str, default: str) -> str:
         raise CliError(str(exc)) from None
 
 
-def load_stack(stack: str, roster: str | None = None) -> tuple[StackConfig, list[Tenant]]:
+def load_stack(stack: str, roster: str | None = None) -> tuple[StackConfig, list[RosterEntry]]:
     """The stack's settings and its validated roster; problems become one CliError listing them all."""
     config, tenants, _ = read_stack(stack, roster)
     return config, tenants
 
 
-def read_stack(stack: str, roster: str | None = None) -> tuple[StackConfig, list[Tenant], str]:
+def read_stack(stack: str, roster: str | None = None) -> tuple[StackConfig, list[RosterEntry], str]:
     """As load_stack, plus the roster's text, for a later write_roster(expected=text)."""
     try:
         config = read_stack_file(stack)
@@ -133,7 +133,7 @@ def read_stack(stack: str, roster: str | None = None) -> tuple[StackConfig, list
     return config, tenants, text
 
 
-def find_tenant(tenants: Sequence[Tenant], tenant_id: str, stack: str) -> Tenant:
+def find_tenant(tenants: Sequence[RosterEntry], tenant_id: str, stack: str) -> RosterEntry:
     for tenant in tenants:
         if tenant.id == tenant_id:
             return tenant

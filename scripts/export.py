@@ -26,7 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from components.machine_config import bucket_name
 from scripts import cli
 from scripts.r2 import BadInput, S3Object, list_objects, r2_client
-from tenants.roster import Tenant
+from tenants.roster import RosterEntry
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -53,7 +53,7 @@ class ExportResult:
     expires_at: datetime
 
 
-def check_exportable(tenant: Tenant, today: date) -> None:
+def check_exportable(tenant: RosterEntry, today: date) -> None:
     """Refuses purging tenants and cancelled ones past their grace window."""
     if tenant.state == "purging":
         raise cli.CliError(
@@ -119,7 +119,7 @@ def build_zip(
 
 
 def export_tenant(
-    client: S3Client, tenant: Tenant, endpoint: str, now: datetime, expires_s: int
+    client: S3Client, tenant: RosterEntry, endpoint: str, now: datetime, expires_s: int
 ) -> ExportResult | None:
     """Builds, stores and signs the export; None when the bucket holds neither books nor a backup."""
     bucket = bucket_name(tenant.id)

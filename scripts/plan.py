@@ -19,7 +19,7 @@ from pathlib import Path
 from components.machine_config import RUN_STATES, bucket_name
 from components.stack_config import ConfigError, StackConfig, read_stack_file
 from scripts import cli, pricing
-from tenants.roster import RosterError, Tenant, load_roster
+from tenants.roster import RosterEntry, RosterError, load_roster
 
 # Published ceilings that cap tenants per stack or per account (DESIGN.md, references).
 LIMITS = {
@@ -47,7 +47,7 @@ class TenantPlan:
     r2_month: float
 
 
-def plan_tenant(entry: Tenant, settings: StackConfig, usage: pricing.Usage) -> TenantPlan:
+def plan_tenant(entry: RosterEntry, settings: StackConfig, usage: pricing.Usage) -> TenantPlan:
     plan = settings.plans[entry.plan]
     machine = {"active": "running", "stopped": "stopped"}.get(RUN_STATES.get(entry.state, ""), "none")
     fly = plan.volume_gb * pricing.FLY_VOLUME_GB_MONTH + pricing.FLY_CERT_MONTH

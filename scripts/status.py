@@ -29,7 +29,7 @@ from components.fly.errors import (
 from components.machine_config import VOLUME_NAME
 from components.stack_config import StackConfig
 from scripts import cli
-from tenants.roster import Tenant
+from tenants.roster import RosterEntry
 
 GONE = frozenset({"destroyed", "destroying", "replaced", "migrated"})
 VOLUME_GONE = frozenset({"destroyed", "pending_destroy", "destroying"})
@@ -87,7 +87,7 @@ def _certificate(fly: FlyClient, app: str, hostname: str) -> dict[str, Any] | No
     return cert
 
 
-def tenant_status(fly: FlyClient, tenant: Tenant, config: StackConfig) -> TenantStatus:
+def tenant_status(fly: FlyClient, tenant: RosterEntry, config: StackConfig) -> TenantStatus:
     """One tenant's status; errors that affect every call (no answer, token refused) propagate."""
     app = config.app_name(tenant.id)
     status = TenantStatus(tenant.id, tenant.username, tenant.state, app)
@@ -128,7 +128,7 @@ def tenant_status(fly: FlyClient, tenant: Tenant, config: StackConfig) -> Tenant
     return status
 
 
-def collect(fly: FlyClient, tenants: Sequence[Tenant], config: StackConfig) -> list[TenantStatus]:
+def collect(fly: FlyClient, tenants: Sequence[RosterEntry], config: StackConfig) -> list[TenantStatus]:
     rows = []
     for index, tenant in enumerate(tenants, start=1):
         try:

@@ -25,7 +25,7 @@ import httpx
 from components.machine_config import bucket_name
 from scripts import cli
 from tenants.plans import Plan
-from tenants.roster import RosterError, Tenant, write_roster
+from tenants.roster import RosterEntry, RosterError, write_roster
 
 DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 LAG_NOTE = (
@@ -133,7 +133,7 @@ def _messages(body: Any) -> str:
     return "(no message)"
 
 
-def measure(tenants: Sequence[Tenant], plans: Mapping[str, Plan], usage: Mapping[str, Usage]) -> list[Row]:
+def measure(tenants: Sequence[RosterEntry], plans: Mapping[str, Plan], usage: Mapping[str, Usage]) -> list[Row]:
     """One row per tenant that still has a bucket to count (purging tenants are on their way out)."""
     rows = []
     for tenant in tenants:
@@ -157,14 +157,14 @@ def measure(tenants: Sequence[Tenant], plans: Mapping[str, Plan], usage: Mapping
 
 
 def mark_over_quota(
-    tenants: Sequence[Tenant], rows: Sequence[Row], today: date, suspend_after: int
-) -> tuple[list[Tenant], list[str]]:
+    tenants: Sequence[RosterEntry], rows: Sequence[Row], today: date, suspend_after: int
+) -> tuple[list[RosterEntry], list[str]]:
     """The roster with over-quota dates and suspensions applied, and one line per change.
 
     A tenant without a usage sample keeps its mark: absence of data is not evidence of being under quota.
     """
     by_id = {row.tenant: row for row in rows}
-    updated: list[Tenant] = []
+    updated: list[RosterEntry] = []
     changes: list[str] = []
     for tenant in tenants:
         row = by_id.get(tenant.id)
@@ -189,7 +189,7 @@ def mark_over_quota(
     return updated, changes
 
 
-def _notes(tenants: Sequence[Tenant], rows: Sequence[Row]) -> list[str]:
+def _notes(tenants: Sequence[RosterEntry], rows: Sequence[Row]) -> list[str]:
     by_id = {row.tenant: row for row in rows}
     notes = []
     for tenant in tenants:

@@ -10,9 +10,7 @@ quoted in a message is bounded (tenants.inputs).
 
 from __future__ import annotations
 
-import base64
 import fcntl
-import hashlib
 import os
 import re
 import tempfile
@@ -61,7 +59,7 @@ HEADER = (
 
 
 @dataclass(frozen=True)
-class Tenant:
+class RosterEntry:
     """One roster entry. Field order here is the order written to the file."""
 
     id: str
@@ -81,11 +79,11 @@ class Tenant:
     def to_mapping(self) -> dict[str, Any]:
         return {key: value for key, value in asdict(self).items() if value is not None}
 
-    def with_changes(self, **changes: Any) -> Tenant:
+    def with_changes(self, **changes: Any) -> RosterEntry:
         return replace(self, **changes)
 
 
-FIELD_NAMES = tuple(f.name for f in fields(Tenant))
+FIELD_NAMES = tuple(f.name for f in fields(RosterEntry))
 REQUIRED = ("id", "username", "email", "plan", "state")
 DATE_FIELDS = ("created_at", "cancelled_at", "purge_after", "purge_marked_at", "over_quota_since")
 
@@ -115,16 +113,6 @@ class RosterError(ValueError):
         super().__init__(f"{source}: {count} problem{'s' if count != 1 else ''}:\n{lines}")
 
 
-def tenant_id_for_customer(stripe_customer: str) -> str:
-    """The immutable tenant id of a Stripe customer: 's' + 13 base32 characters of its sha256.
-
-    Deterministic, so every sync run (and every machine) derives the same id; never reused for a
-    different customer in practice (65 bits).
-    """
-    digest = hashlib.sha256(stripe_customer.encode("utf-8")).digest()
-    return "s" + base64.b32encode(digest).decode("ascii").lower()[:13]
-
-
 class RosterChanged(RosterError):
     """The file changed between reading and writing (another run, or a hand edit): nothing was written."""
 
@@ -136,12 +124,12 @@ def roster_path(stack: str) -> Path:
 _SafeDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-def load_roster(path: Path | str, plans: Mapping[str, Plan] = DEFAULT_PLANS) -> list[Tenant]:
+def load_roster(path: Path | str, plans: Mapping[str, Plan] = DEFAULT_PLANS) -> list[RosterEntry]:
     """Reads and validates a roster file; raises RosterError listing every problem."""
     return read_roster(path, plans)[0]
 
 
-def read_roster(path: Path | str, plans: Mapping[str, Plan] = DEFAULT_PLANS) -> tuple[list[Tenant], str]:
+def read_roster(path: Path | str, plans: Mapping[str, Plan] = DEFAULT_PLANS) -> tuple[list[RosterEntry], str]:
     """The validated tenants and the exact text they came from, to hand back to write_roster(expected=).
 
     Whatever is wrong with the file (missing, a directory, not UTF-8, not YAML, the wrong shape) is a
@@ -155,7 +143,7 @@ def read_roster(path: Path | str, plans: Mapping[str, Plan] = DEFAULT_PLANS) -> 
     return parse_roster(text, str(path), plans), text
 
 
-def parse_roster(text: str, source: str, plans: Mapping[str, Plan] = DEFAULT_PLANS) -> list[Tenant]:
+def parse_roster(text: str, source: str, plans: Mapping[str, Plan] = DEFAULT_PLANS) -> list[RosterEntry]:
     try:
         data = load_yaml(text)
     except InputError as exc:
@@ -165,7 +153,7 @@ def parse_roster(text: str, source: str, plans: Mapping[str, Plan] = DEFAULT_PLA
         raise RosterError(source, ["holds no entries and no '[]': an empty roster is written as []"])
     if not isinstance(data, list):
         raise RosterError(source, [f"expected a list of tenant entries at the top level, got {_kind(data)}"])
-    tenants: list[Tenant] = []
+    tenants: list[RosterEntry] = []
     positions: dict[int, int] = {}
     problems: list[Problem] = []
     for index, raw in enumerate(data, start=1):
@@ -211,7 +199,7 @@ def _kind(value: Any) -> str:
     return f"the {type(value).__name__} {quote_value(value)}"
 
 
-def _parse_entry(index: int, raw: Any) -> tuple[Tenant | None, list[Problem]]:
+def _parse_entry(index: int, raw: Any) -> tuple[RosterEntry | None, list[Problem]]:
     if not isinstance(raw, Mapping):
         return None, [Problem(index, None, "(entry)", f"expected a mapping of field: value, got {_kind(raw)}")]
     tenant_id = raw.get("id") if isinstance(raw.get("id"), str) else None
@@ -245,7 +233,7 @@ def _parse_entry(index: int, raw: Any) -> tuple[Tenant | None, list[Problem]]:
             values[name] = value
     if problems:
         return None, problems
-    return Tenant(**values), []
+    return RosterEntry(**values), []
 
 
 def _shown(value: Any) -> str:
@@ -273,7 +261,7 @@ def _as_date(value: Any) -> date | None:
 
 
 def validate(
-    tenants: Sequence[Tenant],
+    tenants: Sequence[RosterEntry],
     plans: Mapping[str, Plan] = DEFAULT_PLANS,
     positions: Mapping[int, int] | None = None,
 ) -> list[Problem]:
@@ -297,7 +285,7 @@ def _in_file_order(problems: Iterable[Problem]) -> list[Problem]:
     return sorted(problems, key=lambda p: (p.entry, rank.get(p.field, 0)))
 
 
-def _entry_rules(index: int, tenant: Tenant, plans: Mapping[str, Plan]) -> list[Problem]:
+def _entry_rules(index: int, tenant: RosterEntry, plans: Mapping[str, Plan]) -> list[Problem]:
     """The rules of one parsed entry on its own (duplicates are _duplicates')."""
     problems: list[Problem] = []
 
@@ -373,7 +361,7 @@ def email_error(email: str | None) -> str | None:
     return f"{quote_value(email)} is not an email address"
 
 
-def _date_rules(tenant: Tenant) -> Iterable[tuple[str, str]]:
+def _date_rules(tenant: RosterEntry) -> Iterable[tuple[str, str]]:
     state = tenant.state
     if state == "cancelled":
         for field in ("cancelled_at", "purge_after"):
@@ -391,7 +379,7 @@ def _date_rules(tenant: Tenant) -> Iterable[tuple[str, str]]:
         yield "purge_after", "is before cancelled_at"
 
 
-def dump_roster(tenants: Iterable[Tenant]) -> str:
+def dump_roster(tenants: Iterable[RosterEntry]) -> str:
     entries = [t.to_mapping() for t in sorted(tenants, key=lambda t: t.id)]
     if not entries:
         return HEADER + "[]\n"
@@ -403,7 +391,7 @@ def dump_roster(tenants: Iterable[Tenant]) -> str:
 
 def write_roster(
     path: Path | str,
-    tenants: Sequence[Tenant],
+    tenants: Sequence[RosterEntry],
     plans: Mapping[str, Plan] = DEFAULT_PLANS,
     *,
     expected: str | None = None,

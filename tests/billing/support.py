@@ -13,15 +13,15 @@ import stripe
 from billing.stripe_source import PINNED_API_VERSION, RetryPolicy, make_client
 from emulators.stripe.server import FakeStripe, serve
 from emulators.stripe.state import StripeWorld
-from tenants.roster import Tenant, dump_roster
+from tenants.roster import RosterEntry, dump_roster
 
 API_KEY = "sk_test_51FixtureKeyNeverPrinted0000"
 FAST_RETRIES = RetryPolicy(network_retries=2, rate_limit_retries=3, rate_limit_delay=0.001)
 
 # Hand-managed entries (no stripe_customer) that every sync must leave byte for byte.
 HAND_MANAGED = [
-    Tenant("friend0001", "erin", "erin@example.com", "free", "active", created_at=date(2026, 1, 5)),
-    Tenant("ops0000001", "ops-demo", "ops@example.com", "library", "suspended", hold="operator", region="ams"),
+    RosterEntry("friend0001", "erin", "erin@example.com", "free", "active", created_at=date(2026, 1, 5)),
+    RosterEntry("ops0000001", "ops-demo", "ops@example.com", "library", "suspended", hold="operator", region="ams"),
 ]
 
 
@@ -55,7 +55,7 @@ def now(day: str) -> datetime:
     return datetime.fromisoformat(day).replace(tzinfo=UTC) + timedelta(hours=18)
 
 
-def write_hand_managed(path: Path, extra: list[Tenant] | None = None) -> str:
+def write_hand_managed(path: Path, extra: list[RosterEntry] | None = None) -> str:
     text = dump_roster([*HAND_MANAGED, *(extra or [])])
     path.write_text(text, encoding="utf-8")
     return text

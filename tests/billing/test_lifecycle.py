@@ -12,10 +12,11 @@ from datetime import date
 import pytest
 
 from billing.sync import SyncSettings, run_sync
+from billing.tenant_ids import tenant_id_for_customer
 from emulators.stripe.state import StripeWorld
 from scripts.stripe_sync import main
 from tenants.plans import DEFAULT_PLANS
-from tenants.roster import load_roster, tenant_id_for_customer
+from tenants.roster import load_roster
 from tests.billing.support import API_KEY, at, now, write_hand_managed
 
 CUS = "cus_Lifecycle1"

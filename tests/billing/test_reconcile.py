@@ -9,8 +9,9 @@ import pytest
 import billing.reconcile as reconcile_module
 from billing.reconcile import reconcile
 from billing.snapshot import Snapshot, StripeCustomer, StripeSubscription
+from billing.tenant_ids import tenant_id_for_customer
 from tenants.plans import DEFAULT_PLANS
-from tenants.roster import Tenant, tenant_id_for_customer
+from tenants.roster import RosterEntry
 from tests.billing.support import HAND_MANAGED, at, now
 
 NOW = now("2026-11-26")
@@ -32,10 +33,10 @@ def snapshot(*entries: tuple[StripeCustomer, str, str]) -> Snapshot:
     return snap
 
 
-def stripe_tenant(cid: str, username: str, **kw) -> Tenant:
+def stripe_tenant(cid: str, username: str, **kw) -> RosterEntry:
     fields = {"email": f"{cid[4:].lower()}@example.com", "plan": "reader", "state": "active",
               "created_at": date(2026, 1, 1), **kw}  # fmt: skip
-    return Tenant(tenant_id_for_customer(cid), username, stripe_customer=cid, **fields)
+    return RosterEntry(tenant_id_for_customer(cid), username, stripe_customer=cid, **fields)
 
 
 def run(roster, snap, **kw):
@@ -167,7 +168,7 @@ def test_reconcile_incomplete_signup_is_pending_not_provisioned():
 
 def test_reconcile_customer_on_two_entries_is_skipped():
     first = stripe_tenant("cus_A", "alice")
-    second = Tenant("dupe000001", "alice-2", "x@example.com", "reader", "active", stripe_customer="cus_A")
+    second = RosterEntry("dupe000001", "alice-2", "x@example.com", "reader", "active", stripe_customer="cus_A")
     tenants, report = run([first, second], snapshot((customer("cus_A", "alice"), "unpaid", "reader_monthly")))
     assert sorted(tenants, key=lambda t: t.id) == sorted([first, second], key=lambda t: t.id)
     assert report.notices[0].kind == "skipped" and "several roster entries" in report.notices[0].message

@@ -19,7 +19,7 @@ from pulumi.runtime.mocks import MockMonitor
 
 from components.program import declare_tenants, summary
 from components.stack_config import StackConfig, from_mapping
-from tenants.roster import Tenant as RosterEntry
+from tenants.roster import RosterEntry
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 

@@ -8,15 +8,16 @@ from typing import Any
 
 import pytest
 
-from tenants.roster import Tenant, tenant_id_for_customer
+from billing.tenant_ids import tenant_id_for_customer
+from tenants.roster import RosterEntry
 from tests.program.harness import Recording, run_program
 
 TID = "acme000001"
 DATA_HOLDERS = (f"{TID}-bucket", f"{TID}-volume", f"{TID}-app")
 
 
-def entry(**changes: Any) -> Tenant:
-    base = Tenant(TID, "alice", "alice@example.org", "reader", "active", created_at=date(2026, 1, 1))
+def entry(**changes: Any) -> RosterEntry:
+    base = RosterEntry(TID, "alice", "alice@example.org", "reader", "active", created_at=date(2026, 1, 1))
     return base.with_changes(**changes)
 
 
@@ -128,7 +129,9 @@ def test_lifecycle_downgrade_asks_for_the_smaller_size_and_the_volume_provider_k
 
 
 def test_lifecycle_adding_a_tenant_leaves_the_others_inputs_untouched() -> None:
-    other = Tenant(tenant_id_for_customer("cus_B"), "bob", "bob@example.org", "free", "active", stripe_customer="cus_B")
+    other = RosterEntry(
+        tenant_id_for_customer("cus_B"), "bob", "bob@example.org", "free", "active", stripe_customer="cus_B"
+    )
     before, after = run_program([entry()]), run_program([entry(), other])
     assert changed_inputs(before, after) == {}
     assert set(after.registrations) - set(before.registrations) == {
@@ -138,7 +141,9 @@ def test_lifecycle_adding_a_tenant_leaves_the_others_inputs_untouched() -> None:
 
 def test_program_builds_1000_tenants_under_mocks() -> None:
     roster = [
-        Tenant(f"tenant{i:06d}", f"user{i:06d}", f"user{i}@example.org", ("free", "reader", "library")[i % 3], "active")
+        RosterEntry(
+            f"tenant{i:06d}", f"user{i:06d}", f"user{i}@example.org", ("free", "reader", "library")[i % 3], "active"
+        )
         for i in range(1000)
     ]
     started = time.perf_counter()

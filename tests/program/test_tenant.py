@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from components.storage import BUCKET_ITEM_READ, BUCKET_ITEM_WRITE
-from tenants.roster import Tenant
+from tenants.roster import RosterEntry
 from tests.program.harness import Recording, is_secret, plain_strings, run_program, token_value
 
 TID = "acme000001"
@@ -32,8 +32,8 @@ EXPECTED = {
 }
 
 
-def entry(**changes: object) -> Tenant:
-    base = Tenant(TID, "alice", "alice@example.org", "reader", "active", created_at=date(2026, 1, 1))
+def entry(**changes: object) -> RosterEntry:
+    base = RosterEntry(TID, "alice", "alice@example.org", "reader", "active", created_at=date(2026, 1, 1))
     return base.with_changes(**changes)
 
 

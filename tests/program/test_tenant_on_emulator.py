@@ -1,7 +1,7 @@
 """A tenant end to end: the inputs the program declares, driven through the engine's provider process
 against the Fly emulator, as `pulumi up` would in dependency order.
 
-This joins the two halves the other tests prove apart: the Tenant component (under mocks) and the Fly
+This joins the two halves the other tests prove apart: the RosterEntry component (under mocks) and the Fly
 providers (over HTTP). The Fly API accepts the machine config the program builds, a second `up` of the
 same roster writes nothing, and roster changes reach the machine as designed.
 """
@@ -20,7 +20,7 @@ from components.fly.ips import IpsProvider
 from components.fly.machine import MachineProvider
 from components.fly.secrets import SecretsProvider
 from components.fly.volume import VolumeProvider
-from tenants.roster import Tenant
+from tenants.roster import RosterEntry
 from tests.conftest import FLY_TEST_TOKEN
 from tests.fly.conftest import FAST_ENV
 from tests.program.harness import Recording, is_secret, run_program, settings
@@ -38,8 +38,8 @@ ORDER = (
 )
 
 
-def entry(**changes: Any) -> Tenant:
-    base = Tenant(TID, "alice", "alice@example.org", "free", "active", created_at=date(2026, 1, 1))
+def entry(**changes: Any) -> RosterEntry:
+    base = RosterEntry(TID, "alice", "alice@example.org", "free", "active", created_at=date(2026, 1, 1))
     return base.with_changes(**changes)
 
 

@@ -18,7 +18,7 @@ import pytest
 from components.stack_config import read_stack_file
 from emulators.cloudflare import CloudflareEmulator
 from scripts.r2 import r2_client
-from tenants.roster import Tenant, write_roster
+from tenants.roster import RosterEntry, write_roster
 
 STACK = "dev"
 CF_TOKEN = "cf-test-token-do-not-print"
@@ -60,10 +60,10 @@ def stack_config():
 
 
 @pytest.fixture
-def make_roster(tmp_path: Path, stack_config) -> Callable[[Sequence[Tenant]], Path]:
+def make_roster(tmp_path: Path, stack_config) -> Callable[[Sequence[RosterEntry]], Path]:
     """Writes tenants to a roster file (validated, like the real thing) and returns its path."""
 
-    def make(tenants: Sequence[Tenant]) -> Path:
+    def make(tenants: Sequence[RosterEntry]) -> Path:
         path = tmp_path / f"{STACK}.yaml"
         write_roster(path, tenants, stack_config.plans)
         return path

@@ -13,12 +13,12 @@ import moto.settings
 import pytest
 
 from scripts.export import main
-from tenants.roster import Tenant
+from tenants.roster import RosterEntry
 
 from .conftest import R2_SECRET, STACK
 
 BUCKET = "alex-exporter01"
-ACTIVE = Tenant("exporter01", "reader-one", "one@example.com", "reader", "active", created_at=date(2026, 9, 1))
+ACTIVE = RosterEntry("exporter01", "reader-one", "one@example.com", "reader", "active", created_at=date(2026, 9, 1))
 CANCELLED = ACTIVE.with_changes(state="cancelled", cancelled_at=date(2026, 11, 1), purge_after=date(2026, 12, 1))
 STATES = {
     "active": ACTIVE,

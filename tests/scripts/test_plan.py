@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from scripts import plan, pricing
-from tenants.roster import Tenant
+from tenants.roster import RosterEntry
 
 
 def test_plan_prints_every_tenant_and_the_totals(run_cli) -> None:
@@ -23,9 +23,9 @@ def test_plan_prints_every_tenant_and_the_totals(run_cli) -> None:
 def test_plan_json_prices_each_state_as_designed(run_cli, make_roster) -> None:
     roster = make_roster(
         [
-            Tenant("active0001", "ann", "ann@example.org", "reader", "active"),
-            Tenant("paused0001", "bea", "bea@example.org", "reader", "suspended"),
-            Tenant(
+            RosterEntry("active0001", "ann", "ann@example.org", "reader", "active"),
+            RosterEntry("paused0001", "bea", "bea@example.org", "reader", "suspended"),
+            RosterEntry(
                 "purged0001", "cat", "cat@example.org", "reader", "purging",
                 cancelled_at=date.fromisoformat("2026-01-01"), purge_after=date.fromisoformat("2026-01-31"), purge_marked_at=date.fromisoformat("2026-02-01"),
             ),
@@ -81,7 +81,7 @@ def test_plan_rejects_an_impossible_awake_fraction(run_cli) -> None:
 
 def test_plan_warns_when_a_stack_outgrows_the_published_limits(run_cli, make_roster) -> None:
     roster = make_roster(
-        [Tenant(f"tenant{i:04d}", f"user{i:04d}", f"u{i}@example.org", "free", "active") for i in range(190)]
+        [RosterEntry(f"tenant{i:04d}", f"user{i:04d}", f"u{i}@example.org", "free", "active") for i in range(190)]
     )
     result = run_cli(plan.main, ["dev", "--roster", str(roster)])
     assert result.code == 0, result

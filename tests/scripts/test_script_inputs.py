@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from scripts import empty_bucket, export, migrate_selfhosted, storage, stripe_sync
-from tenants.roster import Tenant
+from tenants.roster import RosterEntry
 
 from .conftest import R2_KEY_ID, R2_SECRET, STACK
 
-TENANT = Tenant("inputsuser1", "inputs", "inputs@example.com", "free", "active", created_at=date(2026, 9, 1))
+TENANT = RosterEntry("inputsuser1", "inputs", "inputs@example.com", "free", "active", created_at=date(2026, 9, 1))
 BAD_ENDPOINTS = {
     "no scheme": "127.0.0.1:9000",
     "other scheme": "ftp://127.0.0.1:9000",

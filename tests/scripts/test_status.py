@@ -10,15 +10,15 @@ import pytest
 
 from emulators.fly import FlyEmulator
 from scripts.status import main
-from tenants.roster import Tenant
+from tenants.roster import RosterEntry
 from tests.conftest import FLY_TEST_TOKEN
 
 from .conftest import STACK
 
-RUNNING = Tenant("runninguser", "runner", "run@example.com", "reader", "active", created_at=date(2026, 9, 1))
-ASLEEP = Tenant("sleepyuser1", "sleepy", "sleep@example.com", "free", "active", created_at=date(2026, 9, 1))
-PAUSED = Tenant("pauseduser1", "paused", "paused@example.com", "reader", "suspended", created_at=date(2026, 9, 1))
-MISSING = Tenant("missinguser", "missing", "missing@example.com", "free", "active", created_at=date(2026, 9, 1))
+RUNNING = RosterEntry("runninguser", "runner", "run@example.com", "reader", "active", created_at=date(2026, 9, 1))
+ASLEEP = RosterEntry("sleepyuser1", "sleepy", "sleep@example.com", "free", "active", created_at=date(2026, 9, 1))
+PAUSED = RosterEntry("pauseduser1", "paused", "paused@example.com", "reader", "suspended", created_at=date(2026, 9, 1))
+MISSING = RosterEntry("missinguser", "missing", "missing@example.com", "free", "active", created_at=date(2026, 9, 1))
 
 
 @pytest.fixture
@@ -31,7 +31,9 @@ def fly(monkeypatch):
         yield emu
 
 
-def provision(emu: FlyEmulator, stack_config, tenant: Tenant, *, machine: str | None, cert: bool = True, gb: int = 1):
+def provision(
+    emu: FlyEmulator, stack_config, tenant: RosterEntry, *, machine: str | None, cert: bool = True, gb: int = 1
+):
     """Creates what the Pulumi program would (app, volume, machine, certificate) straight through the API."""
     app = stack_config.app_name(tenant.id)
     headers = {"Authorization": f"Bearer {FLY_TEST_TOKEN}"}

@@ -8,12 +8,12 @@ from datetime import date
 import pytest
 
 from scripts.status import main
-from tenants.roster import Tenant
+from tenants.roster import RosterEntry
 from tests.support.servers import EchoServer, leaked
 
 from .conftest import STACK
 
-TENANT = Tenant("echouser001", "echo", "echo@example.com", "free", "active", created_at=date(2026, 9, 1))
+TENANT = RosterEntry("echouser001", "echo", "echo@example.com", "free", "active", created_at=date(2026, 9, 1))
 TOKEN = "fly-status/tok+en=secret_0123456789"
 
 

@@ -9,16 +9,16 @@ import pytest
 
 from emulators.cloudflare import BucketUsage
 from scripts.storage import main
-from tenants.roster import Tenant, load_roster
+from tenants.roster import RosterEntry, load_roster
 
 from .conftest import CF_TOKEN, STACK
 
 GIB = 1024**3
 # dev stack plans: free 0.25 GB, reader 1 GB, library 2 GB.
-HEAVY = Tenant("heavyuser1", "heavy", "heavy@example.com", "free", "active", created_at=date(2026, 9, 1))
-LIGHT = Tenant("lightuser1", "light", "light@example.com", "reader", "active", created_at=date(2026, 9, 1))
-FRESH = Tenant("freshuser1", "fresh", "fresh@example.com", "library", "active", created_at=date(2026, 11, 1))
-GONE = Tenant(
+HEAVY = RosterEntry("heavyuser1", "heavy", "heavy@example.com", "free", "active", created_at=date(2026, 9, 1))
+LIGHT = RosterEntry("lightuser1", "light", "light@example.com", "reader", "active", created_at=date(2026, 9, 1))
+FRESH = RosterEntry("freshuser1", "fresh", "fresh@example.com", "library", "active", created_at=date(2026, 11, 1))
+GONE = RosterEntry(
     "goneuser01", "gone", "gone@example.com", "free", "purging",
     created_at=date(2026, 1, 1), cancelled_at=date(2026, 9, 1), purge_after=date(2026, 10, 1),
     purge_marked_at=date(2026, 10, 2),
@@ -138,7 +138,7 @@ def test_storage_invalid_roster_exits_2_naming_entry_and_field(cloudflare, tmp_p
 
 
 def test_storage_over_quota_round_trip_marks_suspends_and_clears(cloudflare, make_roster, run_cli, stack_config):
-    cancelled = Tenant(
+    cancelled = RosterEntry(
         "cancelled1", "leaving", "leaving@example.com", "free", "cancelled",
         created_at=date(2026, 1, 1), cancelled_at=date(2026, 11, 1), purge_after=date(2026, 12, 1),
     )  # fmt: skip

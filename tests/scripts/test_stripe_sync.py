@@ -8,9 +8,10 @@ import os
 import pytest
 
 import tenants.roster as roster_module
+from billing.tenant_ids import tenant_id_for_customer
 from emulators.stripe.faults import Fault
 from scripts.stripe_sync import main
-from tenants.roster import Tenant, load_roster, tenant_id_for_customer
+from tenants.roster import RosterEntry, load_roster
 from tests.billing.support import API_KEY, at, fake_account, hand_managed_block, write_hand_managed
 
 pytestmark = pytest.mark.usefixtures("fast_stripe_retries")
@@ -100,7 +101,9 @@ def test_cli_dry_run_prints_changes_and_writes_nothing(account, roster, capsys):
 def test_cli_json_summary(account, roster, capsys):
     cus, sub = customer(account.world, "alice")
     account.world.cancel(sub, at=at("2026-11-20"))
-    stale = Tenant(tenant_id_for_customer(cus), "alice", "alice@example.com", "reader", "active", stripe_customer=cus)
+    stale = RosterEntry(
+        tenant_id_for_customer(cus), "alice", "alice@example.com", "reader", "active", stripe_customer=cus
+    )
     write_hand_managed(roster, [stale])
     code, out, _ = run_cli(capsys, "--roster", str(roster), "--json", "--now", "2026-11-26", "--grace-days", "10")
     summary = json.loads(out)
@@ -114,7 +117,7 @@ def test_cli_json_summary(account, roster, capsys):
 
 
 def test_cli_missing_customer_is_reported_and_fine(account, roster, capsys):
-    ghost = Tenant("ghost00001", "ghost", "g@example.com", "reader", "active", stripe_customer="cus_Gone")
+    ghost = RosterEntry("ghost00001", "ghost", "g@example.com", "reader", "active", stripe_customer="cus_Gone")
     write_hand_managed(roster, [ghost])
     before = roster.read_bytes()
     code, out, _ = run_cli(capsys, "--roster", str(roster), "--now", "2026-11-26")

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from billing.tenant_ids import tenant_id_for_customer
 from tenants.plans import DEFAULT_PLANS, PlanError, parse_plans
 from tenants.roster import (
     RosterChanged,
+    RosterEntry,
     RosterError,
-    Tenant,
     dump_roster,
     load_roster,
     parse_roster,
     read_roster,
     roster_path,
-    tenant_id_for_customer,
     write_roster,
 )
 
@@ -52,7 +52,7 @@ def one_entry(**fields: object) -> str:
 
 def test_roster_loads_a_valid_entry() -> None:
     (tenant,) = parse_roster(GOOD, "roster.yaml")
-    assert tenant == Tenant("acme000001", "alice", "alice@example.org", "reader", "active")
+    assert tenant == RosterEntry("acme000001", "alice", "alice@example.org", "reader", "active")
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -158,8 +158,8 @@ def test_roster_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_roster_write_sorts_by_id_and_orders_fields(tmp_path: Path) -> None:
     path = tmp_path / "r.yaml"
-    b = Tenant("bbbbbb", "bob", "bob@example.org", "free", "active", created_at=date(2026, 1, 2))
-    a = Tenant("aaaaaa", "ann", "ann@example.org", "reader", "suspended", region="ams", hold="operator")
+    b = RosterEntry("bbbbbb", "bob", "bob@example.org", "free", "active", created_at=date(2026, 1, 2))
+    a = RosterEntry("aaaaaa", "ann", "ann@example.org", "reader", "suspended", region="ams", hold="operator")
     assert write_roster(path, [b, a]) is True
     text = path.read_text()
     assert text.index("id: aaaaaa") < text.index("id: bbbbbb")
@@ -171,7 +171,7 @@ def test_roster_write_sorts_by_id_and_orders_fields(tmp_path: Path) -> None:
 def test_roster_write_refuses_an_invalid_roster_and_keeps_the_old_file(tmp_path: Path) -> None:
     path = tmp_path / "r.yaml"
     path.write_text(GOOD)
-    bad = Tenant("acme000001", "www", "alice@example.org", "reader", "active")
+    bad = RosterEntry("acme000001", "www", "alice@example.org", "reader", "active")
     with pytest.raises(RosterError, match="'www' is reserved"):
         write_roster(path, [bad])
     assert path.read_text() == GOOD
@@ -186,7 +186,7 @@ def test_roster_write_is_atomic_when_the_disk_write_fails(tmp_path: Path, monkey
 
     monkeypatch.setattr(os, "fsync", broken_fsync)
     with pytest.raises(OSError, match="disk full"):
-        write_roster(path, [Tenant("acme000002", "carol", "carol@example.org", "free", "active")])
+        write_roster(path, [RosterEntry("acme000002", "carol", "carol@example.org", "free", "active")])
     assert path.read_text() == GOOD
     # No temporary file left behind; the lock file stays by design (see roster_lock).
     assert sorted(p.name for p in tmp_path.iterdir()) == [".r.yaml.lock", "r.yaml"]

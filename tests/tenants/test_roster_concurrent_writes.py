@@ -16,15 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from tenants.roster import RosterChanged, Tenant, dump_roster, load_roster, lock_path, read_roster, write_roster
+from tenants.roster import RosterChanged, RosterEntry, dump_roster, load_roster, lock_path, read_roster, write_roster
 
 WRITERS = 4
 ROUNDS = 25
 WAIT = 60.0  # seconds any barrier may wait: a deadlock fails the test instead of hanging the suite
 
 
-def _tenant(writer: int, round_: int) -> Tenant:
-    return Tenant(f"w{writer}r{round_:03d}x", f"w{writer}-r{round_:03d}", f"w{writer}@example.org", "free", "active")
+def _tenant(writer: int, round_: int) -> RosterEntry:
+    return RosterEntry(
+        f"w{writer}r{round_:03d}x", f"w{writer}-r{round_:03d}", f"w{writer}@example.org", "free", "active"
+    )
 
 
 def _writer(writer: int, path: str, barrier: Barrier, results: Queue[tuple[int, int, str]]) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tenants.inputs import quote_value
-from tenants.roster import Problem, RosterError, Tenant, parse_roster, write_roster
+from tenants.roster import Problem, RosterEntry, RosterError, parse_roster, write_roster
 
 GOOD = {
     "id": "acme000001",
@@ -82,7 +82,7 @@ def test_roster_whole_values_a_spoilt_value_is_refused_naming_entry_field_and_va
 def test_roster_whole_values_the_writer_refuses_what_the_loader_would(field: str, spoiler: str, tmp_path: Path) -> None:
     """validate() is what the sync, the webhook and storage run before every write."""
     good: dict[str, object] = {k: v for k, v in GOOD.items() if k != "created_at"}
-    tenant = Tenant(**{**good, field: SPOILERS[spoiler](GOOD[field])})  # type: ignore[arg-type]
+    tenant = RosterEntry(**{**good, field: SPOILERS[spoiler](GOOD[field])})  # type: ignore[arg-type]
     path = tmp_path / "r.yaml"
     with pytest.raises(RosterError, match=f": {field}: "):
         write_roster(path, [tenant])
