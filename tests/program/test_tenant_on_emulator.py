@@ -1,7 +1,7 @@
 """A tenant end to end: the inputs the program declares, driven through the engine's provider process
 against the Fly emulator, as `pulumi up` would in dependency order.
 
-This joins the two halves the other tests prove apart: the RosterEntry component (under mocks) and the Fly
+This joins the two halves the other tests prove apart: the Tenant component (under mocks) and the Fly
 providers (over HTTP). The Fly API accepts the machine config the program builds, a second `up` of the
 same roster writes nothing, and roster changes reach the machine as designed.
 """
