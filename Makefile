@@ -32,12 +32,14 @@ lint: setup
 typecheck: setup
 	$(PY) -m mypy $(CODE)
 
+# Four workers: most of the suite waits on subprocesses and local servers, so two cores keep four busy.
 pytest: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -n 4
 
 test: lint typecheck pytest
 
 bench: setup
 	$(PY) -m bench.program_eval
+	$(PY) -m bench.program_recorded
 	$(PY) -m bench.fly_requests
 	$(PY) -m bench.stripe_sync

@@ -25,6 +25,7 @@ from components.fly.ratelimit import RateLimiter
 from components.fly.secrets import SecretsProvider
 from components.fly.volume import VolumeProvider
 from emulators.fly import FlyEmulator
+from emulators.fly.speeds import REFERENCE
 from tests.fly.machines import machine_config
 from tests.support.engine import ProviderHost
 
@@ -114,11 +115,8 @@ def main() -> None:
         FlyEmulator(
             token=TOKEN,
             org="personal",
-            app_visible_after=0.2,
-            volume_unbind_after=0.5,
-            wait_cap=5.0,
-            transition=0.05,
             rate_limit=False,
+            **REFERENCE.kwargs(wait_cap=5.0),
         ) as emu,
         ProviderHost(env={"FLY_API_URL": emu.url, "FLY_API_TOKEN": TOKEN, **ENV}) as host,
     ):

@@ -31,11 +31,11 @@ def _roster(count: int) -> list[Any]:
 
 
 def _measure_program(count: int) -> dict[str, Any]:
-    """The program's own work: settings, tenants, the exported summary (no recording of registrations)."""
+    """The program's own work: settings, tenants, the stack outputs (no recording of registrations)."""
     import pulumi
     from pulumi.runtime import settings as pulumi_settings
 
-    from components.program import declare_tenants, summary
+    from components.program import declare_tenants, outputs
     from tests.program.harness import TenantMocks, settings
 
     roster = _roster(count)
@@ -45,7 +45,7 @@ def _measure_program(count: int) -> dict[str, Any]:
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def body() -> pulumi.Output[Any]:
         tenants = declare_tenants(settings(), roster)
-        exported = pulumi.Output.from_input(summary(roster, tenants))
+        exported = pulumi.Output.from_input(outputs(roster, tenants))
         return pulumi.Output.all(exported, *(t.urn for t in tenants.values()))
 
     started = time.perf_counter()

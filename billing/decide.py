@@ -1,6 +1,6 @@
 """What Stripe says one customer should be: fold its subscriptions into one verdict.
 
-Status mapping (reference stripe.md §2.1): active/trialing/past_due -> active; unpaid/paused ->
+Status mapping (docs/reference/stripe.md §2.1): active/trialing/past_due -> active; unpaid/paused ->
 suspended; canceled -> cancelled from `ended_at`; incomplete/incomplete_expired -> never provisioned.
 A deleted customer counts as cancelled: deleting a customer cancels its subscriptions at once, so
 their `ended_at` is the deletion time (§2.2). Among several subscriptions the best one wins: a live
@@ -20,12 +20,14 @@ from billing.price_plans import plan_for_lookup_key
 from billing.snapshot import StripeCustomer, StripeSubscription
 from tenants.inputs import quote_value
 from tenants.plans import Plan, plan_rank
+from tenants.states import TenantState
 
 PAYING = ("active", "trialing", "past_due")
 HELD = ("unpaid", "paused")
 ENDED = ("canceled",)
 NEVER_PROVISIONED = ("incomplete", "incomplete_expired")
 
+# Stripe subscription statuses (not roster states): PAYING -> active, HELD -> suspended, ENDED -> cancelled.
 # Liveness tiers: a higher tier always beats a lower one, whatever the plan.
 _TIER = {**dict.fromkeys(PAYING, 3), **dict.fromkeys(HELD, 2), **dict.fromkeys(ENDED, 1)}
 
@@ -40,7 +42,7 @@ class Verdict:
     customer: str
     kind: VerdictKind
     plan: str | None = None
-    state: str | None = None
+    state: TenantState | None = None
     ended_on: date | None = None
     subscription: str | None = None
     status: str | None = None
@@ -102,7 +104,7 @@ def decide(customer: StripeCustomer, subscriptions: Sequence[StripeSubscription]
             base,
             kind="ended",
             plan=plan,
-            state="cancelled",
+            state=TenantState.CANCELLED,
             ended_on=to_date(ended_at),
             subscription=sub.id,
             status="canceled",
@@ -111,7 +113,7 @@ def decide(customer: StripeCustomer, subscriptions: Sequence[StripeSubscription]
         base,
         kind="live",
         plan=plan,
-        state="active" if key[0] == 3 else "suspended",
+        state=TenantState.ACTIVE if key[0] == 3 else TenantState.SUSPENDED,
         subscription=sub.id,
         status=sub.status,
     )

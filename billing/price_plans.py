@@ -1,7 +1,7 @@
 """Which plan a Stripe price stands for: the one place that maps price lookup keys to plans.
 
 A plan `<plan>` is sold through prices whose lookup keys are `<plan>_monthly` and `<plan>_yearly`
-(reference stripe.md §2.4); both map to the same plan. Keys are derived from the stack's plan table,
+(docs/reference/stripe.md §2.4); both map to the same plan. Keys are derived from the stack's plan table,
 so a plan added there is sellable without touching this module.
 """
 

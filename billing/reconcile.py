@@ -29,6 +29,7 @@ from tenants.roster import (
     username_error,
     validate,
 )
+from tenants.states import TenantState
 
 DEFAULT_GRACE_DAYS = 30
 # How long a tenant stays `purging` (so `pulumi up` destroys its machine) before the entry goes.
@@ -144,26 +145,26 @@ def _lifecycle(run: _Run, tenant: RosterEntry, verdict: Verdict) -> RosterEntry 
     assert verdict.plan is not None
     sub = f"subscription {verdict.subscription}"
     if verdict.kind == "live":
-        state = "suspended" if tenant.hold else str(verdict.state)
+        state = TenantState.SUSPENDED if tenant.hold else verdict.state
         new = tenant.with_changes(
             state=state, plan=verdict.plan, cancelled_at=None, purge_after=None, purge_marked_at=None
         )
         held = f" (stays suspended: hold {tenant.hold})" if tenant.hold else ""
-        if tenant.state in ("cancelled", "purging"):
+        if tenant.state in (TenantState.CANCELLED, TenantState.PURGING):
             run.change(new, "reactivated", f"subscribed again ({sub} {verdict.status}); cancellation cleared{held}")
-        elif tenant.state == "suspended" and state == "active":
+        elif tenant.state == TenantState.SUSPENDED and state == TenantState.ACTIVE:
             run.change(new, "reactivated", f"{sub} is {verdict.status}")
-        elif tenant.state == "active" and state == "suspended":
+        elif tenant.state == TenantState.ACTIVE and state == TenantState.SUSPENDED:
             run.change(new, "suspended", f"{sub} is {verdict.status}")
     else:
         ended = verdict.ended_on or tenant.cancelled_at or run.today
         purge_after = ended + run.grace
         # An operator may extend a cancelled tenant's window by hand (a later purge_after, e.g. to finish
         # an export); the sync keeps the later date and never shortens it.
-        if tenant.state == "cancelled" and tenant.purge_after and tenant.purge_after > purge_after:
+        if tenant.state == TenantState.CANCELLED and tenant.purge_after and tenant.purge_after > purge_after:
             purge_after = tenant.purge_after
         why = "customer deleted" if verdict.deleted else f"{sub} ended"
-        if tenant.state == "purging":
+        if tenant.state == TenantState.PURGING:
             marked = tenant.purge_marked_at or run.today
             if run.today >= marked + PURGE_HOLD:
                 run.change(tenant, "removed", f"purging since {marked} ({why} {ended}); entry removed")
@@ -171,7 +172,7 @@ def _lifecycle(run: _Run, tenant: RosterEntry, verdict: Verdict) -> RosterEntry 
             return tenant
         purging = run.today > purge_after  # the positive evidence: ended more than the grace window ago
         new = tenant.with_changes(
-            state="purging" if purging else "cancelled",
+            state=TenantState.PURGING if purging else TenantState.CANCELLED,
             plan=verdict.plan,
             cancelled_at=ended,
             purge_after=purge_after,
@@ -180,7 +181,7 @@ def _lifecycle(run: _Run, tenant: RosterEntry, verdict: Verdict) -> RosterEntry 
         if purging:
             run.change(new, "purging", f"{why} {ended}; grace ended {purge_after}; data will be deleted")
         else:
-            if tenant.state != "cancelled":
+            if tenant.state != TenantState.CANCELLED:
                 run.change(new, "cancelled", f"{why} {ended}; export allowed until {purge_after}")
             elif (tenant.cancelled_at, tenant.purge_after) != (ended, purge_after):
                 run.change(new, "rescheduled", f"{why} {ended}; purge after {purge_after}")

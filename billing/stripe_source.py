@@ -1,8 +1,8 @@
 """Reading Stripe: the one client constructor and the full subscription listing.
 
 The client pins the API version (the wire format must not move with `pip install -U`), retries
-network failures, 409 and 5xx itself (StripeClient's default is no retries at all, reference
-stripe.md §1.2), and can point at another API address (tests, stripe-mock). A 429 is not retried by
+network failures, 409 and 5xx itself (StripeClient's default is no retries at all,
+docs/reference/stripe.md §1.2), and can point at another API address (tests, stripe-mock). A 429 is not retried by
 the SDK unless Stripe says so (§1.4), so the listing backs off and resumes after the last item it has.
 """
 

@@ -2,7 +2,7 @@
 
 The event only triggers a run; its payload is never trusted over a fresh read of Stripe, because
 events arrive late, out of order, more than once and in the endpoint's API version (reference
-stripe.md §2.3, §3.3). Replays are harmless twice over: an event id already handled is acknowledged
+docs/reference/stripe.md §2.3, §3.3). Replays are harmless twice over: an event id already handled is acknowledged
 without a run, and a run that finds nothing new leaves the roster byte-identical anyway.
 """
 

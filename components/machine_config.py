@@ -10,9 +10,11 @@ from typing import Any
 
 import pulumi
 
+from components.config_keys import NAMESPACE
 from components.stack_config import StackConfig
 from tenants.plans import Plan
 from tenants.roster import RosterEntry
+from tenants.states import TenantState
 
 DATA_PATH = "/app/data"
 APP_PORT = 3000
@@ -21,8 +23,13 @@ VOLUME_NAME = "data"  # the tenant's Fly volume, mounted at DATA_PATH
 # Non-secret settings only: everything secret goes through Fly app secrets (components.fly.secrets).
 SECRET_NAMES = ("NEXTAUTH_SECRET", "R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY", "OWNER_INITIAL_PASSWORD")
 
-# Roster state -> the machine's desired run state. `purging` has no machine at all.
-RUN_STATES = {"active": "active", "suspended": "stopped", "cancelled": "stopped"}
+# Roster state -> the machine's desired run state (components.fly.machine's run_state). `purging` has no
+# machine at all: the keys are exactly the states that keep one.
+RUN_STATES: dict[str, str] = {
+    TenantState.ACTIVE: "active",
+    TenantState.SUSPENDED: "stopped",
+    TenantState.CANCELLED: "stopped",
+}
 
 
 def tenant_env(tenant: RosterEntry, settings: StackConfig) -> dict[str, str]:
@@ -78,7 +85,7 @@ def machine_config(
                 "grace_period": "60s",
             }
         },
-        "metadata": {"tenant": tenant.id, "managed_by": "alex-hosted"},
+        "metadata": {"tenant": tenant.id, "managed_by": NAMESPACE},
         # The image's entrypoint makes a final backup to R2 on SIGTERM; Fly's default 5 s is too short.
         "stop_config": {"signal": "SIGTERM", "timeout": "30s"},
     }

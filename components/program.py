@@ -1,6 +1,6 @@
 """The program's body: stack settings, the roster, one Tenant per entry, and the stack outputs.
 
-`__main__.py` only calls `run()`; tests call `declare_tenants()` directly under mocks.
+`__main__.py` only calls `run()`; tests call `declare_tenants()` and `outputs()` directly under mocks.
 """
 
 from __future__ import annotations
@@ -11,27 +11,19 @@ from typing import Any
 
 import pulumi
 
-from components.stack_config import NAMESPACE, ConfigError, StackConfig, from_mapping
+from components.config_keys import NAMESPACE, SETTINGS_KEYS
+from components.stack_config import ConfigError, StackConfig, from_mapping
 from components.tenant import Tenant, TenantArgs
 from tenants.roster import RosterEntry, RosterError, load_roster
+from tenants.states import TenantState
 
-CONFIG_KEYS = (
-    "domain",
-    "roster",
-    "image",
-    "flyOrg",
-    "flyRegion",
-    "appPrefix",
-    "flyApiUrl",
-    "cloudflareAccountId",
-    "cloudflareZoneId",
-    "plans",
-)
+# The plain settings the program reads; secrets (the Fly token) are read where they are used.
+CONFIG_KEYS = SETTINGS_KEYS
 
 
 def read_settings(stack: str, config: pulumi.Config | None = None) -> StackConfig:
     config = config or pulumi.Config(NAMESPACE)
-    values = {f"{NAMESPACE}:{key}": config.get(key) for key in CONFIG_KEYS}
+    values = {key.qualified: config.get(key) for key in CONFIG_KEYS}
     return from_mapping(stack, values)
 
 
@@ -46,7 +38,7 @@ def summary(roster: Sequence[RosterEntry], tenants: Mapping[str, Tenant]) -> dic
             entry.id: {
                 "hostname": tenants[entry.id].hostname,
                 "app": tenants[entry.id].app_name,
-                "state": entry.state,
+                "state": str(TenantState(entry.state)),
                 "plan": entry.plan,
                 "certificateStatus": tenants[entry.id].certificate_status,
             }
@@ -55,8 +47,16 @@ def summary(roster: Sequence[RosterEntry], tenants: Mapping[str, Tenant]) -> dic
         "totals": {
             "tenants": len(roster),
             "byPlan": dict(sorted(Counter(e.plan for e in roster).items())),
-            "byState": dict(sorted(Counter(e.state for e in roster).items())),
+            "byState": dict(sorted(Counter(str(TenantState(e.state)) for e in roster).items())),
         },
+    }
+
+
+def outputs(roster: Sequence[RosterEntry], tenants: Mapping[str, Tenant]) -> dict[str, Any]:
+    """Every stack output by name: `run` exports exactly these, and the test harness records them."""
+    return {
+        **summary(roster, tenants),
+        "initialPasswords": pulumi.Output.secret({tid: tenant.initial_password for tid, tenant in tenants.items()}),
     }
 
 
@@ -69,9 +69,5 @@ def run() -> None:
         # RunError prints the message alone: the operator needs the keys and entries, not a traceback.
         raise pulumi.RunError(str(exc)) from None
     tenants = declare_tenants(settings, roster)
-    for key, value in summary(roster, tenants).items():
+    for key, value in outputs(roster, tenants).items():
         pulumi.export(key, value)
-    pulumi.export(
-        "initialPasswords",
-        pulumi.Output.secret({tid: tenant.initial_password for tid, tenant in tenants.items()}),
-    )

@@ -15,19 +15,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from components.config_keys import NAMESPACE as NAMESPACE  # re-exported: components.program reads it here
+from components.config_keys import ConfigKey
 from components.fly.settings import DEFAULT_API_URL
 from tenants.inputs import InputError, clean_text, load_yaml, matches, quote_value, read_text
-from tenants.plans import PLANS_KEY, Plan, PlanError, parse_plans
+from tenants.naming import (
+    APP_PREFIX_MAX,
+    APP_PREFIX_MIN,
+    APP_PREFIX_RE,
+    CLOUDFLARE_ID_RE,
+    DOMAIN_MAX,
+    DOMAIN_RE,
+    FLY_ORG_RE,
+    REGION_RE,
+)
+from tenants.plans import Plan, PlanError, parse_plans
 from tenants.roster import REPO_ROOT
 
-NAMESPACE = "alex-hosted"
-
 # Whole-string patterns, used only through tenants.inputs.matches (fullmatch on clean text).
-_HOSTNAME_RE = re.compile(r"(?=.{4,200}\Z)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
-_SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
-_REGION_RE = re.compile(r"[a-z]{3}")
-_CF_ID_RE = re.compile(r"[0-9a-f]{32}")
-_PREFIX_RE = re.compile(r"[a-z][a-z0-9-]{1,30}[a-z0-9]")
 _URL_RE = re.compile(r"https?://[^\s/]+(:\d+)?(/\S*)?")
 # The characters of an OCI image reference (registry[:port]/path[:tag][@sha256:digest]).
 _IMAGE_RE = re.compile(r"[a-z0-9][a-z0-9._:/@-]{0,254}", re.IGNORECASE)
@@ -85,32 +90,38 @@ def _matches(pattern: re.Pattern[str], expected: str) -> Callable[[str], str | N
 
 
 # key -> (what the key means, a check returning what was expected or None)
-_RULES: dict[str, tuple[str, Callable[[str], str | None]]] = {
-    "domain": (
+_RULES: dict[ConfigKey, tuple[str, Callable[[str], str | None]]] = {
+    ConfigKey.DOMAIN: (
         "the DNS name tenants live under, e.g. books.example.com",
-        _matches(_HOSTNAME_RE, "expected a lowercase DNS name such as books.example.com"),
+        # The bound (tenants.naming.DOMAIN_MAX) leaves room for the longest username in front of it.
+        _matches(
+            DOMAIN_RE, f"expected a lowercase DNS name such as books.example.com, at most {DOMAIN_MAX} characters"
+        ),
     ),
-    "image": ("the tenant image, pinned", _pinned_image_error),
-    "flyOrg": (
+    ConfigKey.IMAGE: ("the tenant image, pinned", _pinned_image_error),
+    ConfigKey.FLY_ORG: (
         "the Fly organization slug",
-        _matches(_SLUG_RE, "expected a Fly organization slug (a-z, 0-9, '-')"),
+        _matches(FLY_ORG_RE, "expected a Fly organization slug (a-z, 0-9, '-')"),
     ),
-    "flyRegion": (
+    ConfigKey.FLY_REGION: (
         "the default Fly region, e.g. ams",
-        _matches(_REGION_RE, "expected a three-letter Fly region code"),
+        _matches(REGION_RE, "expected a three-letter Fly region code"),
     ),
-    "appPrefix": (
+    ConfigKey.APP_PREFIX: (
         "the prefix of every tenant's Fly app name",
-        # 32 + '-' + a 20-character tenant id stays within Fly's 63-character app names.
-        _matches(_PREFIX_RE, "expected 3-32 characters of a-z, 0-9, '-', starting with a letter"),
+        # <prefix>-<tenant id> stays within Fly's 63-character app names (tenants.naming).
+        _matches(
+            APP_PREFIX_RE,
+            f"expected {APP_PREFIX_MIN}-{APP_PREFIX_MAX} characters of a-z, 0-9, '-', starting with a letter",
+        ),
     ),
-    "cloudflareAccountId": (
+    ConfigKey.CLOUDFLARE_ACCOUNT_ID: (
         "the Cloudflare account id (32 hex characters)",
-        _matches(_CF_ID_RE, "expected 32 lowercase hex characters"),
+        _matches(CLOUDFLARE_ID_RE, "expected 32 lowercase hex characters"),
     ),
-    "cloudflareZoneId": (
+    ConfigKey.CLOUDFLARE_ZONE_ID: (
         "the Cloudflare zone id of the domain (32 hex characters)",
-        _matches(_CF_ID_RE, "expected 32 lowercase hex characters"),
+        _matches(CLOUDFLARE_ID_RE, "expected 32 lowercase hex characters"),
     ),
 }
 
@@ -118,9 +129,9 @@ _RULES: dict[str, tuple[str, Callable[[str], str | None]]] = {
 def from_mapping(stack: str, values: Mapping[str, Any]) -> StackConfig:
     """Builds the settings from `alex-hosted:<key>` values; raises ConfigError naming every bad key."""
     problems: list[str] = []
-    checked: dict[str, str] = {}
+    checked: dict[ConfigKey, str] = {}
     for key, (meaning, check) in _RULES.items():
-        full = f"{NAMESPACE}:{key}"
+        full = key.qualified
         value = values.get(full)
         if value is None or value == "":
             problems.append(f"{full}: required ({meaning})")
@@ -133,19 +144,19 @@ def from_mapping(stack: str, values: Mapping[str, Any]) -> StackConfig:
             problems.append(f"{full}: {error}, got {quote_value(value)}")
         else:
             checked[key] = value
-    api_url = values.get(f"{NAMESPACE}:flyApiUrl") or DEFAULT_API_URL
+    api_url = values.get(ConfigKey.FLY_API_URL.qualified) or DEFAULT_API_URL
     if not matches(_URL_RE, api_url):
-        problems.append(f"{NAMESPACE}:flyApiUrl: expected an http(s) URL, got {_shown(api_url)}")
-    roster_value = values.get(f"{NAMESPACE}:roster") or f"tenants/{stack}.yaml"
+        problems.append(f"{ConfigKey.FLY_API_URL.qualified}: expected an http(s) URL, got {_shown(api_url)}")
+    roster_value = values.get(ConfigKey.ROSTER.qualified) or f"tenants/{stack}.yaml"
     if not clean_text(roster_value):
         what = "a path without control, invisible or space characters"
-        problems.append(f"{NAMESPACE}:roster: expected {what}, got {_shown(roster_value)}")
+        problems.append(f"{ConfigKey.ROSTER.qualified}: expected {what}, got {_shown(roster_value)}")
         roster_value = f"tenants/{stack}.yaml"
     plans: dict[str, Plan] = {}
     try:
-        plans = parse_plans(_maybe_yaml(values.get(PLANS_KEY)))
+        plans = parse_plans(_maybe_yaml(values.get(ConfigKey.PLANS.qualified)))
     except InputError as exc:
-        problems.append(f"{PLANS_KEY}: {exc}")
+        problems.append(f"{ConfigKey.PLANS.qualified}: {exc}")
     except PlanError as exc:
         problems.extend(str(exc).splitlines())
     if problems:
@@ -153,15 +164,15 @@ def from_mapping(stack: str, values: Mapping[str, Any]) -> StackConfig:
     roster = Path(roster_value)
     return StackConfig(
         stack=stack,
-        domain=checked["domain"],
+        domain=checked[ConfigKey.DOMAIN],
         roster=roster if roster.is_absolute() else REPO_ROOT / roster,
-        image=checked["image"],
-        fly_org=checked["flyOrg"],
-        fly_region=checked["flyRegion"],
-        app_prefix=checked["appPrefix"],
+        image=checked[ConfigKey.IMAGE],
+        fly_org=checked[ConfigKey.FLY_ORG],
+        fly_region=checked[ConfigKey.FLY_REGION],
+        app_prefix=checked[ConfigKey.APP_PREFIX],
         fly_api_url=str(api_url).rstrip("/"),
-        cloudflare_account_id=checked["cloudflareAccountId"],
-        cloudflare_zone_id=checked["cloudflareZoneId"],
+        cloudflare_account_id=checked[ConfigKey.CLOUDFLARE_ACCOUNT_ID],
+        cloudflare_zone_id=checked[ConfigKey.CLOUDFLARE_ZONE_ID],
         plans=plans,
     )
 

@@ -1,6 +1,6 @@
 """A tenant's R2 storage: its bucket, a token scoped to that bucket alone, and the bucket emptier.
 
-Facts from reference/cloudflare.md: the token's S3 key id is the token id and its S3 secret is the
+Facts from docs/reference/cloudflare.md: the token's S3 key id is the token id and its S3 secret is the
 sha256 of the token value (§2); the resource key names one bucket (§1.3); the resources JSON must be
 compact or it drifts on every read (§1.3); Cloudflare refuses to delete a non-empty bucket (§3.2).
 """
@@ -16,7 +16,7 @@ import pulumi
 import pulumi_cloudflare as cloudflare
 import pulumi_command as command
 
-# Permission groups for object access on one bucket (reference/cloudflare.md §1.3). Item Write already
+# Permission groups for object access on one bucket (docs/reference/cloudflare.md §1.3). Item Write already
 # covers reads; Item Read is added as the dashboard's "Object Read & Write" does.
 BUCKET_ITEM_WRITE = "2efd5506f9c8494dacb1fa10a3e7d5b6"
 BUCKET_ITEM_READ = "6a018a9f2fc74eb6b293b0c548f38b39"

@@ -104,12 +104,36 @@ positive_or_default() { # NAME DEFAULT
         '' | *[!0-9]* | 0*) log "$1='$value' is not a positive whole number; using $2"; eval "$1=$2" ;;
     esac
 }
+# Zero is a whole number too, for a delay that may be none: restart at once.
+whole_or_default() { # NAME DEFAULT
+    value=''
+    eval "value=\${$1}"
+    case "$value" in
+        0) ;;
+        '' | *[!0-9]* | 0*) log "$1='$value' is not a whole number; using $2"; eval "$1=$2" ;;
+    esac
+}
+# Timings that only ever reach `sleep` (never the shell's arithmetic) may have decimals: sleep takes
+# 0.2. They must still be above zero (a zero tick would spin) and plain digits with at most one dot.
+positive_seconds_or_default() { # NAME DEFAULT
+    value=''
+    eval "value=\${$1}"
+    case "$value" in
+        '' | .* | *. | *.*.* | *[!0-9.]*) seconds_ok=no ;;
+        *[1-9]*) seconds_ok=yes ;;
+        *) seconds_ok=no ;;
+    esac
+    if [ "$seconds_ok" = no ]; then
+        log "$1='$value' is not a positive number of seconds; using $2"
+        eval "$1=$2"
+    fi
+}
 positive_or_default BACKUP_INTERVAL_SECONDS 300
-positive_or_default SUPERVISE_TICK_SECONDS 1
-positive_or_default WATCHER_RESTART_DELAY_SECONDS 5
+positive_seconds_or_default SUPERVISE_TICK_SECONDS 1
+whole_or_default WATCHER_RESTART_DELAY_SECONDS 5
 positive_or_default STOP_TIMEOUT_SECONDS 20
 positive_or_default R2_BOOT_ATTEMPTS 5
-positive_or_default R2_BOOT_RETRY_SECONDS 5
+positive_seconds_or_default R2_BOOT_RETRY_SECONDS 5
 # Days a deleted book stays recoverable under deleted/ in R2. More than five digits could overflow the
 # cutoff's arithmetic into a date in the future, which would purge every deleted book at once.
 positive_or_default BOOK_DELETE_GRACE_DAYS 30

@@ -11,13 +11,13 @@ Exit codes: 0 printed the list (possibly empty), 2 could not run (e.g. git faile
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
+from components.errors import OperationError
 from scripts import cli
 from tenants.roster import REPO_ROOT
 
@@ -27,6 +27,10 @@ _ROSTER_RE = re.compile(r"tenants/([A-Za-z0-9_.-]+)\.yaml")
 _PROGRAM_FILES = frozenset({"__main__.py", "Pulumi.yaml"})
 _PROGRAM_DIRS = ("components/",)
 _NULL_SHA = re.compile(r"0+")
+
+
+class GitDiffFailed(OperationError):
+    """git could not say which paths changed (no git, unknown ref, timeout)."""
 
 
 def known_stacks(root: Path) -> list[str]:
@@ -72,19 +76,15 @@ def changed_paths(base: str, root: Path) -> list[str]:
             timeout=60,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise cli.CliError(f"could not run git diff against {base!r}: {exc}") from None
+        raise GitDiffFailed(f"could not run git diff against {base!r}: {exc}") from None
     if result.returncode != 0:
         detail = result.stderr.strip().splitlines()[:1] or ["no message"]
-        raise cli.CliError(f"git diff --name-only {base}...HEAD failed: {detail[0]}")
+        raise GitDiffFailed(f"git diff --name-only {base}...HEAD failed: {detail[0]}")
     return result.stdout.splitlines()
 
 
 def _body(argv: Sequence[str] | None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m scripts.affected_stacks",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = cli.parser("affected_stacks", __doc__ or "")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--base", help="git ref to compare HEAD with (a merge base is used: base...HEAD)")
     source.add_argument("--paths", nargs="*", metavar="PATH", help="changed paths, relative to the repository root")

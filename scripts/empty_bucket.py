@@ -7,12 +7,11 @@ roster line by mistake must never cost a customer their books.
 
 Environment: ALEX_TENANT, ALEX_PURGE_CONFIRMED, R2_ENDPOINT, R2_BUCKET, R2_ACCESS_KEY_ID,
 R2_SECRET_ACCESS_KEY, and optionally R2_MAX_ATTEMPTS (default 5).
-Exit codes: 0 emptied (or already gone), 1 refused, 2 storage error or unusable R2 settings.
+Exit codes: 0 emptied (or already gone), 1 refused, 2 storage error, unusable R2 settings or a bad flag.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -20,7 +19,8 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from scripts.r2 import BadInput, r2_client
+from components.r2 import BadInput, r2_client
+from scripts import cli
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -61,55 +61,61 @@ class TextLog:
         print(f"empty_bucket [{self.tenant}]: {message}", file=sys.stderr, flush=True)
 
 
-def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m scripts.empty_bucket",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+def build_parser() -> cli.Parser:
+    return cli.parser(
+        "empty_bucket",
+        (__doc__ or "").split("\n\n")[0],
         epilog="Configured through the environment (see the module docstring); normally run by Pulumi.",
     )
-    parser.parse_args(argv)
-    env = os.environ if environ is None else environ
+
+
+def _body(argv: Sequence[str] | None, env: Mapping[str, str]) -> int:
+    build_parser().parse_args(argv)
     missing = [name for name in REQUIRED if not env.get(name)]
     tenant = env.get("ALEX_TENANT", "?")
     log = TextLog(tenant)
     if missing:
-        log(f"refusing: missing environment {', '.join(missing)}")
-        return 1
+        raise cli.CliError(f"refusing: missing environment {', '.join(missing)}", cli.EXIT_ATTENTION)
     bucket = env["R2_BUCKET"]
+    cli.keep_secret(env["R2_SECRET_ACCESS_KEY"])
     if env.get("ALEX_PURGE_CONFIRMED") != tenant:
-        log(
+        raise cli.CliError(
             f"refusing to empty bucket {bucket}: tenant {tenant} was not 'purging' at the last pulumi up. "
             "If this tenant really is leaving, set its state to purging, run pulumi up, then remove it. "
-            "If its roster entry was deleted by mistake, restore it."
+            "If its roster entry was deleted by mistake, restore it.",
+            cli.EXIT_ATTENTION,
         )
-        return 1
     attempts = env.get("R2_MAX_ATTEMPTS", "5")
     # It may come from the operator's shell: a typo is a refusal, not a traceback. ASCII digits only,
     # since str.isdigit() also passes "²", which int() refuses.
     if not (attempts.isascii() and attempts.isdigit() and 1 <= int(attempts) <= 100):
-        log(f"refusing: R2_MAX_ATTEMPTS must be a whole number, got {attempts!r} (expected 1 to 100)")
-        return 1
+        raise cli.CliError(
+            f"refusing: R2_MAX_ATTEMPTS must be a whole number, got {attempts!r} (expected 1 to 100)",
+            cli.EXIT_ATTENTION,
+        )
     try:
         client = r2_client(
             env["R2_ENDPOINT"], env["R2_ACCESS_KEY_ID"], env["R2_SECRET_ACCESS_KEY"], max_attempts=int(attempts)
         )
     except BadInput as exc:  # could not run: exit 2, like a storage error
-        log(f"cannot run: {exc}")
-        return 2
+        raise cli.CliError(f"cannot run: {exc}") from None
     try:
         objects, uploads = empty_bucket(client, bucket, log)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code == "NoSuchBucket":
             log(f"bucket {bucket} is already gone")
-            return 0
-        log(f"storage error on bucket {bucket}: {code or exc}")
-        return 2
+            return cli.EXIT_OK
+        raise cli.CliError(f"storage error on bucket {bucket}: {code or exc}") from None
     except (BotoCoreError, RuntimeError) as exc:
-        log(f"storage error on bucket {bucket}: {exc}")
-        return 2
+        raise cli.CliError(f"storage error on bucket {bucket}: {exc}") from None
     log(f"bucket {bucket} is empty: deleted {objects} object(s), aborted {uploads} unfinished upload(s)")
-    return 0
+    return cli.EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    env = os.environ if environ is None else environ
+    return cli.run("empty_bucket", lambda args: _body(args, env), argv)
 
 
 if __name__ == "__main__":

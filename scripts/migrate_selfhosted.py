@@ -14,12 +14,11 @@ would drop them and add those books again without their progress.
 Credentials: R2_ACCESS_KEY_ID / R2_SECRET_ACCESS_KEY (the tenant's scoped key or an operator key);
 endpoint from --endpoint or R2_ENDPOINT. Re-running skips files already uploaded with the same size.
 Exit codes: 0 uploaded, 1 user error (missing folder, database or setting; bucket already holds
-backups without --force), 2 storage error.
+backups without --force), 2 storage error or a bad flag.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sqlite3
 import tempfile
@@ -31,15 +30,14 @@ from typing import TYPE_CHECKING, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from components import bucket_layout
+from components.r2 import BadInput, list_objects, r2_client
 from scripts import cli
-from scripts.r2 import BadInput, list_objects, r2_client
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 PROG = "migrate_selfhosted"
-BOOKS_PREFIX = "books/"
-DB_PREFIX = "db/"
 TENANT_LIBRARY = "/app/data/library"
 EXIT_USER_ERROR = 1
 EXIT_STORAGE_ERROR = 2
@@ -64,12 +62,11 @@ def user_error(message: str) -> NoReturn:
     raise cli.CliError(message, EXIT_USER_ERROR)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=f"python -m scripts.{PROG}",
-        description=(__doc__ or "").split("\n\n")[1],
+def build_parser() -> cli.Parser:
+    parser = cli.parser(
+        PROG,
+        (__doc__ or "").split("\n\n")[1],
         epilog="\n\n".join((__doc__ or "").split("\n\n")[2:]),  # first boot, credentials, exit codes
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--data-dir", required=True, type=Path, help="self-hosted Alex data folder")
     parser.add_argument("--bucket", required=True, help="the tenant's bucket, alex-<id>")
@@ -81,13 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=TENANT_LIBRARY,
         help=f"where the tenant keeps books; rows outside it are reported (default {TENANT_LIBRARY})",
     )
-    parser.add_argument("--force", action="store_true", help="upload even if the bucket holds db/ backups")
-
-    def error(message: str) -> NoReturn:
-        parser.print_usage()
-        user_error(message)
-
-    parser.error = error  # type: ignore[method-assign]
+    parser.add_argument("--force", action="store_true", help="upload even if the bucket holds db/ snapshots")
     return parser
 
 
@@ -129,11 +120,11 @@ def rows_outside(snapshot_path: Path, tenant_library: str) -> int:
 
 
 def upload_books(client: S3Client, bucket: str, library: Path) -> tuple[int, int, int]:
-    present = {obj.key: obj.size for obj in list_objects(client, bucket, BOOKS_PREFIX)}
+    present = {obj.key: obj.size for obj in list_objects(client, bucket, bucket_layout.BOOKS_PREFIX)}
     files = sorted(p for p in library.rglob("*") if p.is_file())
     uploaded = skipped = uploaded_bytes = 0
     for n, path in enumerate(files, 1):
-        key = BOOKS_PREFIX + str(PurePosixPath(*path.relative_to(library).parts))
+        key = bucket_layout.BOOKS_PREFIX + str(PurePosixPath(*path.relative_to(library).parts))
         size = path.stat().st_size
         if present.get(key) == size:
             skipped += 1
@@ -146,20 +137,21 @@ def upload_books(client: S3Client, bucket: str, library: Path) -> tuple[int, int
 
 
 def migrate(client: S3Client, bucket: str, source: Source, tenant_library: str, force: bool) -> MigrationResult:
-    backups = [obj.key for obj in list_objects(client, bucket, DB_PREFIX) if obj.key.endswith(".db")]
+    # Only what a first boot would restore counts: other files under db/ never shadow the upload.
+    backups = bucket_layout.snapshot_keys(obj.key for obj in list_objects(client, bucket, bucket_layout.DB_PREFIX))
     if backups and not force:
         user_error(
-            f"bucket {bucket} already holds {len(backups)} database backup(s) (newest {max(backups)}); "
+            f"bucket {bucket} already holds {len(backups)} database backup(s) (newest {backups[-1]}); "
             "a tenant restores only on an empty volume: rerun with --force to upload a newer snapshot anyway"
         )
     with tempfile.TemporaryDirectory(prefix="alex-migrate-") as tmp:
         snap = Path(tmp) / "library.db"
         snap_size = snapshot(source.database, snap)
         outside = rows_outside(snap, tenant_library)
-        cli.progress(f"uploading book files from {source.library} to {bucket}/{BOOKS_PREFIX}")
+        cli.progress(f"uploading book files from {source.library} to {bucket}/{bucket_layout.BOOKS_PREFIX}")
         uploaded, skipped, uploaded_bytes = upload_books(client, bucket, source.library)
         # The database goes last: a tenant that boots mid-migration finds no snapshot and waits for none.
-        key = f"{DB_PREFIX}library-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.db"
+        key = bucket_layout.snapshot_key(datetime.now(UTC))
         cli.progress(f"uploading database snapshot {key} ({cli.human_bytes(snap_size)})")
         client.upload_file(str(snap), bucket, key)
     return MigrationResult(uploaded, skipped, uploaded_bytes, key, outside)
@@ -171,8 +163,8 @@ def body(argv: Sequence[str] | None) -> int:
     endpoint = args.endpoint or os.environ.get("R2_ENDPOINT", "").strip()
     if not endpoint:
         user_error("no endpoint: pass --endpoint or set R2_ENDPOINT")
-    key_id = os.environ.get("R2_ACCESS_KEY_ID", "").strip()
-    secret = os.environ.get("R2_SECRET_ACCESS_KEY", "").strip()
+    key_id = cli.keep_secret(os.environ.get("R2_ACCESS_KEY_ID", "").strip())
+    secret = cli.keep_secret(os.environ.get("R2_SECRET_ACCESS_KEY", "").strip())
     if not key_id or not secret:
         user_error("R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY must be set (the bucket's S3 credentials)")
     try:

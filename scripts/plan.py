@@ -3,12 +3,11 @@
 Needs no credentials and no network: it reads `stacks/Pulumi.<stack>.yaml` and the roster, checks both
 with the same rules as the Pulumi program, and prints per tenant and in total the Fly and Cloudflare
 resources and their monthly cost at list prices (scripts/pricing.py).
-Exit codes: 0 valid, 1 the roster or stack config has problems (all listed), 2 usage error.
+Exit codes: 0 valid, 1 the roster or stack config has problems (all listed, on one line), 2 usage error.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections import Counter
@@ -17,9 +16,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from components.machine_config import RUN_STATES, bucket_name
-from components.stack_config import ConfigError, StackConfig, read_stack_file
+from components.stack_config import StackConfig
 from scripts import cli, pricing
-from tenants.roster import RosterEntry, RosterError, load_roster
+from tenants.roster import RosterEntry
 
 # Published ceilings that cap tenants per stack or per account (DESIGN.md, references).
 LIMITS = {
@@ -162,35 +161,32 @@ def render_text(settings: StackConfig, roster: Path, rows: Sequence[TenantPlan],
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    summary, details = __doc__.split("\n\n", 1)
-    parser = argparse.ArgumentParser(
-        prog="python -m scripts.plan",
-        description=summary,
-        epilog=details,  # what it checks and the exit codes
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("stack", nargs="?", help="stack name: reads stacks/Pulumi.<stack>.yaml and its roster")
-    parser.add_argument("--stack", dest="stack_option", metavar="STACK", help="the same, as the other scripts take it")
-    parser.add_argument("--roster", type=Path, help="roster file (default: the stack's alex-hosted:roster)")
+def build_parser() -> cli.Parser:
+    summary, details = (__doc__ or "").split("\n\n", 1)
+    parser = cli.parser("plan", summary, epilog=details)  # the epilog: what it checks and the exit codes
+    cli.add_stack_arguments(parser, positional=True)
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
     parser.add_argument(
-        "--awake-fraction", type=float, default=pricing.Usage.awake_fraction,
-        help="share of the month an active machine runs (default %(default)s)",
+        "--awake-fraction", type=cli.fraction, default=pricing.Usage.awake_fraction,
+        help="share of the month an active machine runs, 0 to 1 (default %(default)s)",
     )  # fmt: skip
-    args = parser.parse_args(argv)
-    stack = args.stack or args.stack_option
-    if not stack or (args.stack and args.stack_option and args.stack != args.stack_option):
-        parser.error("name one stack, as `plan dev` or `plan --stack dev`")
-    if not 0 <= args.awake_fraction <= 1:
-        parser.error("--awake-fraction must be between 0 and 1")
+    return parser
+
+
+def _body(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    if cli.stack_name(args) is None:
+        raise cli.UsageError("name one stack, as `plan dev` or `plan --stack dev`")
+    # An invalid stack file or roster is this script's finding, not a failure to run: exit 1.
     try:
-        settings = read_stack_file(stack)
-        roster_path = args.roster or settings.roster
-        roster = load_roster(roster_path, settings.plans)
-    except (ConfigError, RosterError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        target = cli.resolve_target(args)
+        roster, _ = cli.read_target(target)
+    except cli.UsageError:
+        raise
+    except cli.CliError as exc:
+        raise cli.CliError(exc.message, cli.EXIT_ATTENTION) from None
+    settings, roster_path = target.config, target.roster
+    assert settings is not None  # a stack is always named here
     usage = pricing.Usage(awake_fraction=args.awake_fraction)
     rows = [plan_tenant(entry, settings, usage) for entry in sorted(roster, key=lambda t: t.id)]
     if args.json:
@@ -205,7 +201,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(document, indent=2, sort_keys=True))
     else:
         print(render_text(settings, roster_path, rows, usage))
-    return 0
+    return cli.EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return cli.run("plan", _body, argv)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Figures are USD per 30-day month, read on the dates in the sources; check the live pages before
 quoting a customer. Sources:
 - Fly: https://fly.io/docs/about/pricing/ and https://fly.io/docs/about/billing/ (via
-  reference/fly-machines-api.md §4): volumes $0.15/GB-month provisioned, stopped-machine rootfs
+  docs/reference/fly-machines-api.md §4): volumes $0.15/GB-month provisioned, stopped-machine rootfs
   $0.15/GB-month, single-hostname certificates $0.10/month after 10 free per org, v6 and shared v4
   free; shared-cpu-1x compute $1.94/month (256 MB) running full time, extra RAM about $5/GB-month.
 - Cloudflare R2: https://developers.cloudflare.com/r2/pricing/ : standard storage $0.015/GB-month

@@ -15,32 +15,34 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from urllib.parse import quote
 
+from components.fly import endpoints
 from components.fly.client import FlyClient, open_client
 from components.fly.errors import (
     FlyConfigError,
     FlyError,
     FlyNotFoundError,
     FlyRequestError,
-    FlyResponseError,
     FlyStatusError,
 )
+from components.fly.states import MACHINE_GONE, MACHINE_RUNNING, VOLUME_GONE
 from components.machine_config import VOLUME_NAME
 from components.stack_config import StackConfig
 from scripts import cli
 from tenants.roster import RosterEntry
+from tenants.states import STATES, TenantState
 
-GONE = frozenset({"destroyed", "destroying", "replaced", "migrated"})
-VOLUME_GONE = frozenset({"destroyed", "pending_destroy", "destroying"})
-RUNNING = frozenset({"started", "starting", "restarting", "updating", "replacing"})
 # Roster state -> the machine states that fit it (active tenants scale to zero by themselves).
 FITS = {
-    "active": frozenset({"started", "stopped", "suspended", "starting", "stopping", "created", "updating"}),
-    "suspended": frozenset({"stopped", "stopping", "created"}),
-    "cancelled": frozenset({"stopped", "stopping", "created"}),
+    TenantState.ACTIVE: frozenset({"started", "stopped", "suspended", "starting", "stopping", "created", "updating"}),
+    TenantState.SUSPENDED: frozenset({"stopped", "stopping", "created"}),
+    TenantState.CANCELLED: frozenset({"stopped", "stopping", "created"}),
 }
 AUTH_FAILURES = frozenset({401, 403})
+
+
+class FlyUnusable(Exception):
+    """Fly cannot be read at all (unreachable, or the token refused): no tenant's row would mean anything."""
 
 
 @dataclass
@@ -55,43 +57,24 @@ class TenantStatus:
     problems: list[str] = field(default_factory=list)
 
 
-def _list(fly: FlyClient, path: str, action: str, app: str) -> list[dict[str, Any]]:
-    """A JSON list of objects; anything else (an echo, a proxy's page) is a FlyResponseError, never quoted."""
-    response = fly.request("GET", path, action=action, app=app)
-    items = fly.decode(response) or []
-    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-        raise FlyResponseError("GET", path, response.status_code, len(response.content), "a body that is not a list")
-    return items
-
-
 def _machines(fly: FlyClient, app: str) -> list[dict[str, Any]]:
-    machines = _list(fly, f"/v1/apps/{app}/machines", "list_machines", app)
-    return [m for m in machines if m.get("state") not in GONE]
+    return [m for m in endpoints.list_machines(fly, app) if m.get("state") not in MACHINE_GONE]
 
 
 def _volume(fly: FlyClient, app: str) -> dict[str, Any] | None:
-    volumes = _list(fly, f"/v1/apps/{app}/volumes", "list_volumes", app)
-    live = [v for v in volumes if v.get("name") == VOLUME_NAME and v.get("state") not in VOLUME_GONE]
+    live = [
+        v
+        for v in endpoints.list_volumes(fly, app)
+        if v.get("name") == VOLUME_NAME and v.get("state") not in VOLUME_GONE
+    ]
     return live[0] if live else None
-
-
-def _certificate(fly: FlyClient, app: str, hostname: str) -> dict[str, Any] | None:
-    try:
-        path = f"/v1/apps/{app}/certificates/{quote(hostname, safe='')}"
-        response = fly.request("GET", path, action="get_certificate", app=app)
-    except FlyNotFoundError:
-        return None
-    cert = fly.decode(response)
-    if not isinstance(cert, dict):
-        raise FlyResponseError("GET", path, response.status_code, len(response.content), "a body that is not an object")
-    return cert
 
 
 def tenant_status(fly: FlyClient, tenant: RosterEntry, config: StackConfig) -> TenantStatus:
     """One tenant's status; errors that affect every call (no answer, token refused) propagate."""
     app = config.app_name(tenant.id)
     status = TenantStatus(tenant.id, tenant.username, tenant.state, app)
-    purging = tenant.state == "purging"
+    purging = tenant.state == TenantState.PURGING
     try:
         machines = _machines(fly, app)
     except FlyNotFoundError:
@@ -101,7 +84,7 @@ def tenant_status(fly: FlyClient, tenant: RosterEntry, config: StackConfig) -> T
         return status
     states = sorted(str(m.get("state")) for m in machines)
     status.machine = ",".join(states) if states else "none"
-    fits = FITS.get(tenant.state, frozenset())
+    fits = FITS.get(TenantState(tenant.state), frozenset()) if tenant.state in STATES else frozenset()
     if not purging and not states:
         status.problems.append("no machine")
     if len(states) > 1:
@@ -111,7 +94,7 @@ def tenant_status(fly: FlyClient, tenant: RosterEntry, config: StackConfig) -> T
             status.problems.append("machine failed")
         elif not purging and state not in fits:
             status.problems.append(f"machine {state} but the tenant is {tenant.state}")
-        elif purging and state in RUNNING:
+        elif purging and state in MACHINE_RUNNING:
             status.problems.append("machine still running while purging")
     volume = _volume(fly, app)
     if volume is not None:
@@ -121,7 +104,7 @@ def tenant_status(fly: FlyClient, tenant: RosterEntry, config: StackConfig) -> T
             status.problems.append(f"volume {status.volume_gb} GB is smaller than plan {tenant.plan}'s {wanted} GB")
     elif not purging:
         status.problems.append(f"no volume named {VOLUME_NAME}")
-    cert = _certificate(fly, app, config.hostname(tenant.username))
+    cert = endpoints.get_certificate(fly, app, config.hostname(tenant.username))
     status.certificate = str(cert.get("status") or "unknown") if cert else "none"
     if cert is None and not purging:
         status.problems.append(f"no certificate for {config.hostname(tenant.username)}")
@@ -135,10 +118,10 @@ def collect(fly: FlyClient, tenants: Sequence[RosterEntry], config: StackConfig)
             rows.append(tenant_status(fly, tenant, config))
         # Error text is scrubbed again here: it lands in tables and JSON that get pasted into tickets.
         except FlyRequestError as exc:
-            raise cli.CliError(fly.scrub(f"Fly API unreachable at tenant {tenant.id}: {exc}")) from None
+            raise FlyUnusable(fly.scrub(f"Fly API unreachable at tenant {tenant.id}: {exc}")) from None
         except FlyStatusError as exc:
             if exc.status in AUTH_FAILURES:
-                raise cli.CliError(fly.scrub(f"Fly refused FLY_API_TOKEN (HTTP {exc.status}: {exc.message})")) from None
+                raise FlyUnusable(fly.scrub(f"Fly refused FLY_API_TOKEN (HTTP {exc.status}: {exc.message})")) from None
             row = TenantStatus(tenant.id, tenant.username, tenant.state, config.app_name(tenant.id), "error")
             row.problems.append(fly.scrub(str(exc)))
             rows.append(row)
@@ -174,10 +157,10 @@ def _render(rows: Sequence[TenantStatus]) -> str:
 
 
 def _body(argv: Sequence[str] | None) -> int:
-    parser = cli.parser("status", __doc__ or "")
+    parser = cli.stack_parser("status", __doc__ or "")
     parser.add_argument("--json", action="store_true", help="print one JSON envelope instead of a table")
     args = parser.parse_args(argv)
-    config, tenants = cli.load_stack(args.stack, args.roster)
+    config, tenants = cli.load_stack(args)
     cli.progress(f"reading Fly status of {len(tenants)} tenant(s) in stack {args.stack}")
     try:
         fly = open_client()
@@ -186,6 +169,8 @@ def _body(argv: Sequence[str] | None) -> int:
     try:
         with fly:
             rows = collect(fly, tenants, config)
+    except FlyUnusable as exc:
+        raise cli.CliError(str(exc)) from None
     except FlyError as exc:  # anything the client raises that collect() did not place on a tenant
         raise cli.CliError(fly.scrub(str(exc))) from None
     attention = [row for row in rows if row.problems]

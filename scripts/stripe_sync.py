@@ -1,20 +1,17 @@
-"""Keep a roster in step with who pays: `python -m scripts.stripe_sync --roster PATH | --stack NAME`.
+"""Keep a roster in step with who pays: `python -m scripts.stripe_sync --stack NAME [--roster PATH]`.
 
 A thin shell over billing.sync: it parses flags, builds the Stripe client and prints the summary.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 
-from billing.cli_support import add_target_arguments, api_base, api_key, resolve_target
-from billing.reconcile import DEFAULT_GRACE_DAYS
 from billing.report import render_human, render_json
 from billing.stripe_source import make_client
-from billing.sync import SyncError, SyncSettings, run_sync, scrub
-from scripts.cli import EXIT_ATTENTION, EXIT_FAILED, EXIT_OK, CliError, one_line, parse_now, whole_number
+from billing.sync import SyncError, SyncSettings, run_sync
+from scripts import cli
 
 EPILOG = """\
 environment:
@@ -31,21 +28,15 @@ exit codes:
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m scripts.stripe_sync",
-        description="Recompute the Stripe-managed entries of a tenant roster from all Stripe subscriptions.",
+def build_parser() -> cli.Parser:
+    parser = cli.parser(
+        "stripe_sync",
+        "Recompute the Stripe-managed entries of a tenant roster from all Stripe subscriptions.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_target_arguments(parser)
-    parser.add_argument(
-        "--grace-days",
-        type=whole_number,
-        default=DEFAULT_GRACE_DAYS,
-        metavar="N",
-        help=f"days after a subscription ends before the tenant's data is purged (default {DEFAULT_GRACE_DAYS})",
-    )
+    cli.add_stack_arguments(parser, roster_alone=True)
+    cli.add_stripe_api_base(parser)
+    cli.add_grace_days(parser)
     parser.add_argument("--dry-run", action="store_true", help="print the changes, write nothing")
     parser.add_argument("--json", action="store_true", help="print a machine-readable summary")
     parser.add_argument(
@@ -54,23 +45,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _body(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    key = ""
-    try:
-        if args.grace_days < 0:
-            raise CliError(f"--grace-days: expected 0 or more, got {args.grace_days}")
-        now = parse_now(args.now)
-        roster, plans = resolve_target(args)
-        key = api_key()
-        client = make_client(key, api_base=api_base(args))
-        settings = SyncSettings(roster=roster, plans=plans, grace_days=args.grace_days, dry_run=args.dry_run)
-        summary = run_sync(settings, client, now, secret=key)
-    except (CliError, SyncError) as exc:
-        print(f"stripe_sync: error: {one_line(scrub(str(exc), key))}", file=sys.stderr)
-        return EXIT_FAILED
+    now = cli.parse_now(args.now)
+    target = cli.resolve_target(args, roster_alone=True)
+    key = cli.stripe_api_key()
+    client = make_client(key, api_base=cli.stripe_api_base(args))
+    settings = SyncSettings(roster=target.roster, plans=target.plans, grace_days=args.grace_days, dry_run=args.dry_run)
+    summary = run_sync(settings, client, now, secret=key)
     sys.stdout.write(render_json(summary) if args.json else render_human(summary))
-    return EXIT_ATTENTION if summary.report.needs_attention else EXIT_OK
+    return cli.EXIT_ATTENTION if summary.report.needs_attention else cli.EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return cli.run("stripe_sync", _body, argv, {SyncError: cli.EXIT_FAILED})
 
 
 if __name__ == "__main__":

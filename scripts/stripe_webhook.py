@@ -1,4 +1,4 @@
-"""Receive Stripe webhooks and run the sync: `python -m scripts.stripe_webhook --roster PATH --port N`.
+"""Receive Stripe webhooks and run the sync: `python -m scripts.stripe_webhook --stack NAME --port N`.
 
 A small stdlib HTTP server around billing.webhook.WebhookHandler: POST a Stripe event to any path;
 the Stripe-Signature header is verified with stripe-python (400 when bad or stale), events other
@@ -14,7 +14,6 @@ oversized headers (the stdlib's), and a one-line log entry, never a traceback.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import re
@@ -28,13 +27,11 @@ from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from billing.cli_support import add_target_arguments, api_base, api_key, resolve_target
-from billing.reconcile import DEFAULT_GRACE_DAYS
 from billing.report import RunSummary
 from billing.stripe_source import make_client
 from billing.sync import SyncSettings, run_sync
 from billing.webhook import WebhookHandler, WebhookResponse
-from scripts.cli import EXIT_FAILED, EXIT_OK, CliError, one_line, port_number, require_env, whole_number
+from scripts import cli
 
 SECRET_ENV = "STRIPE_WEBHOOK_SECRET"
 MAX_BODY = 1024 * 1024  # Stripe events are a few KB
@@ -199,41 +196,29 @@ def make_server(
     return WebhookServer((host, port), Handler, limits)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m scripts.stripe_webhook",
-        description="Verify Stripe webhooks and run the roster sync for the events that matter.",
+def build_parser() -> cli.Parser:
+    parser = cli.parser(
+        "stripe_webhook",
+        "Verify Stripe webhooks and run the roster sync for the events that matter.",
         epilog=f"environment: {SECRET_ENV} (the endpoint's whsec_ secret) and STRIPE_API_KEY are required.\n"
         "exit codes: 0 stopped normally; 2 could not start (missing secret or key, bad stack, bad or busy port).",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_target_arguments(parser)
-    parser.add_argument("--port", type=port_number, default=8787, help="port to listen on (default 8787)")
+    cli.add_stack_arguments(parser, roster_alone=True)
+    cli.add_stripe_api_base(parser)
+    parser.add_argument("--port", type=cli.port_number, default=8787, help="port to listen on (default 8787)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument(
-        "--grace-days",
-        type=whole_number,
-        default=DEFAULT_GRACE_DAYS,
-        metavar="N",
-        help=f"days after a subscription ends before the tenant's data is purged (default {DEFAULT_GRACE_DAYS})",
-    )
+    cli.add_grace_days(parser)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _body(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        if args.grace_days < 0:
-            raise CliError(f"--grace-days: expected 0 or more, got {args.grace_days}")
-        secret = require_env(SECRET_ENV, "the webhook endpoint's signing secret, whsec_...")
-        roster, plans = resolve_target(args)
-        key = api_key()
-        base = api_base(args)
-    except CliError as exc:
-        print(f"stripe_webhook: error: {one_line(exc.message)}", file=sys.stderr)
-        return exc.code
+    secret = cli.require_env(SECRET_ENV, "the webhook endpoint's signing secret, whsec_...")
+    target = cli.resolve_target(args, roster_alone=True)
+    key = cli.stripe_api_key()
+    base = cli.stripe_api_base(args)
     client = make_client(key, api_base=base)
-    settings = SyncSettings(roster=roster, plans=plans, grace_days=args.grace_days)
+    settings = SyncSettings(roster=target.roster, plans=target.plans, grace_days=args.grace_days)
 
     def sync() -> RunSummary:
         summary = run_sync(settings, client, datetime.now(UTC), secret=key)
@@ -245,8 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         server = make_server(WebhookHandler(secret, sync), args.host, args.port)
     except (OSError, OverflowError, ValueError, TypeError) as exc:  # busy port, address not ours, bad host
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        print(f"stripe_webhook: error: cannot listen on {args.host}:{args.port}: {one_line(reason)}", file=sys.stderr)
-        return EXIT_FAILED
+        raise cli.CliError(f"cannot listen on {args.host}:{args.port}: {reason}") from None
     print(f"stripe_webhook: listening on http://{args.host}:{server.server_address[1]}", file=sys.stderr)
     try:
         server.serve_forever()
@@ -254,7 +238,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         pass
     finally:
         server.server_close()
-    return EXIT_OK
+    return cli.EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return cli.run("stripe_webhook", _body, argv)
 
 
 if __name__ == "__main__":

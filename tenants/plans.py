@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from components.config_keys import ConfigKey
 from tenants.inputs import clean_text, matches, quote_value
 
-PLANS_KEY = "alex-hosted:plans"
+PLANS_KEY = ConfigKey.PLANS.qualified
 
 
 class PlanError(ValueError):

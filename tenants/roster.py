@@ -18,24 +18,21 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import date, datetime
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from tenants.inputs import ImpossibleDate, InputError, load_yaml, matches, quote_value, read_text
+from tenants.naming import REGION_RE, TENANT_ID_RE, USERNAME_MAX, USERNAME_MIN, USERNAME_RE
 from tenants.plans import DEFAULT_PLANS, Plan
+from tenants.states import HOLDS, STATES, TenantState
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-STATES = ("active", "suspended", "cancelled", "purging")
-# Why a tenant is suspended when Stripe alone would say active; the sync never lifts these.
-HOLDS = ("over_quota", "operator")
-
-# Whole-string patterns: use them only through tenants.inputs.matches (fullmatch, clean text).
-TENANT_ID_RE = re.compile(r"[a-z0-9]{6,20}")
-USERNAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{1,30})[a-z0-9]")
-REGION_RE = re.compile(r"[a-z]{3}")
+# Whole-string patterns of the roster's own fields (names shared with other modules are tenants.naming's):
+# use them only through tenants.inputs.matches (fullmatch, clean text).
 EMAIL_RE = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 STRIPE_CUSTOMER_RE = re.compile(r"cus_[A-Za-z0-9]{1,64}")
 DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -75,6 +72,14 @@ class RosterEntry:
     purge_after: date | None = None
     purge_marked_at: date | None = None
     over_quota_since: date | None = None
+
+    def __post_init__(self) -> None:
+        # A TenantState or Hold is kept as its plain string: the YAML safe dumper refuses str subclasses,
+        # and an entry must read, compare, print and write the same however its state was spelled.
+        for name in ("state", "hold"):
+            value = getattr(self, name)
+            if isinstance(value, Enum):
+                object.__setattr__(self, name, value.value)
 
     def to_mapping(self) -> dict[str, Any]:
         return {key: value for key, value in asdict(self).items() if value is not None}
@@ -311,7 +316,7 @@ def _entry_rules(index: int, tenant: RosterEntry, plans: Mapping[str, Plan]) -> 
     if tenant.hold is not None:
         if tenant.hold not in HOLDS:
             problem("hold", f"unknown hold {quote_value(tenant.hold)} (holds: {', '.join(HOLDS)})")
-        elif tenant.state == "active":
+        elif tenant.state == TenantState.ACTIVE:
             problem("hold", "a tenant on hold must be suspended, cancelled or purging, not active")
     for field, message in _date_rules(tenant):
         problem(field, message)
@@ -343,8 +348,8 @@ def _duplicates(claims: Sequence[_Claim]) -> list[Problem]:
 def username_error(username: str) -> str | None:
     """Why a username cannot be a DNS label under our domain, or None if it can."""
     shown = quote_value(username)
-    if not 3 <= len(username) <= 32:
-        return f"{shown} must be 3-32 characters"
+    if not USERNAME_MIN <= len(username) <= USERNAME_MAX:
+        return f"{shown} must be {USERNAME_MIN}-{USERNAME_MAX} characters"
     if not matches(USERNAME_RE, username):
         return f"{shown} must be lowercase a-z, 0-9 and '-', not starting or ending with '-'"
     if username[2:4] == "--":
@@ -363,17 +368,17 @@ def email_error(email: str | None) -> str | None:
 
 def _date_rules(tenant: RosterEntry) -> Iterable[tuple[str, str]]:
     state = tenant.state
-    if state == "cancelled":
+    if state == TenantState.CANCELLED:
         for field in ("cancelled_at", "purge_after"):
             if getattr(tenant, field) is None:
                 yield field, "required when state is cancelled"
-    if state == "purging" and tenant.purge_marked_at is None:
+    if state == TenantState.PURGING and tenant.purge_marked_at is None:
         yield "purge_marked_at", "required when state is purging"
-    if state in ("active", "suspended"):
+    if state in (TenantState.ACTIVE, TenantState.SUSPENDED):
         for field in ("cancelled_at", "purge_after", "purge_marked_at"):
             if getattr(tenant, field) is not None:
                 yield field, f"only allowed when cancelled or purging, not {state}"
-    if state == "cancelled" and tenant.purge_marked_at is not None:
+    if state == TenantState.CANCELLED and tenant.purge_marked_at is not None:
         yield "purge_marked_at", "only allowed when purging"
     if tenant.cancelled_at and tenant.purge_after and tenant.purge_after < tenant.cancelled_at:
         yield "purge_after", "is before cancelled_at"

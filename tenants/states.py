@@ -1,7 +1,9 @@
 """The words of a tenant's lifecycle: its roster state and why it is held. One home, every module imports it.
 
 `TenantState` and `Hold` are `StrEnum`s, so they compare equal to the plain strings in the roster file
-and in JSON output, and `TenantState("purging")` rejects anything that is not a state.
+and in JSON output, and `TenantState("purging")` rejects anything that is not a state. A `RosterEntry`
+stores the plain string whichever was passed (yaml's safe dumper cannot write a str subclass), so a
+roster written from enum members is byte-identical to one written from strings.
 """
 
 from __future__ import annotations

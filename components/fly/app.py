@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
+from components.fly import endpoints
 from components.fly.client import FlyClient, open_client
-from components.fly.common import (
-    Deadline,
-    FlyProvider,
-    backoff_delays,
-    changed_keys,
-    check_app_name,
-    require_str,
-)
-from components.fly.errors import FlyNotFoundError, FlyResourceError, FlyStatusError
+from components.fly.common import FlyProvider, changed_keys, check_app_name, require_str
+from components.fly.converge import delete_until_gone
+from components.fly.deadline import backoff_delays
+from components.fly.errors import FlyResourceError, FlyStatusError
 from components.fly.settings import tunables
 
 INPUT_KEYS = ("name", "org")
@@ -34,12 +29,15 @@ def _outs(name: str, org: str, app: dict[str, Any]) -> dict[str, Any]:
 
 def _get_app(fly: FlyClient, name: str, org: str) -> dict[str, Any] | None:
     """The app if it is ours, None if the name is free; an error if another org holds it."""
-    response = fly.request("GET", f"/v1/apps/{name}", action="get_app", app=name, expect=frozenset({403, 404}))
-    if response.status_code == 404:
+    try:
+        app = endpoints.get_app(fly, name)
+    except FlyStatusError as exc:
+        if exc.status != 403:
+            raise
+        held = f"Fly app name {name!r} is held by another organization; choose another app name"
+        raise FlyResourceError(held) from None
+    if app is None:
         return None
-    if response.status_code == 403:
-        raise FlyResourceError(f"Fly app name {name!r} is held by another organization; choose another app name")
-    app: dict[str, Any] = fly.decode(response) or {}
     slug = (app.get("organization") or {}).get("slug")
     if slug and slug != org:
         raise FlyResourceError(f"Fly app {name!r} exists in org {slug!r}, not in the configured org {org!r}")
@@ -48,7 +46,7 @@ def _get_app(fly: FlyClient, name: str, org: str) -> dict[str, Any] | None:
 
 def _wait_visible(fly: FlyClient, name: str, org: str) -> dict[str, Any]:
     """A new app is not visible at once (fly-go WaitForApp): poll GET, treating 404 as not yet."""
-    deadline = Deadline(tunables().app_visible_deadline_s, f"app {name} to become visible")
+    deadline = fly.deadline(tunables().app_visible_deadline_s, f"app {name} to become visible")
     for delay in backoff_delays(0.1, 0.5):
         app = _get_app(fly, name, org)
         if app is not None:
@@ -78,11 +76,10 @@ class AppProvider(FlyProvider):
         with open_client() as fly:
             app = _get_app(fly, name, org)  # a retried create after a timeout adopts the first one's app
             if app is None:
-                body = {"name": name, "org_slug": org, "network": name}
                 # Names are unique across Fly, so repeating the POST is safe: a repeat after a lost answer
                 # gets "name taken" for the app the first attempt made, and the GET below adopts it.
                 try:
-                    fly.request("POST", "/v1/apps", action="create_app", app=name, json=body, retry=True)
+                    endpoints.create_app(fly, name, org, network=name)
                 except FlyStatusError as exc:
                     if exc.status not in (409, 422):
                         raise
@@ -110,8 +107,8 @@ class AppProvider(FlyProvider):
 
     # delete
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
-        with open_client() as fly, contextlib.suppress(FlyNotFoundError):
-            fly.request("DELETE", f"/v1/apps/{id_}", action="delete_app", app=id_, params={"force": True})
+        with open_client() as fly:
+            delete_until_gone(lambda: endpoints.delete_app(fly, id_))
 
 
 class App(Resource, module="fly", name="App"):

@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
-import re
 from typing import Any
-from urllib.parse import quote
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
-from components.fly.client import FlyClient, open_client
-from components.fly.common import FlyProvider, changed_keys, check_app_name, is_ambiguous, is_unknown
-from components.fly.errors import FlyError, FlyNotFoundError, FlyResourceError, FlyStatusError
+from components.fly import endpoints
+from components.fly.client import open_client
+from components.fly.common import FlyProvider, changed_keys, check_app_name, is_unknown
+from components.fly.converge import create_or_adopt, delete_until_gone
+from components.fly.errors import FlyResourceError
+from tenants.naming import HOSTNAME_RE
 
-HOSTNAME_RE = re.compile(r"(?=.{1,253}\Z)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")  # fullmatch
 KEYS = ("app", "hostname")
 
 
 # inputs
-def _path(app: str, hostname: str = "") -> str:
-    return f"/v1/apps/{app}/certificates" + (f"/{quote(hostname, safe='')}" if hostname else "")
-
-
 def _outs(app: str, hostname: str, cert: dict[str, Any]) -> dict[str, Any]:
     dns = cert.get("dns_requirements") or {}
     acme = dns.get("acme_challenge") or {}
@@ -39,13 +34,6 @@ def _outs(app: str, hostname: str, cert: dict[str, Any]) -> dict[str, Any]:
         "ownership_value": str(ownership.get("app_value") or ownership.get("value") or ""),
         "validation_errors": [e if isinstance(e, str) else str(e.get("message") or e) for e in errors],
     }
-
-
-def _get(fly: FlyClient, app: str, hostname: str) -> dict[str, Any] | None:
-    try:
-        return dict(fly.call("GET", _path(app, hostname), action="get_certificate", app=app))
-    except FlyNotFoundError:
-        return None
 
 
 class CertificateProvider(FlyProvider):
@@ -68,30 +56,23 @@ class CertificateProvider(FlyProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         app, hostname = str(props["app"]), str(props["hostname"])
         with open_client() as fly:
-            try:
-                cert = fly.call(
-                    "POST",
-                    _path(app, "") + "/acme",
-                    action="create_certificate",
-                    app=app,
-                    json={"hostname": hostname},
-                    retry=False,
-                )
-            except FlyError as exc:
-                # Already there (a retried create) or maybe made: the GET decides.
-                exists = isinstance(exc, FlyStatusError) and exc.status in (409, 422)
-                if not (exists or is_ambiguous(exc)):
-                    raise
-                cert = _get(fly, app, hostname)
-                if cert is None:
-                    raise
+            # Already there (a retried create) or maybe made: the GET decides, once; a repeat is not posted.
+            cert = create_or_adopt(
+                lambda: endpoints.get_certificate(fly, app, hostname),
+                lambda: endpoints.request_acme_certificate(fly, app, hostname),
+                deadline=fly.deadline(0.0, f"certificate {hostname} of app {app}"),
+                retries=0,
+                backoff=fly.backoff,
+                look_first=False,
+                exists=frozenset({409, 422}),
+            )
         return CreateResult(hostname, _outs(app, hostname, cert))
 
     # read
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         app, hostname = str(props["app"]), str(props.get("hostname") or id_)
         with open_client() as fly:
-            cert = _get(fly, app, hostname)
+            cert = endpoints.get_certificate(fly, app, hostname)
         if cert is None:
             return ReadResult("", {})
         return ReadResult(id_, _outs(app, hostname, cert), inputs={"app": app, "hostname": hostname})
@@ -100,7 +81,7 @@ class CertificateProvider(FlyProvider):
     def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         app, hostname = str(news["app"]), str(news["hostname"])
         with open_client() as fly:
-            cert = _get(fly, app, hostname)
+            cert = endpoints.get_certificate(fly, app, hostname)
         if cert is None:
             raise FlyResourceError(f"certificate {hostname} of app {app} is gone; run `pulumi refresh`")
         return UpdateResult(_outs(app, hostname, cert))
@@ -108,8 +89,8 @@ class CertificateProvider(FlyProvider):
     # delete
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         app, hostname = str(props["app"]), str(props.get("hostname") or id_)
-        with open_client() as fly, contextlib.suppress(FlyNotFoundError):
-            fly.request("DELETE", _path(app, hostname), action="delete_certificate", app=app)
+        with open_client() as fly:
+            delete_until_gone(lambda: endpoints.delete_certificate(fly, app, hostname))
 
 
 class Certificate(Resource, module="fly", name="Certificate"):

@@ -21,12 +21,13 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from types import TracebackType
 from typing import Any
 
 import httpx
 
 from components.fly import settings
+from components.fly.closing import ClosesOnExit
+from components.fly.deadline import Deadline
 from components.fly.errors import FlyConfigError, FlyRequestError, FlyResponseError, raise_for_status
 from components.fly.ratelimit import RateLimiter, shared_limiter
 from components.inputs import credential_problem
@@ -60,8 +61,12 @@ def retry_after_s(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
-class FlyClient:
-    """Synchronous Machines API client; build one per provider call (`open_client()`), then close it."""
+class FlyClient(ClosesOnExit):
+    """Synchronous Machines API client; build one per provider call (`open_client()`), then close it.
+
+    `clock` and `sleep` are the time every wait of a call runs on: the backoff between attempts here and
+    the provider loops' deadlines (`deadline()`), so a test can hand in a fake clock.
+    """
 
     def __init__(
         self,
@@ -102,16 +107,12 @@ class FlyClient:
         self._deadline_s = deadline_s
         self.requests_sent = 0
 
-    def __enter__(self) -> FlyClient:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
     def close(self) -> None:
         self._http.close()
+
+    def deadline(self, seconds: float, what: str) -> Deadline:
+        """A Deadline on this client's clock and sleep."""
+        return Deadline(seconds, what, clock=self._clock, sleep=self._sleep)
 
     def backoff(self, attempt: int) -> float:
         """Full jitter: a random delay in [0, base * 2**attempt], capped."""

@@ -1,25 +1,18 @@
-"""Pieces every Fly dynamic provider shares: the provider base class, input checks, diff helpers, polling."""
+"""Pieces every Fly dynamic provider shares: the provider base class, input checks, diff helpers."""
 
 from __future__ import annotations
 
-import re
-import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 from pulumi.dynamic import CheckFailure, ConfigureRequest, ResourceProvider
 from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN
 
 from components.fly import settings
-from components.fly.client import TRANSIENT_STATUSES
-from components.fly.errors import FlyError, FlyRequestError, FlyStatusError
-
-T = TypeVar("T")
+from tenants.naming import APP_NAME_RE, REGION_RE
 
 # Whole-string patterns (fullmatch): `$` would also accept a trailing newline.
-APP_NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
-REGION_RE = re.compile(r"[a-z]{3}")
 
 
 class FlyProvider(ResourceProvider):
@@ -98,34 +91,3 @@ def check_region(news: Mapping[str, Any], key: str, failures: list[CheckFailure]
         return
     if not isinstance(value, str) or not REGION_RE.fullmatch(value):
         failures.append(CheckFailure(key, f"{key} must be a three-letter Fly region code, got {value!r}"))
-
-
-def is_ambiguous(exc: FlyError) -> bool:
-    """A write that may or may not have happened: no answer, a timeout, throttling or a server fault."""
-    return isinstance(exc, FlyRequestError) or (isinstance(exc, FlyStatusError) and exc.status in TRANSIENT_STATUSES)
-
-
-class Deadline:
-    """Our own deadline for loops against an eventually consistent API."""
-
-    def __init__(self, seconds: float, what: str) -> None:
-        self.seconds = seconds
-        self.what = what
-        self._end = time.monotonic() + seconds
-
-    def remaining(self) -> float:
-        return self._end - time.monotonic()
-
-    def passed(self) -> bool:
-        return self.remaining() <= 0
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(max(0.0, min(seconds, self.remaining())))
-
-
-def backoff_delays(start: float = 0.1, cap: float = 1.0) -> Iterable[float]:
-    """0.1, 0.2, 0.4 ... capped: the polling rhythm for eventually consistent reads."""
-    delay = start
-    while True:
-        yield delay
-        delay = min(cap, delay * 2)

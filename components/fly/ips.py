@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
+import functools
 from typing import Any
 
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
+from components.fly import endpoints
 from components.fly.client import FlyClient, open_client
-from components.fly.common import Deadline, FlyProvider, changed_keys, check_app_name, is_ambiguous
-from components.fly.errors import FlyError, FlyNotFoundError, FlyResourceError
+from components.fly.common import FlyProvider, changed_keys, check_app_name
+from components.fly.converge import create_or_adopt, delete_until_gone
+from components.fly.deadline import Deadline
+from components.fly.errors import FlyNotFoundError, FlyResourceError
 from components.fly.settings import tunables
 
 KINDS = ("v6", "shared_v4")
@@ -29,45 +32,44 @@ def _kind(entry: dict[str, Any]) -> str | None:
 def _list(fly: FlyClient, app: str) -> dict[str, str] | None:
     """{kind: ip} for the kinds we manage; None when the app is gone."""
     try:
-        body = fly.call("GET", f"/v1/apps/{app}/ip_assignments", action="list_ips", app=app)
+        entries = endpoints.list_ips(fly, app)
     except FlyNotFoundError:
         return None
     found: dict[str, str] = {}
-    for entry in (body or {}).get("ips") or []:
+    for entry in entries:
         kind = _kind(entry)
         if kind and kind not in found:
             found[kind] = str(entry["ip"])
     return found
 
 
+def _listed(fly: FlyClient, app: str) -> dict[str, str]:
+    found = _list(fly, app)
+    if found is None:
+        raise FlyResourceError(f"cannot allocate IPs: Fly app {app!r} does not exist")
+    return found
+
+
 def _ensure(fly: FlyClient, app: str) -> dict[str, str]:
     """Allocate whichever of v6/shared_v4 is missing; after an ambiguous failure list again, never post blind."""
-    deadline = Deadline(tunables().create_deadline_s, f"IPs of app {app}")
-    attempt = 0
-    while True:
-        found = _list(fly, app)
-        if found is None:
-            raise FlyResourceError(f"cannot allocate IPs: Fly app {app!r} does not exist")
-        missing = [kind for kind in KINDS if kind not in found]
-        if not missing:
-            return found
-        try:
-            for kind in missing:
-                entry = fly.call(
-                    "POST",
-                    f"/v1/apps/{app}/ip_assignments",
-                    action="allocate_ip",
-                    app=app,
-                    json={"type": kind},
-                    retry=False,
-                )
-                found[kind] = str(entry["ip"])
-            return found
-        except FlyError as exc:
-            if not is_ambiguous(exc) or deadline.passed() or attempt >= tunables().retries:
-                raise
-            deadline.sleep(fly.backoff(attempt))
-            attempt += 1
+    deadline = fly.deadline(tunables().create_deadline_s, f"IPs of app {app}")
+    found = _listed(fly, app)
+    for kind in KINDS:
+        if kind not in found:
+            found[kind] = _allocate(fly, app, kind, deadline)
+    return found
+
+
+def _allocate(fly: FlyClient, app: str, kind: str, deadline: Deadline) -> str:
+    def find() -> str | None:
+        return _listed(fly, app).get(kind)
+
+    def create() -> str:
+        return str(endpoints.allocate_ip(fly, app, kind)["ip"])
+
+    return create_or_adopt(
+        find, create, deadline=deadline, retries=tunables().retries, backoff=fly.backoff, look_first=False
+    )
 
 
 def _outs(app: str, found: dict[str, str]) -> dict[str, Any]:
@@ -115,12 +117,9 @@ class IpsProvider(FlyProvider):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         app = str(props.get("app") or id_)
         with open_client() as fly:
-            for kind in KINDS:
-                ip = props.get(kind)
-                if not ip:
-                    continue
-                with contextlib.suppress(FlyNotFoundError):
-                    fly.request("DELETE", f"/v1/apps/{app}/ip_assignments/{ip}", action="release_ip", app=app)
+            for ip in (props.get(kind) for kind in KINDS):
+                if ip:
+                    delete_until_gone(functools.partial(endpoints.release_ip, fly, app, str(ip)))
 
 
 class Ips(Resource, module="fly", name="Ips"):

@@ -15,26 +15,18 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
+from components.fly import endpoints
 from components.fly import normalize as norm
-from components.fly.client import TRANSIENT_STATUSES, FlyClient, open_client
-from components.fly.common import (
-    Deadline,
-    FlyProvider,
-    as_int,
-    changed_keys,
-    check_app_name,
-    check_region,
-    is_ambiguous,
-    is_unknown,
-)
-from components.fly.errors import FlyError, FlyNotFoundError, FlyRequestError, FlyResourceError, FlyStatusError
+from components.fly.client import FlyClient, open_client
+from components.fly.common import FlyProvider, as_int, changed_keys, check_app_name, check_region, is_unknown
+from components.fly.converge import BUSY_STATUSES, create_or_adopt, delete_until_gone
+from components.fly.errors import FlyError, FlyRequestError, FlyResourceError
 from components.fly.settings import tunables
+from components.fly.states import MACHINE_GONE, MACHINE_RUNNING_OR_LAUNCHING, settled_machine_state
 
 RUN_STATES = ("active", "stopped")
 REPLACE_KEYS = ("app", "region", "name")
 UPDATE_KEYS = ("config", "run_state", "min_secrets_version")
-RUNNING = frozenset({"started", "starting", "created", "restarting", "updating", "replacing"})
-GONE = frozenset({"destroyed", "destroying"})
 LEASE_TTL_S = 120
 
 
@@ -65,31 +57,23 @@ def _outs(inputs: dict[str, Any], machine: Mapping[str, Any], config: dict[str, 
     }
 
 
-def _path(app: str, machine_id: str = "", tail: str = "") -> str:
-    return f"/v1/apps/{app}/machines" + (f"/{machine_id}" if machine_id else "") + tail
-
-
 def _find(fly: FlyClient, app: str, key: str) -> dict[str, Any] | None:
-    params = {f"metadata.{norm.CREATE_KEY}": key}
-    machines = fly.call("GET", _path(app), action="list_machines", app=app, params=params) or []
-    for machine in machines:  # filter here too: the query filter is a convenience, not a guarantee
+    for machine in endpoints.list_machines(fly, app, metadata={norm.CREATE_KEY: key}):
+        # Filter here too: the query filter is a convenience, not a guarantee.
         meta = (machine.get("config") or {}).get("metadata") or {}
-        if meta.get(norm.CREATE_KEY) == key and machine.get("state") not in GONE:
-            return dict(machine)
+        if meta.get(norm.CREATE_KEY) == key and machine.get("state") not in MACHINE_GONE:
+            return machine
     return None
 
 
 def _get(fly: FlyClient, app: str, machine_id: str) -> dict[str, Any] | None:
-    try:
-        machine = fly.call("GET", _path(app, machine_id), action="get_machine", app=app)
-    except FlyNotFoundError:
-        return None
-    return None if machine.get("state") in GONE else dict(machine)
+    machine = endpoints.get_machine(fly, app, machine_id)
+    return None if machine is None or machine.get("state") in MACHINE_GONE else machine
 
 
 def wait_for(fly: FlyClient, app: str, machine_id: str, state: str, instance_id: str | None = None) -> None:
     """Loop on /wait (at most 60 s a call) under our own deadline; 408 means "not yet", keep waiting."""
-    deadline = Deadline(tunables().wait_deadline_s, f"machine {machine_id} to be {state}")
+    deadline = fly.deadline(tunables().wait_deadline_s, f"machine {machine_id} to be {state}")
     attempt = 0
     while True:
         remaining = deadline.remaining()
@@ -98,49 +82,27 @@ def wait_for(fly: FlyClient, app: str, machine_id: str, state: str, instance_id:
                 f"machine {machine_id} of app {app} did not reach state {state!r} within {deadline.seconds:.0f}s"
             )
         timeout = max(1, min(60, int(remaining)))
-        params: dict[str, str | int | bool] = {"state": state, "timeout": timeout}
-        if instance_id:
-            params["instance_id"] = instance_id
         try:
-            response = fly.request(
-                "GET",
-                _path(app, machine_id, "/wait"),
-                action="wait",
-                app=app,
-                params=params,
-                retry=False,
-                timeout=timeout + 15.0,
-                expect=TRANSIENT_STATUSES | {404},
-            )
+            status: int | None = endpoints.wait_machine(fly, app, machine_id, state, timeout, instance_id).status_code
         except FlyRequestError:
-            response = None
-        if response is not None and response.status_code == 404 and state == "destroyed":
+            status = None
+        if status == 404 and state == "destroyed":
             return
-        if response is not None and response.status_code < 400:
+        if status is not None and status < 400:
             return
-        if response is not None and response.status_code == 404:
+        if status == 404:
             raise FlyResourceError(f"machine {machine_id} of app {app} vanished while waiting for {state!r}")
-        if response is None or response.status_code != 408:
+        if status != 408:  # no answer or a server fault: back off; 408 is Fly's own "not yet"
             deadline.sleep(fly.backoff(attempt))
             attempt += 1
 
 
 def _acquire_lease(fly: FlyClient, app: str, machine_id: str) -> str:
-    deadline = Deadline(tunables().wait_deadline_s, f"lease on machine {machine_id}")
+    deadline = fly.deadline(tunables().wait_deadline_s, f"lease on machine {machine_id}")
     attempt = 0
     while True:
-        response = fly.request(
-            "POST",
-            _path(app, machine_id, "/lease"),
-            action="lease",
-            app=app,
-            json={"ttl": LEASE_TTL_S},
-            params={"ttl": LEASE_TTL_S},
-            retry=True,
-            expect=frozenset({409}),
-        )
-        if response.status_code != 409:
-            body = fly.decode(response) or {}
+        body = endpoints.acquire_lease(fly, app, machine_id, LEASE_TTL_S)
+        if body is not None:
             nonce = (body.get("data") or {}).get("nonce") or body.get("nonce")
             if not nonce:
                 raise FlyResourceError(f"lease on machine {machine_id} of app {app} came back without a nonce")
@@ -154,13 +116,7 @@ def _acquire_lease(fly: FlyClient, app: str, machine_id: str) -> str:
 def _release_lease(fly: FlyClient, app: str, machine_id: str, nonce: str) -> None:
     # Expired or already gone: the TTL frees it anyway. Never let this hide the update's own outcome.
     with contextlib.suppress(FlyError):
-        fly.request(
-            "DELETE",
-            _path(app, machine_id, "/lease"),
-            action="lease",
-            app=app,
-            headers={"fly-machine-lease-nonce": nonce},
-        )
+        endpoints.release_lease(fly, app, machine_id, nonce)
 
 
 class MachineProvider(FlyProvider):
@@ -219,20 +175,16 @@ class MachineProvider(FlyProvider):
             body["skip_launch"] = True
         if inputs["min_secrets_version"] is not None:
             body["min_secrets_version"] = inputs["min_secrets_version"]
-        deadline = Deadline(tunables().create_deadline_s, f"machine {name} of app {app}")
         with open_client() as fly:
-            machine = _find(fly, app, key)  # a create that failed after the fact in an earlier run
-            attempt = 0
-            while machine is None:
-                try:
-                    machine = fly.call("POST", _path(app), action="create_machine", app=app, json=body, retry=False)
-                except FlyError as exc:
-                    if not is_ambiguous(exc) or deadline.passed() or attempt >= tunables().retries:
-                        raise
-                    deadline.sleep(fly.backoff(attempt))
-                    attempt += 1
-                    machine = _find(fly, app, key)  # never post again before looking
-            settled = "started" if run_state == "active" else "stopped"  # skip_launch settles in stopped
+            # Looked up first: a create that failed after the fact in an earlier run made it already.
+            machine = create_or_adopt(
+                lambda: _find(fly, app, key),
+                lambda: endpoints.create_machine(fly, app, body),
+                deadline=fly.deadline(tunables().create_deadline_s, f"machine {name} of app {app}"),
+                retries=tunables().retries,
+                backoff=fly.backoff,
+            )
+            settled = settled_machine_state(run_state == "active")
             wait_for(fly, app, str(machine["id"]), settled, str(machine.get("instance_id") or "") or None)
         return CreateResult(str(machine["id"]), _outs(inputs, machine))
 
@@ -253,31 +205,29 @@ class MachineProvider(FlyProvider):
         app, run_state = inputs["app"], inputs["run_state"]
         with open_client() as fly:
             nonce = _acquire_lease(fly, app, id_)
-            lease = {"fly-machine-lease-nonce": nonce}
             try:
                 fresh = _get(fly, app, id_)
                 if fresh is None:
                     raise FlyResourceError(f"machine {id_} of app {app} is gone; run `pulumi refresh`")
                 state = str(fresh.get("state"))
-                if run_state == "stopped" and state in RUNNING:
-                    fly.request("POST", _path(app, id_, "/stop"), action="stop", app=app, headers=lease, retry=True)
+                if run_state == "stopped" and state in MACHINE_RUNNING_OR_LAUNCHING:
+                    endpoints.stop_machine(fly, app, id_, nonce)
                     wait_for(fly, app, id_, "stopped", str(fresh.get("instance_id") or "") or None)
                     state = "stopped"
                 # Launch only what should run now: a machine autostop put to sleep stays asleep (autostart
                 # wakes it), one being reactivated from "stopped" starts.
-                launch = run_state == "active" and (state in RUNNING or olds.get("run_state") == "stopped")
+                launch = run_state == "active" and (
+                    state in MACHINE_RUNNING_OR_LAUNCHING or olds.get("run_state") == "stopped"
+                )
                 config = norm.merge(
                     fresh.get("config") or {}, inputs["config"], run_state, create_key(app, inputs["name"])
                 )
                 body: dict[str, Any] = {"config": config, "skip_launch": not launch}
                 if inputs["min_secrets_version"] is not None:
                     body["min_secrets_version"] = inputs["min_secrets_version"]
-                machine = fly.call(
-                    "POST", _path(app, id_), action="update_machine", app=app, json=body, headers=lease, retry=True
-                )
+                machine = endpoints.update_machine(fly, app, id_, body, nonce)
                 # Wait on the new version: started, or settled in stopped after skip_launch.
-                settled = "started" if launch else "stopped"
-                wait_for(fly, app, id_, settled, str(machine.get("instance_id") or "") or None)
+                wait_for(fly, app, id_, settled_machine_state(launch), str(machine.get("instance_id") or "") or None)
             finally:
                 _release_lease(fly, app, id_, nonce)
         return UpdateResult(_outs(inputs, machine))
@@ -286,15 +236,10 @@ class MachineProvider(FlyProvider):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         app = str(props["app"])
         with open_client() as fly:
-            try:
-                fly.request("DELETE", _path(app, id_), action="delete_machine", app=app, params={"force": True})
-            except FlyNotFoundError:
-                return
-            except FlyStatusError as exc:
-                if exc.status not in (409, 412):
-                    raise
-            # Wait for destroyed, so a replacement with the same name and volume does not race it.
-            wait_for(fly, app, id_, "destroyed")
+            # 409/412: already on its way out. Either way, wait for destroyed, so a replacement with the
+            # same name and volume does not race it.
+            if delete_until_gone(lambda: endpoints.delete_machine(fly, app, id_), busy=BUSY_STATUSES):
+                wait_for(fly, app, id_, "destroyed")
 
 
 def _diffable(value: Any) -> Any:

@@ -14,6 +14,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
+from components.fly import endpoints
 from components.fly.client import FlyClient, open_client
 from components.fly.common import FlyProvider, as_int, changed_keys, check_app_name, is_unknown
 from components.fly.errors import FlyNotFoundError, FlyResourceError
@@ -29,18 +30,10 @@ def _values(props: Mapping[str, Any]) -> dict[str, str]:
 def _write(fly: FlyClient, app: str, values: Mapping[str, str | None]) -> int:
     """One POST setting (str) and unsetting (None) names; the same write twice is harmless, so retry is safe."""
     try:
-        body = fly.call(
-            "POST",
-            f"/v1/apps/{app}/secrets",
-            action="set_secrets",
-            app=app,
-            json={"values": dict(values)},
-            retry=True,
-            secrets=[v for v in values.values() if v],  # an echoing endpoint must not put them in errors
-        )
+        body = endpoints.set_secrets(fly, app, values)  # the values are marked secret for error text
     except FlyNotFoundError:
         raise FlyResourceError(f"cannot set secrets: Fly app {app!r} does not exist") from None
-    version = as_int((body or {}).get("version", (body or {}).get("Version")))
+    version = as_int(body.get("version", body.get("Version")))
     return version if version is not None else 0
 
 
@@ -83,10 +76,10 @@ class SecretsProvider(FlyProvider):
         app, values = str(props.get("app") or id_), _values(props)
         with open_client() as fly:
             try:
-                body = fly.call("GET", f"/v1/apps/{app}/secrets", action="list_secrets", app=app)
+                listed = endpoints.list_secrets(fly, app)
             except FlyNotFoundError:
                 return ReadResult("", {})
-        names = {str(s.get("name")) for s in (body or {}).get("secrets") or []}
+        names = {str(s.get("name")) for s in listed}
         # Values are not read back (that would pull plain secrets); a name gone out of band drops out, so
         # the next diff restores it.
         kept = {k: v for k, v in values.items() if k in names}

@@ -17,14 +17,15 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from components.config_keys import FLY_API_TOKEN_ENV, FLY_API_URL_ENV, ConfigKey
 from components.fly.errors import FlyConfigError
 from components.inputs import BadUrl, check_http_url, credential_problem
 
 DEFAULT_API_URL = "https://api.machines.dev"
-URL_ENV = "FLY_API_URL"
-TOKEN_ENV = "FLY_API_TOKEN"
-URL_CONFIG = "alex-hosted:flyApiUrl"
-TOKEN_CONFIG = "alex-hosted:flyApiToken"
+URL_ENV = FLY_API_URL_ENV
+TOKEN_ENV = FLY_API_TOKEN_ENV
+URL_CONFIG = ConfigKey.FLY_API_URL.qualified
+TOKEN_CONFIG = ConfigKey.FLY_API_TOKEN.qualified
 
 _lock = threading.Lock()
 _received: dict[str, str] = {}

@@ -12,25 +12,18 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
+from components.fly import endpoints
 from components.fly.client import FlyClient, open_client
-from components.fly.common import (
-    Deadline,
-    FlyProvider,
-    as_int,
-    changed_keys,
-    check_app_name,
-    check_region,
-    is_ambiguous,
-    is_unknown,
-)
-from components.fly.errors import FlyError, FlyNotFoundError, FlyResourceError, FlyStatusError
+from components.fly.common import FlyProvider, as_int, changed_keys, check_app_name, check_region, is_unknown
+from components.fly.converge import BUSY_STATUSES, create_or_adopt, delete_until_gone
+from components.fly.errors import FlyResourceError
 from components.fly.machine import wait_for
 from components.fly.settings import tunables
+from components.fly.states import VOLUME_GONE
 
 VOLUME_NAME_RE = re.compile(r"[a-z0-9_]{1,30}")  # whole string: fullmatch
 MAX_SIZE_GB = 500
 REPLACE_KEYS = ("app", "name", "region", "encrypted")
-GONE_STATES = frozenset({"destroyed", "destroying", "pending_destroy", "scheduling_destroy"})
 
 
 # inputs
@@ -57,19 +50,15 @@ def _outs(inputs: dict[str, Any], volume: dict[str, Any], requested: int) -> dic
 
 def _find(fly: FlyClient, app: str, name: str, region: str) -> dict[str, Any] | None:
     """A live volume of ours with this name in this region (adopted after an ambiguous create)."""
-    volumes = fly.call("GET", f"/v1/apps/{app}/volumes", action="list_volumes", app=app) or []
-    for volume in volumes:
-        if volume.get("name") == name and volume.get("region") == region and volume.get("state") not in GONE_STATES:
-            return dict(volume)
+    for volume in endpoints.list_volumes(fly, app):
+        if volume.get("name") == name and volume.get("region") == region and volume.get("state") not in VOLUME_GONE:
+            return volume
     return None
 
 
 def _get(fly: FlyClient, app: str, volume_id: str) -> dict[str, Any] | None:
-    try:
-        volume = fly.call("GET", f"/v1/apps/{app}/volumes/{volume_id}", action="get_volume", app=app)
-    except FlyNotFoundError:
-        return None
-    return None if volume.get("state") in GONE_STATES else dict(volume)
+    volume = endpoints.get_volume(fly, app, volume_id)
+    return None if volume is None or volume.get("state") in VOLUME_GONE else volume
 
 
 def _warn_kept(inputs: dict[str, Any], size: int) -> None:
@@ -117,21 +106,14 @@ class VolumeProvider(FlyProvider):
         inputs = _inputs(props)
         app = inputs["app"]
         body = {k: inputs[k] for k in ("name", "region", "size_gb", "encrypted")}
-        deadline = Deadline(tunables().create_deadline_s, f"volume {inputs['name']} of app {app}")
         with open_client() as fly:
-            volume = _find(fly, app, inputs["name"], inputs["region"])
-            attempt = 0
-            while volume is None:
-                try:
-                    volume = fly.call(
-                        "POST", f"/v1/apps/{app}/volumes", action="create_volume", app=app, json=body, retry=False
-                    )
-                except FlyError as exc:
-                    if not is_ambiguous(exc) or deadline.passed() or attempt >= tunables().retries:
-                        raise
-                    deadline.sleep(fly.backoff(attempt))
-                    attempt += 1
-                    volume = _find(fly, app, inputs["name"], inputs["region"])
+            volume = create_or_adopt(
+                lambda: _find(fly, app, inputs["name"], inputs["region"]),
+                lambda: endpoints.create_volume(fly, app, body),
+                deadline=fly.deadline(tunables().create_deadline_s, f"volume {inputs['name']} of app {app}"),
+                retries=tunables().retries,
+                backoff=fly.backoff,
+            )
         return CreateResult(str(volume["id"]), _outs(inputs, volume, inputs["size_gb"]))
 
     # read
@@ -163,41 +145,28 @@ class VolumeProvider(FlyProvider):
     @staticmethod
     def _extend(fly: FlyClient, app: str, volume_id: str, size_gb: int) -> dict[str, Any]:
         """Extend in place (PUT: repeatable); restart the machine only when Fly says it needs one."""
-        body = fly.call(
-            "PUT",
-            f"/v1/apps/{app}/volumes/{volume_id}/extend",
-            action="extend_volume",
-            app=app,
-            json={"size_gb": size_gb},
-        )
+        body = endpoints.extend_volume(fly, app, volume_id, size_gb)
         volume = dict(body.get("volume") or body)
         machine_id = volume.get("attached_machine_id")
         if body.get("needs_restart") and machine_id:
-            machine = fly.call("GET", f"/v1/apps/{app}/machines/{machine_id}", action="get_machine", app=app)
-            if machine.get("state") == "started":  # a stopped machine sees the new size on its next boot
-                path = f"/v1/apps/{app}/machines/{machine_id}/restart"
-                fly.request("POST", path, action="restart", app=app, retry=True)
+            machine = endpoints.get_machine(fly, app, str(machine_id))
+            # A stopped machine sees the new size on its next boot; a machine gone meanwhile needs nothing.
+            if machine is not None and machine.get("state") == "started":
+                endpoints.restart_machine(fly, app, str(machine_id))
                 wait_for(fly, app, str(machine_id), "started")
         return volume
 
     # delete
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         app = str(props["app"])
-        deadline = Deadline(tunables().delete_deadline_s, f"volume {id_} of app {app} to unbind")
         with open_client() as fly:
-            attempt = 0
-            while True:
-                try:
-                    fly.request("DELETE", f"/v1/apps/{app}/volumes/{id_}", action="delete_volume", app=app)
-                    return
-                except FlyNotFoundError:
-                    return
-                except FlyStatusError as exc:
-                    # Still bound to a machine destroyed moments ago: Fly lets go within about a minute.
-                    if exc.status not in (409, 412) or deadline.passed():
-                        raise
-                    deadline.sleep(min(2.0, fly.backoff(attempt) + 0.1))
-                    attempt += 1
+            # Still bound to a machine destroyed moments ago: Fly lets go within about a minute.
+            delete_until_gone(
+                lambda: endpoints.delete_volume(fly, app, id_),
+                busy=BUSY_STATUSES,
+                deadline=fly.deadline(tunables().delete_deadline_s, f"volume {id_} of app {app} to unbind"),
+                pause=lambda attempt: min(2.0, fly.backoff(attempt) + 0.1),
+            )
 
 
 class Volume(Resource, module="fly", name="Volume"):

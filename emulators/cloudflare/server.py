@@ -1,4 +1,4 @@
-"""Cloudflare's GraphQL Analytics endpoint, only as far as `r2StorageAdaptiveGroups` (reference cloudflare.md §4).
+"""Cloudflare's GraphQL Analytics endpoint, only as far as `r2StorageAdaptiveGroups` (docs/reference/cloudflare.md §4).
 
 It serves `POST <url>/graphql` on 127.0.0.1 and answers the one query shape the storage script sends: the
 account's storage grouped by `bucketName`, `max { payloadSize metadataSize objectCount uploadCount }`,

@@ -1,7 +1,8 @@
 """A faithful, stateful emulator of the Fly.io Machines REST API, for tests and local runs.
 
-`FlyEmulator` serves it over real HTTP on 127.0.0.1; `Fault` injects misbehaviour; `RecordedRequest`
-is one entry of `FlyEmulator.requests`. Built from /work/shared/reference/fly-machines-api.md.
+`FlyEmulator` serves it over real HTTP on 127.0.0.1; `emulators.faults.Fault` injects misbehaviour;
+`FlyEmulator(clock=FakeClock())` makes every modelled delay wait for `clock.advance()`; `RecordedRequest`
+is one entry of `FlyEmulator.requests`. Built from docs/reference/fly-machines-api.md.
 
 `FlyEmulator.state` (a `state.FlyState`, live, transitions applied on access):
     apps {name: App}, volumes {vol_id: Volume}, machines {machine_id: Machine} (destroyed kept),
@@ -18,7 +19,8 @@ Choices where the reference leaves a question open (documented here so clients c
   other-region volume, or `min_secrets_version` above the app's secrets version: 400.
 """
 
-from emulators.fly.faults import Fault, RecordedRequest
+from emulators.clock import FakeClock, RealClock
+from emulators.fly.faults import RecordedRequest
 from emulators.fly.server import FlyEmulator
 
-__all__ = ["FlyEmulator", "Fault", "RecordedRequest"]
+__all__ = ["FakeClock", "FlyEmulator", "RealClock", "RecordedRequest"]

@@ -6,6 +6,7 @@ import argparse
 import threading
 
 from emulators.fly.server import FlyEmulator
+from emulators.fly.speeds import REFERENCE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,7 +15,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token", default="test-fly-token", help="accepted API token")
     parser.add_argument("--org", default="personal", help="org slug the token may create apps in")
     parser.add_argument("--no-rate-limit", action="store_true", help="turn off the 1 req/s per action limit")
-    parser.add_argument("--transition", type=float, default=0.05, help="seconds in each transient state")
+    parser.add_argument(
+        "--transition", type=float, default=REFERENCE.transition, help="seconds in each transient state"
+    )
     args = parser.parse_args(argv)
     emu = FlyEmulator(
         token=args.token,

@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 
 
 class ApiError(Exception):
-    """An error answer: HTTP `status` with body ``{"error": text, "status"?: code}`` (reference §1.1)."""
+    """An error answer: HTTP `status` with body ``{"error": text, "status"?: code}``
+    (docs/reference/fly-machines-api.md §1.1)."""
 
     def __init__(self, status: int, error: str, code: str | None = None) -> None:
         super().__init__(error)
@@ -75,7 +76,8 @@ class Route:
     pattern: re.Pattern[str]
     action: str  # rate-limit bucket name, e.g. "machines.get"
     handler: Handler
-    rate: tuple[float, int] = (1.0, 3)  # (requests per second, burst): reference §0 published limit
+    # (requests per second, burst): docs/reference/fly-machines-api.md §0 published limit
+    rate: tuple[float, int] = (1.0, 3)
 
 
 def route(method: str, template: str, action: str, handler: Handler, rate: tuple[float, int] = (1.0, 3)) -> Route:

@@ -1,43 +1,16 @@
-"""Injected faults, the request log and the published rate limit."""
+"""The Fly emulator's request log, its fault answers and the published rate limit.
+
+Faults themselves are the shared `emulators.faults.Fault`.
+"""
 
 from __future__ import annotations
 
-import re
 import threading
-import time
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
-FaultKind = Literal["status", "after", "drop", "drop_after", "delay"]
-_KINDS = ("status", "after", "drop", "drop_after", "delay")
-
-
-@dataclass
-class Fault:
-    """One injected misbehaviour for requests matching `method` ("*" = any) and `path` (re.search).
-
-    kinds: "status" answers `status` without doing the work; "after" does the work, then answers
-    `status`; "drop" closes the connection without doing the work; "drop_after" does the work, then
-    closes the connection; "delay" sleeps `seconds`, then handles normally. `times` matching requests
-    are hit. `body` optionally replaces the default ``{"error": ...}`` body.
-    """
-
-    method: str
-    path: str
-    kind: FaultKind
-    status: int = 500
-    times: int = 1
-    seconds: float = 0.0
-    headers: dict[str, str] = field(default_factory=dict)
-    body: dict[str, Any] | None = None
-
-    def __post_init__(self) -> None:
-        if self.kind not in _KINDS:
-            raise ValueError(f"Fault.kind must be one of {_KINDS}, got {self.kind!r}")
-        re.compile(self.path)
-
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method == "*" or self.method.upper() == method) and re.search(self.path, path) is not None
+from emulators.clock import Clock
+from emulators.faults import Fault
 
 
 @dataclass
@@ -47,29 +20,6 @@ class RecordedRequest:
     query: dict[str, str]
     status: int  # 0 while in flight and for dropped requests
     body: Any  # parsed JSON, or None
-
-
-class FaultBook:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._faults: list[Fault] = []
-
-    def add(self, fault: Fault) -> None:
-        with self._lock:
-            self._faults.append(fault)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    def take(self, method: str, path: str) -> Fault | None:
-        """The first armed fault matching the request, with one of its `times` used up."""
-        with self._lock:
-            for fault in self._faults:
-                if fault.times > 0 and fault.matches(method, path):
-                    fault.times -= 1
-                    return fault
-            return None
 
 
 _STATUS_TEXT = {
@@ -85,21 +35,24 @@ _STATUS_TEXT = {
 
 
 def fault_body(fault: Fault) -> dict[str, Any]:
+    """Fly's error body for the fault's status, unless the fault brings its own."""
     if fault.body is not None:
         return fault.body
-    text, code = _STATUS_TEXT.get(fault.status, (f"injected fault {fault.status}", "unknown"))
+    text, code = _STATUS_TEXT.get(fault.status or 500, (f"injected fault {fault.status}", "unknown"))
     return {"error": text, "status": code}
 
 
 class RateLimiter:
-    """Token buckets per (action, app or machine) (reference §0: 1 req/s, burst 3)."""
+    """Token buckets per (action, app or machine) (docs/reference/fly-machines-api.md §0: 1 req/s, burst 3), on the
+    emulator's clock."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
         self._lock = threading.Lock()
         self._buckets: dict[tuple[str, str], tuple[float, float]] = {}  # key -> (tokens, at)
 
     def allow(self, action: str, subject: str, rate: float, burst: int) -> bool:
-        now = time.monotonic()
+        now = self._clock.monotonic()
         with self._lock:
             tokens, at = self._buckets.get((action, subject), (float(burst), now))
             tokens = min(float(burst), tokens + (now - at) * rate)

@@ -1,4 +1,4 @@
-"""Validation and server-side normalisation of a machine `config` (reference §1.4, §1.9).
+"""Validation and server-side normalisation of a machine `config` (docs/reference/fly-machines-api.md §1.4, §1.9).
 
 What a client reads back differs from what it sent, as on the real API, so that a naive diff drifts:
 services[].autostop "off" -> false, "stop" -> true ("suspend" stays); `init`, `dns` default to {};
@@ -126,7 +126,7 @@ def _service(index: int, service: Any) -> dict[str, Any]:
         raise bad_request(f"{where} must be an object")
     out = dict(service)
     if "autostop" in out:
-        # Reference §1.9 / §0: stored and read back as booleans, "suspend" kept as a string.
+        # docs/reference/fly-machines-api.md §1.9 / §0: stored and read back as booleans, "suspend" kept as a string.
         value = out["autostop"]
         if isinstance(value, bool):
             pass

@@ -1,9 +1,8 @@
-"""Apps and IP assignments (reference §1.2, §1.8)."""
+"""Apps and IP assignments (docs/reference/fly-machines-api.md §1.2, §1.8)."""
 
 from __future__ import annotations
 
 import re
-import time
 from secrets import token_hex
 
 from emulators.fly.api import ApiError, Request, Response, bad_request, field_of, route
@@ -17,7 +16,7 @@ SHARED_V4 = "66.241.124.17"  # one address shared by every app (routing by SNI/H
 
 def create_app(world: World, req: Request) -> Response:
     body = req.json_object()
-    # fly-go sends `name`; the docs page still shows `app_name` (reference §1.2): accept both.
+    # fly-go sends `name`; the docs page still shows `app_name` (docs/reference/fly-machines-api.md §1.2): accept both.
     name = body.get("name") or body.get("app_name")
     if not isinstance(name, str) or not name:
         raise bad_request("name is required")
@@ -29,15 +28,15 @@ def create_app(world: World, req: Request) -> Response:
     if org != world.settings.org:
         raise ApiError(404, f"organization not found: {org}", "not_found")
     if name in world.settings.foreign_apps or name in world.state.apps:
-        # App names are global across Fly (reference §1.1).
+        # App names are global across Fly (docs/reference/fly-machines-api.md §1.1).
         raise ApiError(422, "Name has already been taken", "name_taken")
     app = App(
         id=token_hex(8),
         name=name,
         org=org,
         network=field_of(body, "network", str, "default"),
-        created_at_ms=int(time.time() * 1000),
-        visible_at=time.monotonic() + world.settings.app_visible_after,
+        created_at_ms=int(world.clock.time() * 1000),
+        visible_at=world.clock.monotonic() + world.settings.app_visible_after,
     )
     world.state.apps[name] = app
     world.state.ips[name] = []
@@ -47,7 +46,7 @@ def create_app(world: World, req: Request) -> Response:
 
 
 def get_app(world: World, req: Request) -> Response:
-    # Eventual consistency (reference §1.2, §3.1): 404 until app_visible_after has passed.
+    # Eventual consistency (docs/reference/fly-machines-api.md §1.2, §3.1): 404 until app_visible_after has passed.
     app = world.app(req.params["app"], visible_only=True)
     machines = world.state.machines_of(app.name)
     return Response(
@@ -68,7 +67,7 @@ def list_apps(world: World, req: Request) -> Response:
     org = req.query.get("org_slug", world.settings.org)
     if org != world.settings.org:
         raise ApiError(404, f"organization not found: {org}", "not_found")
-    now = time.monotonic()
+    now = world.clock.monotonic()
     apps = [
         {
             "id": a.id,
@@ -85,7 +84,7 @@ def list_apps(world: World, req: Request) -> Response:
 
 def delete_app(world: World, req: Request) -> Response:
     app = world.app(req.params["app"])
-    world.state.drop_app(app.name)  # cascades (reference §1.2)
+    world.state.drop_app(app.name)  # cascades (docs/reference/fly-machines-api.md §1.2)
     return Response(202)
 
 
@@ -117,7 +116,7 @@ def assign_ip(world: World, req: Request) -> Response:
         region=field_of(body, "region", str, "global"),
         service_name=field_of(body, "service_name", str, ""),
         shared=kind == "shared_v4",
-        created_at=iso(),
+        created_at=iso(world.clock.time()),
     )
     ips.append(assignment)
     return Response(200, assignment.to_json())

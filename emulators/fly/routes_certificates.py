@@ -1,4 +1,5 @@
-"""ACME certificates (reference §1.8). Status changes only through FlyEmulator.set_certificate_status."""
+"""ACME certificates (docs/reference/fly-machines-api.md §1.8). Status changes only through
+FlyEmulator.set_certificate_status."""
 
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ def create_certificate(world: World, req: Request) -> Response:
         hostname=hostname,
         app=app,
         status="pending_validation",
-        created_at=iso(),
+        created_at=iso(world.clock.time()),
         acme_target=f"{label}.{token_hex(3)}.flydns.net",
     )
     world.state.certificates[app][hostname] = cert

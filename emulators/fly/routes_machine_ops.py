@@ -1,8 +1,7 @@
-"""Machine actions: start/stop/restart/suspend, /wait, leases, metadata, cordon (reference §1.4-1.6)."""
+"""Machine actions: start/stop/restart/suspend, /wait, leases, metadata, cordon (docs/reference/fly-machines-api.md
+§1.4-1.6)."""
 
 from __future__ import annotations
-
-import time
 
 from emulators.fly.api import ApiError, Request, Response, bad_request, field_of, precondition, route
 from emulators.fly.routes_machines import new_lease
@@ -17,9 +16,9 @@ def start_machine(world: World, req: Request) -> Response:
     machine = _leased(world, req)
     previous = machine.state
     if previous in ("stopped", "suspended", "failed"):
-        machine.go(time.monotonic(), ["starting", "started"], world.settings.transition)
+        machine.go(world.clock.monotonic(), ["starting", "started"], world.settings.transition)
     elif previous not in ("started", "starting"):
-        # Reference §1.1: observed text for a start while the machine is still `created`.
+        # docs/reference/fly-machines-api.md §1.1: observed text for a start while the machine is still `created`.
         raise precondition(f"unable to start machine from current state: '{previous}'")
     return Response(200, {"previous_state": previous, "migrated": False, "new_host": ""})
 
@@ -30,8 +29,9 @@ def stop_machine(world: World, req: Request) -> Response:
     if machine.state == "destroying":
         raise precondition("unable to stop machine from current state: 'destroying'")
     if machine.state not in ("stopped", "stopping"):
-        # Stopping a suspended machine discards its snapshot (reference §1.4): it ends `stopped` too.
-        machine.go(time.monotonic(), ["stopping", "stopped"], world.settings.transition)
+        # Stopping a suspended machine discards its snapshot (docs/reference/fly-machines-api.md §1.4): it ends
+        # `stopped` too.
+        machine.go(world.clock.monotonic(), ["stopping", "stopped"], world.settings.transition)
     return Response(200, {"ok": True})
 
 
@@ -39,7 +39,7 @@ def restart_machine(world: World, req: Request) -> Response:
     machine = _leased(world, req)
     if machine.state != "started":
         raise precondition(f"unable to restart machine from current state: '{machine.state}'")
-    machine.go(time.monotonic(), ["restarting", "started"], world.settings.transition)
+    machine.go(world.clock.monotonic(), ["restarting", "started"], world.settings.transition)
     return Response(200, {"ok": True})
 
 
@@ -49,12 +49,12 @@ def suspend_machine(world: World, req: Request) -> Response:
         raise precondition(f"unable to suspend machine from current state: '{machine.state}'")
     if machine.config["guest"]["memory_mb"] > 2048:
         raise precondition(f"machine {machine.id} has more than 2 GB of memory and cannot be suspended")
-    machine.go(time.monotonic(), ["suspending", "suspended"], world.settings.transition)
+    machine.go(world.clock.monotonic(), ["suspending", "suspended"], world.settings.transition)
     return Response(200, {"ok": True})
 
 
 def wait_machine(world: World, req: Request) -> Response:
-    """Reference §1.6: block until the state is reached, else 408 after the clamped timeout."""
+    """docs/reference/fly-machines-api.md §1.6: block until the state is reached, else 408 after the clamped timeout."""
     app = world.app(req.params["app"]).name
     machine = world.state.machines.get(req.params["machine"])
     if machine is None or machine.app != app:
@@ -71,20 +71,20 @@ def wait_machine(world: World, req: Request) -> Response:
     if not 1 <= timeout <= 60:
         raise bad_request(f"timeout: must be between 1 and 60 seconds, got {raw_timeout}")
     instance = req.query.get("instance_id") or req.query.get("version")
-    deadline = time.monotonic() + min(timeout, world.settings.wait_cap)
+    deadline = world.clock.monotonic() + min(timeout, world.settings.wait_cap)
     while True:
         world.tick()
         current = _state_of(machine, instance)
         if current in wanted or ("settled" in wanted and current in _SETTLED):
             return Response(200, {"ok": True, "state": current})
-        remaining = deadline - time.monotonic()
+        remaining = deadline - world.clock.monotonic()
         if remaining <= 0:
             raise ApiError(
                 408,
                 f"deadline_exceeded: machine failed to reach desired state, {','.join(wanted)}, currently {current}",
                 "deadline_exceeded",
             )
-        world.cond.wait(min(remaining, 0.01))
+        world.clock.wait(world.cond, remaining)
 
 
 def _state_of(machine: Machine, instance: str | None) -> str:
@@ -104,17 +104,18 @@ def acquire_lease(world: World, req: Request) -> Response:
             raise bad_request(f"ttl: not an integer: {req.query['ttl']!r}") from None
     if ttl < 1:
         raise bad_request(f"ttl: must be at least 1 second, got {ttl}")
-    world.check_lease(machine, req)  # a held lease -> 409; with its nonce -> refresh (reference §1.5)
-    lease = machine.live_lease()
+    # a held lease -> 409; with its nonce -> refresh (docs/reference/fly-machines-api.md §1.5)
+    world.check_lease(machine, req)
+    lease = machine.live_lease(world.clock.time())
     if lease is None:
         lease = machine.lease = new_lease(world, ttl, field_of(body, "description", str, ""))
     else:
-        lease.expires_at = time.time() + ttl
+        lease.expires_at = world.clock.time() + ttl
     return Response(200, {"status": "success", "data": lease.to_json()})
 
 
 def get_lease(world: World, req: Request) -> Response:
-    lease = world.machine(req.params["app"], req.params["machine"]).live_lease()
+    lease = world.machine(req.params["app"], req.params["machine"]).live_lease(world.clock.time())
     if lease is None:
         raise ApiError(404, "lease not found", "not_found")
     return Response(200, {"status": "success", "data": lease.to_json()})
@@ -122,7 +123,7 @@ def get_lease(world: World, req: Request) -> Response:
 
 def release_lease(world: World, req: Request) -> Response:
     machine = world.machine(req.params["app"], req.params["machine"])
-    if machine.live_lease() is None:
+    if machine.live_lease(world.clock.time()) is None:
         raise ApiError(404, "lease not found", "not_found")
     world.check_lease(machine, req)
     machine.lease = None
@@ -135,7 +136,7 @@ def get_metadata(world: World, req: Request) -> Response:
 
 
 def set_metadata(world: World, req: Request) -> Response:
-    """Metadata writes are not lease-guarded (reference §1.5)."""
+    """Metadata writes are not lease-guarded (docs/reference/fly-machines-api.md §1.5)."""
     machine = world.machine(req.params["app"], req.params["machine"])
     value = field_of(req.json_object(), "value", str)
     if value is None:

@@ -1,8 +1,7 @@
-"""Machines: list, create, get, update (full config replace), delete (reference §1.4)."""
+"""Machines: list, create, get, update (full config replace), delete (docs/reference/fly-machines-api.md §1.4)."""
 
 from __future__ import annotations
 
-import time
 from secrets import token_hex
 from typing import Any
 
@@ -41,11 +40,12 @@ def create_machine(world: World, req: Request) -> Response:
     _check_secrets_version(app, body)
     holder = next((m for m in world.state.machines_of(app.name) if m.name == name), None)
     if holder is not None:
-        # Reference §3.3 (TF #143): the name stays taken until the old machine reaches `destroyed`.
+        # docs/reference/fly-machines-api.md §3.3 (TF #143): the name stays taken until the old machine reaches
+        # `destroyed`.
         raise ApiError(422, f"machine name {name!r} is already in use by machine {holder.id} in app {app.name}")
     machine_id = new_machine_id()
     _bind_mount(world, app, region, config, machine_id)
-    now = time.monotonic()
+    now = world.clock.monotonic()
     machine = Machine(
         id=machine_id,
         app=app.name,
@@ -56,10 +56,11 @@ def create_machine(world: World, req: Request) -> Response:
         instance_id=new_instance_id(),
         private_ip=f"fdaa:0:{token_hex(2)}:a7b:{token_hex(2)}:{token_hex(2)}:{token_hex(2)}:2",
         state="created",
-        created_at=iso(),
-        updated_at=iso(),
+        created_at=iso(world.clock.time()),
+        updated_at=iso(world.clock.time()),
     )
-    # skip_launch: the machine settles in `stopped` (reference §7 leaves created/stopped open; we chose
+    # skip_launch: the machine settles in `stopped` (docs/reference/fly-machines-api.md §7 leaves created/stopped
+    # open; we chose
     # stopped so that /wait?state=stopped and /start both work on it).
     steps = ["created", "stopped"] if skip_launch else ["created", "starting", "started"]
     machine.go(now, steps, world.settings.transition)
@@ -85,7 +86,7 @@ def update_machine(world: World, req: Request) -> Response:
             raise bad_request(f"{key} is immutable: machine {machine.id} has {key} {current!r}")
     version = field_of(body, "current_version", str)
     if version is not None and version != machine.instance_id:
-        # The reference (§1.4) leaves the mismatch status undocumented; we answer 412.
+        # docs/reference/fly-machines-api.md (§1.4) leaves the mismatch status undocumented; we answer 412.
         raise precondition(f"machine {machine.id} is at version {machine.instance_id}, not {version}")
     config = normalise_config(body.get("config"))
     skip_launch = field_of(body, "skip_launch", bool, False)
@@ -94,7 +95,8 @@ def update_machine(world: World, req: Request) -> Response:
         raise precondition(f"unable to update machine from current state: '{machine.state}'")
     old_mounts = machine.config.get("mounts")
     if old_mounts:
-        # Reference §5 (flyctl #1758): changing mounts[].volume on update "succeeds" but does nothing.
+        # docs/reference/fly-machines-api.md §5 (flyctl #1758): changing mounts[].volume on update "succeeds" but
+        # does nothing.
         new_mounts = config.get("mounts") or [dict(old_mounts[0])]
         new_mounts[0]["volume"] = old_mounts[0]["volume"]
         config["mounts"] = new_mounts
@@ -104,10 +106,10 @@ def update_machine(world: World, req: Request) -> Response:
     machine.instance_id = new_instance_id()
     machine.config = config
     machine.image_ref = image_ref(config["image"])
-    machine.updated_at = iso()
+    machine.updated_at = iso(world.clock.time())
     # A running machine restarts; a stopped one boots unless skip_launch (then it ends `stopped`).
     steps = ["updating", "stopped"] if skip_launch else ["updating", "starting", "started"]
-    machine.go(time.monotonic(), steps, world.settings.transition)
+    machine.go(world.clock.monotonic(), steps, world.settings.transition)
     return Response(200, machine.to_json())
 
 
@@ -121,7 +123,7 @@ def delete_machine(world: World, req: Request) -> Response:
             f"(state '{machine.state}'); use force=true"
         )
     if machine.state != "destroying":
-        machine.go(time.monotonic(), ["destroying", "destroyed"], world.settings.transition)
+        machine.go(world.clock.monotonic(), ["destroying", "destroyed"], world.settings.transition)
     return Response(200, {"ok": True})
 
 
@@ -134,7 +136,7 @@ def _check_secrets_version(app: App, body: dict[str, Any]) -> None:
 
 
 def _bind_mount(world: World, app: App, region: str, config: dict[str, Any], machine_id: str) -> None:
-    """A mount must name an unbound volume of the same app and region (reference §1.3)."""
+    """A mount must name an unbound volume of the same app and region (docs/reference/fly-machines-api.md §1.3)."""
     mounts = config.get("mounts")
     if not mounts:
         return
@@ -160,7 +162,7 @@ def new_lease(world: World, ttl: int, description: str) -> Lease:
         nonce=token_hex(12),
         owner=world.settings.lease_owner,
         description=description,
-        expires_at=time.time() + ttl,
+        expires_at=world.clock.time() + ttl,
         version=new_instance_id(),
     )
 

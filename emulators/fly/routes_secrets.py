@@ -1,4 +1,4 @@
-"""App secrets: list, bulk set/unset with a version, set one, delete one (reference §1.7).
+"""App secrets: list, bulk set/unset with a version, set one, delete one (docs/reference/fly-machines-api.md §1.7).
 
 Values never appear in answers unless `?show_secrets=true` is asked for, nor in error text.
 """
@@ -68,7 +68,7 @@ def _write(world: World, app: App, name: str, value: str | None) -> None:
     if value is None:
         secrets.pop(name, None)
         return
-    now = iso()
+    now = iso(world.clock.time())
     old = secrets.get(name)
     secrets[name] = Secret(name, value, digest(value), old.created_at if old else now, now)
 

@@ -1,9 +1,9 @@
-"""Volumes: create, get, list, update (retention only), extend (never shrink), delete (reference §1.3)."""
+"""Volumes: create, get, list, update (retention only), extend (never shrink), delete
+(docs/reference/fly-machines-api.md §1.3)."""
 
 from __future__ import annotations
 
 import re
-import time
 from secrets import token_hex
 
 from emulators.fly.api import ApiError, Request, Response, bad_request, field_of, precondition, route
@@ -21,7 +21,7 @@ def create_volume(world: World, req: Request) -> Response:
     name = body.get("name")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise bad_request(f"name: volume names use only lowercase letters, digits and underscores, got {name!r}")
-    size = field_of(body, "size_gb", int, 3)  # API default 3 GB (reference §1.3)
+    size = field_of(body, "size_gb", int, 3)  # API default 3 GB (docs/reference/fly-machines-api.md §1.3)
     if not 1 <= size <= MAX_SIZE_GB:
         raise bad_request(f"size_gb: must be between 1 and {MAX_SIZE_GB}, got {size}")
     retention = field_of(body, "snapshot_retention", int, 5)
@@ -40,16 +40,16 @@ def create_volume(world: World, req: Request) -> Response:
         require_unique_zone=field_of(body, "require_unique_zone", bool, True),
         fstype=field_of(body, "fstype", str, "ext4"),
         state="creating",
-        created_at=iso(),
+        created_at=iso(world.clock.time()),
     )
-    volume.plan = [(time.monotonic() + world.settings.transition, "created")]
+    volume.plan = [(world.clock.monotonic() + world.settings.transition, "created")]
     world.state.volumes[volume.id] = volume
     return Response(200, volume.to_json())
 
 
 def list_volumes(world: World, req: Request) -> Response:
     app = world.app(req.params["app"]).name
-    # pending_destroy volumes are still listed, with that state (reference §3.8).
+    # pending_destroy volumes are still listed, with that state (docs/reference/fly-machines-api.md §3.8).
     return Response(200, [v.to_json() for v in world.state.volumes_of(app)])
 
 
@@ -87,7 +87,7 @@ def extend_volume(world: World, req: Request) -> Response:
         raise bad_request(f"size_gb: must be at most {MAX_SIZE_GB}, got {size}")
     volume.size_gb = size
     volume.state = "extending"
-    volume.plan = [(time.monotonic() + world.settings.transition, "created")]
+    volume.plan = [(world.clock.monotonic() + world.settings.transition, "created")]
     holder = world.state.machines.get(volume.attached_machine_id or "")
     needs_restart = holder is not None and holder.state == "started"
     return Response(200, {"volume": volume.to_json(), "needs_restart": needs_restart})
@@ -96,7 +96,8 @@ def extend_volume(world: World, req: Request) -> Response:
 def delete_volume(world: World, req: Request) -> Response:
     volume = world.volume(req.params["app"], req.params["volume"])
     if volume.attached_machine_id is not None:
-        # Bound while its machine exists, even stopped, and for a while after it is destroyed (§1.3, §5).
+        # Bound while its machine exists, even stopped, and for a while after it is destroyed
+        # (docs/reference/fly-machines-api.md §1.3, §5).
         raise precondition(f"volume is currently bound to machine: {volume.attached_machine_id}")
     volume.state = "pending_destroy"
     volume.plan = []

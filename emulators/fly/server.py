@@ -1,7 +1,8 @@
 """FlyEmulator: the Fly Machines REST API served over real HTTP on 127.0.0.1 (see state.py for the model).
 
 Each request: record it -> injected fault? -> auth (401) -> route (404) -> rate limit (429) -> JSON
-(400) -> handler under the world lock. Every answer carries a unique `fly-request-id` (reference §1.1).
+(400) -> handler under the world lock. Every answer carries a unique `fly-request-id`
+(docs/reference/fly-machines-api.md §1.1).
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import json
 import sys
 import threading
-import time
 import traceback
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,9 +18,12 @@ from types import TracebackType
 from typing import Any, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from emulators.clock import Clock, RealClock
+from emulators.faults import Fault, FaultBook
 from emulators.fly.api import ApiError, Request, Response, Route
-from emulators.fly.faults import Fault, FaultBook, RateLimiter, RecordedRequest, fault_body
+from emulators.fly.faults import RateLimiter, RecordedRequest, fault_body
 from emulators.fly.routes import ROUTES
+from emulators.fly.speeds import REFERENCE
 from emulators.fly.state import FlyState
 from emulators.fly.world import Settings, World
 
@@ -33,13 +36,16 @@ class FlyEmulator:
         token: str = "test-fly-token",
         org: str = "personal",
         foreign_apps: Iterable[str] = ("taken",),
-        app_visible_after: float = 0.2,
-        volume_unbind_after: float = 0.5,
-        wait_cap: float = 60.0,
-        transition: float = 0.05,
+        app_visible_after: float = REFERENCE.app_visible_after,
+        volume_unbind_after: float = REFERENCE.volume_unbind_after,
+        wait_cap: float = REFERENCE.wait_cap,
+        transition: float = REFERENCE.transition,
         rate_limit: bool = True,
         port: int = 0,
+        clock: Clock | None = None,
     ) -> None:
+        # Every modelled delay reads this clock; tests pass a FakeClock and advance it.
+        self.clock: Clock = clock or RealClock()
         self._settings = Settings(
             token=token,
             org=org,
@@ -50,9 +56,11 @@ class FlyEmulator:
             transition=transition,
             rate_limit=rate_limit,
         )
-        self._world = World(self._settings)
+        self._world = World(self._settings, self.clock)
         self._faults = FaultBook()
-        self._limiter = RateLimiter()
+        self._limiter = RateLimiter(self.clock)
+        self._idle = threading.Condition()
+        self._in_flight = 0
         self._log_lock = threading.Lock()
         self._log: list[RecordedRequest] = []
         self._port = port
@@ -120,7 +128,8 @@ class FlyEmulator:
             return self._world.state
 
     def autostop(self, app: str, machine_id: str) -> None:
-        """The Fly proxy stops an idle machine: started -> stopped, config untouched (reference §1.9)."""
+        """The Fly proxy stops an idle machine: started -> stopped, config untouched
+        (docs/reference/fly-machines-api.md §1.9)."""
         with self._world.cond:
             self._world.tick()
             machine = self._world.state.machines.get(machine_id)
@@ -128,7 +137,7 @@ class FlyEmulator:
                 raise KeyError(f"no machine {machine_id} in app {app}")
             if machine.state != "started":
                 raise ValueError(f"machine {machine_id} is {machine.state}, autostop needs started")
-            machine.go(time.monotonic(), ["stopped"], self._settings.transition)
+            machine.go(self.clock.monotonic(), ["stopped"], self._settings.transition)
             self._world.cond.notify_all()
 
     def set_certificate_status(self, app: str, hostname: str, status: str) -> None:
@@ -139,7 +148,23 @@ class FlyEmulator:
             cert.status = status
 
     # -- request pipeline --------------------------------------------------------------------------
+    def settle(self, timeout: float = 10.0) -> None:
+        """Return once no request is being handled (say, after advancing past a "delay" fault)."""
+        with self._idle:
+            if not self._idle.wait_for(lambda: self._in_flight == 0, timeout):
+                raise TimeoutError(f"{self._in_flight} requests still in flight after {timeout} s")
+
     def _handle(self, h: _Handler) -> None:
+        with self._idle:
+            self._in_flight += 1
+        try:
+            self._answer(h)
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def _answer(self, h: _Handler) -> None:
         length = int(h.headers.get("content-length") or 0)
         raw = h.rfile.read(length) if length else b""
         parts = urlsplit(h.path)
@@ -151,22 +176,21 @@ class FlyEmulator:
         with self._log_lock:
             self._log.append(record)
         fault = self._faults.take(method, path)
-        kind = fault.kind if fault is not None else None
-        if kind == "drop":
-            h.close_connection = True
-            return
-        if fault is not None and kind == "delay":
-            time.sleep(fault.seconds)
-        if fault is not None and kind == "status":
-            response = Response(fault.status, fault_body(fault), dict(fault.headers))
+        if fault is not None and fault.delay:
+            self.clock.sleep(fault.delay)
+        if fault is not None and fault.when == "before_work" and fault.replaces_answer():
+            if fault.drop:
+                h.close_connection = True
+                return
+            response = _fault_response(fault)
         else:
             headers = {k.lower(): v for k, v in h.headers.items()}
             response = self._dispatch(method, path, query, headers, body)
-            if kind == "drop_after":
+            if fault is not None and fault.drop:
                 h.close_connection = True
                 return
-            if fault is not None and kind == "after":
-                response = Response(fault.status, fault_body(fault), dict(fault.headers))
+            if fault is not None and fault.status is not None:
+                response = _fault_response(fault)
         record.status = response.status
         _send(h, response)
 
@@ -208,8 +232,12 @@ class FlyEmulator:
     def _authorized(self, header: str) -> bool:
         token = self._settings.token
         if token.startswith("FlyV1 "):
-            return header == token  # macaroon tokens are sent as-is (reference §0)
+            return header == token  # macaroon tokens are sent as-is (docs/reference/fly-machines-api.md §0)
         return header == f"Bearer {token}"
+
+
+def _fault_response(fault: Fault) -> Response:
+    return Response(fault.status or 500, fault_body(fault), dict(fault.headers))
 
 
 def _parse_json(raw: bytes) -> Any:

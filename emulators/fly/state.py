@@ -4,7 +4,7 @@ Shape of ``FlyState``:
 
 * ``apps``: ``{app_name: App}``; ``App.secrets_version`` counts secret writes.
 * ``volumes``: ``{volume_id: Volume}``; ``Volume.app`` names the app. Deleted volumes stay with
-  state ``pending_destroy`` (reference §1.3: soft delete, kept 24 h).
+  state ``pending_destroy`` (docs/reference/fly-machines-api.md §1.3: soft delete, kept 24 h).
 * ``machines``: ``{machine_id: Machine}``; ``Machine.app`` names the app. Destroyed machines stay
   with state ``destroyed`` (hidden from GET, listed with ``include_deleted``).
 * ``ips``: ``{app_name: [IpAssignment]}``.
@@ -26,9 +26,9 @@ from typing import Any
 _ULID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
-def iso(ts: float | None = None) -> str:
-    """RFC 3339 UTC timestamp, the format Fly uses for created_at/updated_at."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if ts is None else ts))
+def iso(ts: float) -> str:
+    """RFC 3339 UTC timestamp of epoch seconds `ts`, the format Fly uses for created_at/updated_at."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
 def new_machine_id() -> str:
@@ -57,7 +57,7 @@ class App:
     org: str
     network: str
     created_at_ms: int
-    visible_at: float  # monotonic time from which GET /v1/apps/{app} answers 200
+    visible_at: float  # clock.monotonic() time from which GET /v1/apps/{app} answers 200
     secrets_version: int = 0
 
 
@@ -66,11 +66,11 @@ class Lease:
     nonce: str
     owner: str
     description: str
-    expires_at: float  # wall-clock epoch seconds
+    expires_at: float  # clock.time() epoch seconds
     version: str
 
-    def live(self) -> bool:
-        return self.expires_at > time.time()
+    def live(self, now: float) -> bool:
+        return self.expires_at > now
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -96,10 +96,10 @@ class Machine:
     created_at: str
     updated_at: str
     past_instances: list[str] = field(default_factory=list)
-    plan: list[tuple[float, str]] = field(default_factory=list)  # (monotonic due time, state)
+    plan: list[tuple[float, str]] = field(default_factory=list)  # (clock.monotonic() due time, state)
     lease: Lease | None = None
     cordoned: bool = False
-    destroyed_at: float | None = None  # monotonic
+    destroyed_at: float | None = None  # clock.monotonic()
 
     def go(self, now: float, steps: list[str], transition: float) -> None:
         """Enter steps[0] now and each later step `transition` seconds after the previous one."""
@@ -108,8 +108,9 @@ class Machine:
         if self.state == "destroyed":
             self.destroyed_at = now
 
-    def live_lease(self) -> Lease | None:
-        if self.lease is not None and not self.lease.live():
+    def live_lease(self, now: float) -> Lease | None:
+        """The lease unless it expired by `now` (epoch seconds)."""
+        if self.lease is not None and not self.lease.live(now):
             self.lease = None
         return self.lease
 
@@ -246,7 +247,8 @@ class FlyState:
             while volume.plan and volume.plan[0][0] <= now:
                 volume.state = volume.plan.pop(0)[1]
             holder = self.machines.get(volume.attached_machine_id or "")
-            # Reference §1.3/§5 (TF #154): a volume stays bound for a while after its machine is destroyed.
+            # docs/reference/fly-machines-api.md §1.3/§5 (TF #154): a volume stays bound for a while after its
+            # machine is destroyed.
             if (
                 holder is not None
                 and holder.destroyed_at is not None
@@ -261,7 +263,8 @@ class FlyState:
         return [v for v in self.volumes.values() if v.app == app and v.state != "destroyed"]
 
     def drop_app(self, name: str) -> None:
-        """Cascade of DELETE /v1/apps/{app} (reference §1.2): machines, volumes, IPs, secrets, certs."""
+        """Cascade of DELETE /v1/apps/{app} (docs/reference/fly-machines-api.md §1.2): machines, volumes, IPs,
+        secrets, certs."""
         self.apps.pop(name, None)
         for mid in [m.id for m in self.machines.values() if m.app == name]:
             del self.machines[mid]

@@ -6,6 +6,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from emulators.clock import Clock
 from emulators.fly.api import ApiError, Request
 from emulators.fly.state import App, FlyState, Machine, Volume
 
@@ -31,20 +32,21 @@ class Settings:
 class World:
     """Handlers run with `cond` held; /wait releases it while it blocks."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock) -> None:
         self.settings = settings
+        self.clock = clock
         self.state = FlyState()
         self.cond = threading.Condition(threading.RLock())
 
     def tick(self) -> None:
-        self.state.tick(time.monotonic(), self.settings.volume_unbind_after)
+        self.state.tick(self.clock.monotonic(), self.settings.volume_unbind_after)
 
     def app(self, name: str, *, visible_only: bool = False) -> App:
-        """The app, or 403 (another org holds the name) / 404 (reference §1.1)."""
+        """The app, or 403 (another org holds the name) / 404 (docs/reference/fly-machines-api.md §1.1)."""
         if name in self.settings.foreign_apps:
             raise ApiError(403, f"unauthorized: app {name} belongs to an organization you cannot access")
         app = self.state.apps.get(name)
-        if app is None or (visible_only and time.monotonic() < app.visible_at):
+        if app is None or (visible_only and self.clock.monotonic() < app.visible_at):
             raise ApiError(404, f"app not found: {name}", "not_found")
         return app
 
@@ -64,8 +66,9 @@ class World:
         return volume
 
     def check_lease(self, machine: Machine, req: Request) -> None:
-        """Reference §1.5: while a lease is held, writes need the `fly-machine-lease-nonce` header."""
-        lease = machine.live_lease()
+        """docs/reference/fly-machines-api.md §1.5: while a lease is held, writes need the `fly-machine-lease-nonce`
+        header."""
+        lease = machine.live_lease(self.clock.time())
         if lease is None or req.headers.get("fly-machine-lease-nonce") == lease.nonce:
             return
         expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(lease.expires_at))

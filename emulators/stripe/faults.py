@@ -1,13 +1,15 @@
-"""Injected faults and the request log of the fake Stripe API."""
+"""The fake Stripe API's request log and fault answers; faults are the shared `emulators.faults.Fault`."""
 
 from __future__ import annotations
 
-import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-# The bodies Stripe really sends (reference stripe.md §1.6; docs.stripe.com/error-codes).
+from emulators.faults import Fault
+from emulators.faults import FaultBook as SharedFaultBook
+
+# The bodies Stripe really sends (docs/reference/stripe.md §1.6; docs.stripe.com/error-codes).
 RATE_LIMIT_BODY: dict[str, Any] = {
     "error": {
         "code": "rate_limit",
@@ -21,31 +23,11 @@ SERVER_ERROR_BODY: dict[str, Any] = {
 }
 
 
-@dataclass
-class Fault:
-    """Misbehaviour for the next `times` requests whose path matches `path` (re.search).
-
-    A fault with `status` answers that status with `body` (the real Stripe error body for 429 and
-    5xx by default) and `headers`; with `status=None` it only waits `delay` seconds, then answers
-    normally. `delay` also applies before an error answer. The first `after` matching requests pass
-    untouched (to fail, say, the second page of a listing).
-    """
-
-    path: str = r"^/v1/"
-    status: int | None = 500
-    times: int = 1
-    after: int = 0
-    delay: float = 0.0
-    headers: dict[str, str] = field(default_factory=dict)
-    body: dict[str, Any] | None = None
-
-    def __post_init__(self) -> None:
-        re.compile(self.path)
-
-    def error_body(self) -> dict[str, Any]:
-        if self.body is not None:
-            return self.body
-        return RATE_LIMIT_BODY if self.status == 429 else SERVER_ERROR_BODY
+def error_body(fault: Fault) -> dict[str, Any]:
+    """Stripe's real error body for the fault's status (429 or 5xx), unless the fault brings its own."""
+    if fault.body is not None:
+        return fault.body
+    return RATE_LIMIT_BODY if fault.status == 429 else SERVER_ERROR_BODY
 
 
 @dataclass(frozen=True)
@@ -56,37 +38,23 @@ class RecordedRequest:
     status: int
 
 
-class FaultBook:
-    """Faults are used up in the order they were added; the log records every request."""
+class FaultBook(SharedFaultBook):
+    """The shared fault book plus the log of every request."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._faults: list[Fault] = []
+        super().__init__()
+        self._log_lock = threading.Lock()
         self.log: list[RecordedRequest] = []
 
     def add(self, fault: Fault) -> None:
-        with self._lock:
-            self._faults.append(fault)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    def take(self, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.times > 0 and re.search(fault.path, path):
-                    if fault.after > 0:
-                        fault.after -= 1
-                        continue
-                    fault.times -= 1
-                    return fault
-            return None
+        if fault.drop:
+            raise ValueError("the fake Stripe answers every request (it is socket-free): drop is not supported")
+        super().add(fault)
 
     def record(self, request: RecordedRequest) -> None:
-        with self._lock:
+        with self._log_lock:
             self.log.append(request)
 
     def count(self, path_prefix: str = "/v1/") -> int:
-        with self._lock:
+        with self._log_lock:
             return sum(1 for r in self.log if r.path.startswith(path_prefix))

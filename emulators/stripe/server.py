@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from emulators.stripe.faults import FaultBook, RecordedRequest
+from emulators.clock import Clock, RealClock
+from emulators.stripe.faults import FaultBook, RecordedRequest, error_body
 from emulators.stripe.state import STATUSES, StripeWorld, Subscription
 
 STATS_PATH = "/_emulator/stats"
@@ -37,8 +37,9 @@ def _missing(kind: str, obj_id: str, param: str) -> StripeApiError:
 class FakeStripe:
     """Answers requests against a world; usable without sockets through `answer()`."""
 
-    def __init__(self, world: StripeWorld) -> None:
+    def __init__(self, world: StripeWorld, clock: Clock | None = None) -> None:
         self.world = world
+        self.clock: Clock = clock or RealClock()
         self.faults = FaultBook()
 
     def answer(self, method: str, target: str, headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
@@ -46,19 +47,18 @@ class FakeStripe:
         query = parse_qs(parts.query, keep_blank_values=True)
         if parts.path == STATS_PATH:  # the emulator's own control route; not logged, no auth
             return 200, {}, {"requests": self.faults.count()}
-        fault = self.faults.take(parts.path)
+        fault = self.faults.take(method, parts.path)
         status, extra_headers, body = 200, {}, None
-        if fault is not None:
-            if fault.delay:
-                time.sleep(fault.delay)
-            if fault.status is not None:
-                status, extra_headers, body = fault.status, dict(fault.headers), fault.error_body()
-        if body is None:
+        if fault is not None and fault.delay:
+            self.clock.sleep(fault.delay)
+        if fault is None or fault.when == "after_work" or fault.status is None:
             try:
                 self._check_auth(headers)
                 body = self._route(method, parts.path, query)
             except StripeApiError as exc:
                 status, body = exc.status, exc.body
+        if fault is not None and fault.status is not None:
+            status, extra_headers, body = fault.status, dict(fault.headers), error_body(fault)
         self.faults.record(RecordedRequest(method, parts.path, query, status))
         return status, {"Request-Id": f"req_emulator{len(self.faults.log)}", **extra_headers}, body
 
@@ -161,9 +161,9 @@ def _handler_for(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def serve(world: StripeWorld, *, port: int = 0) -> Iterator[tuple[str, FakeStripe]]:
+def serve(world: StripeWorld, *, port: int = 0, clock: Clock | None = None) -> Iterator[tuple[str, FakeStripe]]:
     """Runs the fake on 127.0.0.1 in a daemon thread; yields (base URL, fake)."""
-    fake = FakeStripe(world)
+    fake = FakeStripe(world, clock)
     server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(fake))
     server.daemon_threads = True
     # A short poll interval keeps shutdown (once per test) quick.

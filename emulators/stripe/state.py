@@ -1,6 +1,6 @@
 """The fake Stripe account: customers, prices and subscriptions, with the mutations tests drive.
 
-Objects are rendered in the current API shape (reference stripe.md §2.2-2.3): `ended_at` and
+Objects are rendered in the current API shape (docs/reference/stripe.md §2.2-2.3): `ended_at` and
 `canceled_at` on the subscription, the period on each item, `price.lookup_key` inline, customer
 metadata, and a `{"id", "object", "deleted": true}` stub once a customer is deleted. Timestamps are
 unix seconds. The world is guarded by one lock; the HTTP layer renders under it.
@@ -131,7 +131,7 @@ class StripeWorld:
             self.customers[customer].email = email
 
     def delete_customer(self, customer: str, *, at: int) -> None:
-        """Deleting a customer cancels its subscriptions immediately (reference §2.2)."""
+        """Deleting a customer cancels its subscriptions immediately (docs/reference/stripe.md §2.2)."""
         with self.lock:
             self.customers[customer].deleted = True
             for sub in self.subscriptions.values():

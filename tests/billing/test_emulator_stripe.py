@@ -6,7 +6,7 @@ import pytest
 import requests
 import stripe
 
-from emulators.stripe.faults import Fault
+from emulators.faults import Fault
 from tests.billing.support import API_KEY, at
 
 

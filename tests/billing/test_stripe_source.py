@@ -13,7 +13,7 @@ from billing.stripe_source import (
     fetch_snapshot,
     make_client,
 )
-from emulators.stripe.faults import Fault
+from emulators.faults import Fault
 from tests.billing.support import API_KEY, FAST_RETRIES, at
 
 SUBS = "/v1/subscriptions"
@@ -67,7 +67,7 @@ def test_fetch_gives_up_after_network_retries(account):
 
 def test_fetch_backs_off_on_429_and_resumes_after_the_last_page(account):
     populate(account.world, 5)
-    account.fake.faults.add(Fault(path=SUBS, status=429, times=2, after=1))
+    account.fake.faults.add(Fault(path=SUBS, status=429, times=2, skip=1))
     delays: list[float] = []
     snapshot = fetch_snapshot(account.client(), retries=FAST_RETRIES, page_size=2, sleep=delays.append)
     assert len({s.id for s in snapshot.subscriptions}) == len(snapshot.subscriptions) == 5

@@ -1,9 +1,14 @@
-"""Fixtures for the Fly emulator tests: a fresh emulator per test and an authorised client."""
+"""Fixtures for the Fly emulator tests: a fresh emulator per test and an authorised client.
+
+`still` is an emulator on a `FakeClock` (the `clock` fixture): nothing time-driven happens until the
+test calls `clock.advance()`, so tests about delays never race a real timer.
+"""
 
 from __future__ import annotations
 
 import pytest
 
+from emulators.clock import FakeClock
 from tests.emulators.test_fly_support import create_app, running
 
 
@@ -21,3 +26,16 @@ def client(fly):
 @pytest.fixture
 def app(client):
     return create_app(client)
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def still(clock):
+    # Binary fractions, so that sums of clock steps compare exactly.
+    with running(clock=clock, transition=0.25, volume_unbind_after=0.5) as (emu, client):
+        create_app(client)
+        yield emu, client

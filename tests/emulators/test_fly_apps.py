@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from emulators.clock import FakeClock
 from emulators.fly import FlyEmulator
 from tests.emulators.test_fly_support import (
     FAST,
@@ -12,7 +13,6 @@ from tests.emulators.test_fly_support import (
     create_app,
     create_machine,
     create_volume,
-    eventually,
     running,
 )
 
@@ -38,12 +38,15 @@ def test_auth_accepts_only_the_exact_header(token, header, status):
 
 
 def test_app_create_returns_201_and_is_invisible_until_the_delay_passes():
-    with running(app_visible_after=0.4) as (_, client):
+    clock = FakeClock()
+    with running(app_visible_after=0.5, clock=clock) as (_, client):
         created = client.post("/v1/apps", json={"name": "alex-t1", "org_slug": "personal"})
         assert created.status_code == 201
         assert set(created.json()) == {"id", "created_at"}
         assert client.get("/v1/apps/alex-t1").status_code == 404
-        assert eventually(lambda: client.get("/v1/apps/alex-t1").status_code == 200)
+        clock.advance(0.25)
+        assert client.get("/v1/apps/alex-t1").status_code == 404
+        clock.advance(0.25)
         app = client.get("/v1/apps/alex-t1").json()
     assert app["name"] == "alex-t1"
     assert app["organization"] == {"name": "personal", "slug": "personal"}

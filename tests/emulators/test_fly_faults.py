@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from emulators.fly import Fault
+from emulators.clock import FakeClock
+from emulators.faults import Fault
 from tests.emulators.test_fly_support import TOKEN, create_app, machine_config, running
 from tests.support.servers import free_port
 
@@ -37,7 +37,7 @@ def _machines(emu):
 
 def test_fault_status_answers_without_doing_the_work(fly):
     emu, client = fly
-    emu.inject(Fault(method="POST", path=CREATE, kind="status", status=429, times=2, headers={"retry-after": "1"}))
+    emu.inject(Fault(method="POST", path=CREATE, status=429, times=2, headers={"retry-after": "1"}))
     for _ in range(2):
         response = _create(client)
         assert response.status_code == 429
@@ -49,9 +49,9 @@ def test_fault_status_answers_without_doing_the_work(fly):
     assert emu.writes() == 3
 
 
-def test_fault_after_does_the_work_then_answers_the_status(fly):
+def test_fault_after_work_does_the_work_then_answers_the_status(fly):
     emu, client = fly
-    emu.inject(Fault(method="POST", path=CREATE, kind="after", status=408))
+    emu.inject(Fault(method="POST", path=CREATE, status=408, when="after_work"))
     response = _create(client)
     assert response.status_code == 408
     assert len(_machines(emu)) == 1
@@ -59,59 +59,68 @@ def test_fault_after_does_the_work_then_answers_the_status(fly):
 
 def test_fault_drop_closes_without_doing_the_work(fly):
     emu, client = fly
-    emu.inject(Fault(method="*", path=CREATE, kind="drop"))
+    emu.inject(Fault(path=CREATE, drop=True))
     with pytest.raises(httpx.RemoteProtocolError):
         _create(client)
     assert _machines(emu) == []
     assert emu.requests[-1].status == 0
 
 
-def test_fault_drop_after_does_the_work_then_closes(fly):
+def test_fault_drop_after_work_does_the_work_then_closes(fly):
     emu, client = fly
-    emu.inject(Fault(method="POST", path=CREATE, kind="drop_after"))
+    emu.inject(Fault(method="POST", path=CREATE, drop=True, when="after_work"))
     with pytest.raises(httpx.RemoteProtocolError):
         _create(client)
     assert len(_machines(emu)) == 1
     assert emu.requests[-1].status == 0
 
 
-def test_fault_delay_outlasts_a_client_timeout_and_then_does_the_work(fly):
-    emu, client = fly
-    emu.inject(Fault(method="POST", path=CREATE, kind="delay", seconds=0.5))
-    with pytest.raises(httpx.ReadTimeout):
-        _create(client, timeout=0.1)
-    time.sleep(0.6)
-    assert len(_machines(emu)) == 1
-    assert _create(client).status_code == 200  # the fault was used up
+def test_fault_delay_outlasts_a_client_timeout_and_then_does_the_work():
+    clock = FakeClock()
+    with running(clock=clock) as (emu, client):
+        create_app(client)
+        emu.inject(Fault(method="POST", path=CREATE, status=None, delay=0.5))
+        with pytest.raises(httpx.ReadTimeout):
+            _create(client, timeout=0.1)  # the emulator's clock stands still: no answer can come
+        clock.until_blocked()
+        assert _machines(emu) == []
+        clock.advance(0.5)
+        emu.settle()
+        assert len(_machines(emu)) == 1
+        assert _create(client).status_code == 200  # the fault was used up
 
 
 def test_fault_matches_only_its_method_and_path(fly):
     emu, client = fly
-    emu.inject(Fault(method="DELETE", path=CREATE, kind="status", status=500))
+    emu.inject(Fault(method="DELETE", path=CREATE, status=500))
     assert _create(client).status_code == 200
     emu.clear_faults()
-    emu.inject(Fault(method="POST", path=CREATE, kind="status", status=500))
+    emu.inject(Fault(method="POST", path=CREATE, status=500))
     emu.clear_faults()
     assert _create(client).status_code == 200
 
 
 def test_rate_limit_answers_429_after_the_burst():
-    with running(rate_limit=True) as (_, client):
+    clock = FakeClock()
+    with running(rate_limit=True, clock=clock) as (_, client):
         statuses = [client.get("/v1/apps/alex-t1/volumes").status_code for _ in range(5)]
         other_app = client.get("/v1/apps/alex-t2/volumes").status_code
-        time.sleep(1.05)
+        clock.advance(0.5)
+        half = client.get("/v1/apps/alex-t1/volumes").status_code
+        clock.advance(0.5)  # a whole token at 1 req/s
         refilled = client.get("/v1/apps/alex-t1/volumes").status_code
     assert statuses[:3] == [404, 404, 404]  # no such app, but the bucket is still per (action, app)
     assert statuses[3:] == [429, 429]
     assert other_app == 404
+    assert half == 429
     assert refilled == 404
 
 
 def test_rate_limit_on_get_machine_allows_a_burst_of_10():
-    with running(rate_limit=True) as (_, client):
+    with running(rate_limit=True, clock=FakeClock()) as (_, client):
         statuses = [client.get("/v1/apps/a/machines/m1").status_code for _ in range(15)]
     assert 429 not in statuses[:10]
-    assert 429 in statuses[10:]
+    assert statuses[10:] == [429] * 5
 
 
 def test_main_module_serves_until_killed():

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import httpx
 import pytest
 
 from tests.emulators.test_fly_support import (
     IMAGE,
-    create_app,
     create_machine,
     create_volume,
     machine_config,
-    running,
     wait_state,
 )
+
+APP = "alex-t1"  # the app the `still` fixture creates
 
 
 def _url(app, machine, suffix=""):
@@ -88,13 +87,15 @@ def test_machine_update_changes_instance_id_and_restarts(client, app):
     assert "currently replaced" in stale.json()["error"]
 
 
-def test_machine_update_with_skip_launch_keeps_a_stopped_machine_stopped(client, app):
-    machine = create_machine(client, app, skip_launch=True)
-    wait_state(client, app, machine, "stopped")
-    updated = client.post(_url(app, machine), json={"config": machine_config(), "skip_launch": True}).json()
-    wait_state(client, app, updated, "stopped")
-    time.sleep(0.05)
-    assert client.get(_url(app, machine)).json()["state"] == "stopped"
+def test_machine_update_with_skip_launch_keeps_a_stopped_machine_stopped(still, clock):
+    _, client = still
+    machine = create_machine(client, APP, skip_launch=True)
+    clock.advance(0.25)
+    assert client.get(_url(APP, machine)).json()["state"] == "stopped"
+    updated = client.post(_url(APP, machine), json={"config": machine_config(), "skip_launch": True}).json()
+    assert updated["state"] == "updating"
+    clock.advance(10.0)  # many transitions later
+    assert client.get(_url(APP, machine)).json()["state"] == "stopped"
 
 
 @pytest.mark.parametrize(("field", "value"), [("region", "iad"), ("name", "other")])
@@ -162,41 +163,53 @@ def test_machine_lease_blocks_writes_without_the_nonce(client, app):
     assert client.post(_url(app, machine, "/stop")).status_code == 200
 
 
-def test_machine_lease_expires_by_ttl(client, app):
-    machine = create_machine(client, app, lease_ttl=1)
+def test_machine_lease_expires_by_ttl(still, clock):
+    _, client = still
+    machine = create_machine(client, APP, lease_ttl=1)
     assert machine["nonce"]
-    assert client.post(_url(app, machine, "/stop")).status_code == 409
-    time.sleep(1.1)
-    assert client.post(_url(app, machine, "/stop")).status_code == 200
+    assert client.post(_url(APP, machine, "/stop")).status_code == 409
+    clock.advance(0.5)
+    assert client.post(_url(APP, machine, "/stop")).status_code == 409
+    clock.advance(0.5)
+    assert client.post(_url(APP, machine, "/stop")).status_code == 200
 
 
-def test_machine_wait_answers_408_at_the_cap(client, app):
-    machine = create_machine(client, app, skip_launch=True)
-    started = time.monotonic()
-    response = client.get(_url(app, machine, "/wait"), params={"state": "started", "timeout": 60})
-    elapsed = time.monotonic() - started
-    assert response.status_code == 408
-    assert response.json()["error"] == (
-        "deadline_exceeded: machine failed to reach desired state, started, currently stopped"
-    )
-    assert 0.9 <= elapsed < 3.0
-
-
-def test_machine_wait_blocks_while_other_requests_are_served(fly, app):
-    emu, client = fly
-    machine = create_machine(client, app, skip_launch=True)
-    wait_state(client, app, machine, "stopped")
-    answers = []
-
+def _wait_in_thread(emu, client, machine, answers, **params):
     def waiter():
         with httpx.Client(base_url=emu.url, headers=dict(client.headers), timeout=10) as other:
-            answers.append(other.get(_url(app, machine, "/wait"), params={"state": "started", "timeout": 5}))
+            answers.append(other.get(_url(APP, machine, "/wait"), params=params))
 
     thread = threading.Thread(target=waiter)
     thread.start()
-    time.sleep(0.1)
-    assert client.post(_url(app, machine, "/start")).status_code == 200
-    thread.join(timeout=5)
+    return thread
+
+
+def test_machine_wait_answers_408_at_the_cap(still, clock):
+    emu, client = still
+    machine = create_machine(client, APP, skip_launch=True)
+    clock.advance(0.25)  # stopped
+    answers: list[httpx.Response] = []
+    thread = _wait_in_thread(emu, client, machine, answers, state="started", timeout=60)
+    clock.until_blocked()
+    assert answers == []
+    clock.advance(1.0)  # the emulator's wait_cap, whatever the client asked for
+    thread.join(timeout=10)
+    assert [a.status_code for a in answers] == [408]
+    assert answers[0].json()["error"] == (
+        "deadline_exceeded: machine failed to reach desired state, started, currently stopped"
+    )
+
+
+def test_machine_wait_blocks_while_other_requests_are_served(still, clock):
+    emu, client = still
+    machine = create_machine(client, APP, skip_launch=True)
+    clock.advance(0.25)  # stopped
+    answers: list[httpx.Response] = []
+    thread = _wait_in_thread(emu, client, machine, answers, state="started", timeout=5)
+    clock.until_blocked()
+    assert client.post(_url(APP, machine, "/start")).status_code == 200
+    clock.advance(0.25)  # starting -> started
+    thread.join(timeout=10)
     assert [a.status_code for a in answers] == [200]
     assert answers[0].json() == {"ok": True, "state": "started"}
 
@@ -209,20 +222,16 @@ def test_machine_wait_rejects_a_timeout_outside_1_to_60(client, app, timeout):
     assert response.json()["status"] == "invalid_argument"
 
 
-def test_machine_start_while_created_is_412_and_from_stopped_works():
-    with running(transition=0.5) as (_, client):
-        app = create_app(client)
-        machine = create_machine(client, app, skip_launch=True)
-        early = client.post(_url(app, machine, "/start"))
-        assert early.status_code == 412
-        assert early.json()["error"] == ("failed_precondition: unable to start machine from current state: 'created'")
-        _start_from_stopped(client, app, machine)
-
-
-def _start_from_stopped(client, app, machine):
-    wait_state(client, app, machine, "stopped")
-    assert client.post(_url(app, machine, "/start")).json()["previous_state"] == "stopped"
-    wait_state(client, app, machine, "started")
+def test_machine_start_while_created_is_412_and_from_stopped_works(still, clock):
+    _, client = still
+    machine = create_machine(client, APP, skip_launch=True)
+    early = client.post(_url(APP, machine, "/start"))
+    assert early.status_code == 412
+    assert early.json()["error"] == ("failed_precondition: unable to start machine from current state: 'created'")
+    clock.advance(0.25)
+    assert client.post(_url(APP, machine, "/start")).json()["previous_state"] == "stopped"
+    clock.advance(0.5)
+    assert client.get(_url(APP, machine)).json()["state"] == "started"
 
 
 def test_machine_stop_suspend_restart_follow_the_state_rules(client, app):

@@ -2,30 +2,25 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
 
 from emulators.fly import FlyEmulator
+from emulators.fly.speeds import INSTANT
 from tests.conftest import FLY_TEST_TOKEN
 
 TOKEN = FLY_TEST_TOKEN
-FAST: dict[str, Any] = {
-    "app_visible_after": 0.0,
-    "volume_unbind_after": 0.3,
-    "wait_cap": 1.0,
-    "transition": 0.01,
-    "rate_limit": False,
-}
+FAST: dict[str, Any] = INSTANT.kwargs(rate_limit=False)
 IMAGE = "registry-1.docker.io/jamesacklin/alex:1.4.0"
 
 
 @contextmanager
 def running(**overrides: Any) -> Iterator[tuple[FlyEmulator, httpx.Client]]:
-    """An emulator with short delays (override any setting) and a client authorised for it."""
+    """An emulator with short delays (override any setting, `clock=FakeClock()` to move time by hand)
+    and a client authorised for it."""
     with FlyEmulator(**{**FAST, **overrides}) as emu, client_for(emu) as client:
         yield emu, client
 
@@ -76,12 +71,3 @@ def wait_state(client: httpx.Client, app: str, machine: dict[str, Any], state: s
         params={"state": state, "instance_id": machine["instance_id"], "timeout": 5},
     )
     assert response.status_code == 200, response.text
-
-
-def eventually(check: Callable[[], bool], within: float = 3.0) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.02)
-    return False

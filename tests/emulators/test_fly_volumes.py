@@ -7,7 +7,6 @@ import pytest
 from tests.emulators.test_fly_support import (
     create_machine,
     create_volume,
-    eventually,
     machine_config,
     wait_state,
 )
@@ -20,7 +19,9 @@ def _mounted_machine(client, app, volume):
     return machine
 
 
-def test_volume_create_defaults_and_becomes_created(client, app):
+def test_volume_create_defaults_and_becomes_created(still, clock):
+    _, client = still
+    app = "alex-t1"
     response = client.post(f"/v1/apps/{app}/volumes", json={"name": "data", "region": "ams"})
     assert response.status_code == 200
     volume = response.json()
@@ -28,7 +29,9 @@ def test_volume_create_defaults_and_becomes_created(client, app):
     assert volume["size_gb"] == 3 and volume["encrypted"] is True
     assert volume["attached_machine_id"] is None
     url = f"/v1/apps/{app}/volumes/{volume['id']}"
-    assert eventually(lambda: client.get(url).json()["state"] == "created")
+    assert client.get(url).json()["state"] == "creating"
+    clock.advance(0.25)  # one transition
+    assert client.get(url).json()["state"] == "created"
 
 
 @pytest.mark.parametrize(
@@ -74,23 +77,32 @@ def test_volume_update_accepts_only_retention_fields(client, app):
     assert "size_gb" in refused.json()["error"]
 
 
-def test_volume_delete_refused_while_bound_then_allowed_after_the_delay(client, app):
+def test_volume_delete_refused_while_bound_then_allowed_after_the_delay(still, clock):
+    _, client = still
+    app = "alex-t1"
     volume = create_volume(client, app)
-    machine = _mounted_machine(client, app, volume)
+    config = machine_config(mounts=[{"volume": volume["id"], "path": "/app/data"}])
+    machine = create_machine(client, app, config=config)
     url = f"/v1/apps/{app}/volumes/{volume['id']}"
     assert client.get(url).json()["attached_machine_id"] == machine["id"]
     expected = {
         "error": f"failed_precondition: volume is currently bound to machine: {machine['id']}",
         "status": "failed_precondition",
     }
+    clock.advance(1.0)  # started
     stopped = client.post(f"/v1/apps/{app}/machines/{machine['id']}/stop")
     assert stopped.status_code == 200
     bound = client.delete(url)
     assert (bound.status_code, bound.json()) == (412, expected)
     client.delete(f"/v1/apps/{app}/machines/{machine['id']}", params={"force": "true"})
-    wait_state(client, app, machine, "destroyed")
+    clock.advance(0.25)  # destroying -> destroyed
+    assert client.get(f"/v1/apps/{app}/machines/{machine['id']}").status_code == 404
+    clock.advance(0.25)
     still_bound = client.delete(url)
-    assert still_bound.status_code == 412  # stays bound for volume_unbind_after (reference §1.3)
-    assert eventually(lambda: client.delete(url).status_code == 200)
+    assert (
+        still_bound.status_code == 412
+    )  # stays bound for volume_unbind_after (docs/reference/fly-machines-api.md §1.3)
+    clock.advance(0.25)  # volume_unbind_after (0.5 s) after the destroy
+    assert client.delete(url).status_code == 200
     listed = client.get(f"/v1/apps/{app}/volumes").json()
     assert [(v["id"], v["state"]) for v in listed] == [(volume["id"], "pending_destroy")]

@@ -35,16 +35,14 @@ def forget_configure() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def fly_emu():
     from emulators.fly import FlyEmulator
+    from emulators.fly.speeds import PROVIDER_TESTS
 
     with FlyEmulator(
         token=FLY_TEST_TOKEN,
         org="personal",
         foreign_apps=("taken",),
-        app_visible_after=0.2,
-        volume_unbind_after=0.5,
-        wait_cap=2.0,
-        transition=0.05,
         rate_limit=False,
+        **PROVIDER_TESTS.kwargs(),
     ) as emu:
         yield emu
 

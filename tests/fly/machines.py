@@ -1,45 +1,26 @@
-"""A Tenant-shaped machine config for the machine and volume tests."""
+"""A tenant's machine config for the machine and volume tests, built by the production function.
+
+`components.machine_config.machine_config` is the config the Tenant sends; a hand copy here had
+drifted from it (grace period, stop_config), so the provider tests now exercise the real one.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from components.machine_config import machine_config as tenant_machine_config
+from tenants.roster import RosterEntry
+from tests.program.harness import settings
+
+TENANT = RosterEntry("t1", "reader", "reader@example.com", "free", "active")
+
 
 def machine_config(volume_id: str | None = None, **overrides: Any) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        "image": "registry-1.docker.io/jamesacklin/alex:1.2.3",
-        "env": {"DATABASE_PATH": "/app/data/library.db", "NEXTAUTH_URL": "https://reader.example.com"},
-        "guest": {"cpu_kind": "shared", "cpus": 1, "memory_mb": 256},
-        "services": [
-            {
-                "protocol": "tcp",
-                "internal_port": 3000,
-                "autostop": "stop",
-                "autostart": True,
-                "min_machines_running": 0,
-                "concurrency": {"type": "requests", "soft_limit": 20, "hard_limit": 25},
-                "ports": [
-                    {"port": 80, "handlers": ["http"], "force_https": True},
-                    {"port": 443, "handlers": ["tls", "http"]},
-                ],
-            }
-        ],
-        "restart": {"policy": "on-failure", "max_retries": 10},
-        "checks": {
-            "login": {
-                "type": "http",
-                "port": 3000,
-                "method": "GET",
-                "path": "/login",
-                "interval": "30s",
-                "timeout": "5s",
-                "grace_period": "10s",
-            }
-        },
-        "metadata": {"tenant": "t1"},
-    }
-    if volume_id:
-        config["mounts"] = [{"volume": volume_id, "path": "/app/data"}]
+    """The Tenant's config for `TENANT`; without a volume it has no mount."""
+    stack = settings()
+    config = tenant_machine_config(TENANT, stack.plans[TENANT.plan], stack, volume_id or "")
+    if not volume_id:
+        del config["mounts"]
     config.update(overrides)
     return config
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from components.fly.app import AppProvider
-from emulators.fly import Fault
+from emulators.faults import Fault
 from tests.conftest import FLY_TEST_TOKEN
 from tests.fly.conftest import FAST_ENV
 from tests.fly.lifecycle import preview, refresh, up
@@ -43,9 +43,9 @@ def test_app_create_adopts_existing_app_of_ours(apps, emu, app_name):
     assert app_posts(emu) == 1
 
 
-@pytest.mark.parametrize("kind", ["after", "drop_after"])
-def test_app_create_ambiguous_failure_converges_on_one_app(apps, emu, app_name, kind):
-    emu.inject(Fault(method="POST", path=r"^/v1/apps$", kind=kind, status=500, times=1))
+@pytest.mark.parametrize("answer", [{"status": 500}, {"drop": True}], ids=["after", "drop_after"])
+def test_app_create_ambiguous_failure_converges_on_one_app(apps, emu, app_name, answer):
+    emu.inject(Fault(method="POST", path=r"^/v1/apps$", when="after_work", times=1, **answer))
     id_, outs = up(apps, {"name": app_name, "org": "personal"})
     assert id_ == app_name and outs["app_id"] == emu.state.apps[app_name].id
     # The repeated POST found the name taken by the app the first one made, and adopted it.
@@ -53,8 +53,8 @@ def test_app_create_ambiguous_failure_converges_on_one_app(apps, emu, app_name, 
 
 
 def test_app_create_converges_through_429_and_5xx_bursts(apps, emu, app_name):
-    emu.inject(Fault(method="GET", path=rf"^/v1/apps/{app_name}$", kind="status", status=429, times=3))
-    emu.inject(Fault(method="POST", path=r"^/v1/apps$", kind="status", status=503, times=1))
+    emu.inject(Fault(method="GET", path=rf"^/v1/apps/{app_name}$", status=429, times=3))
+    emu.inject(Fault(method="POST", path=r"^/v1/apps$", status=503, times=1))
     id_, _ = up(apps, {"name": app_name, "org": "personal"})
     assert id_ == app_name and app_name in emu.state.apps
     assert sum(1 for r in emu.requests if r.status == 429) == 3

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from components.fly.ips import IpsProvider
-from emulators.fly import Fault
+from emulators.faults import Fault
 from tests.conftest import FLY_TEST_TOKEN
 from tests.fly.lifecycle import preview, refresh, up
 
@@ -43,7 +43,7 @@ def test_ips_lifecycle_allocate_nodiff_reallocate_after_release_delete(ips, emu,
 
 
 def test_ips_create_is_idempotent_and_survives_a_lost_answer(ips, emu, app):
-    emu.inject(Fault(method="POST", path=rf"^/v1/apps/{app}/ip_assignments$", kind="drop_after", times=1))
+    emu.inject(Fault(method="POST", path=rf"^/v1/apps/{app}/ip_assignments$", drop=True, when="after_work", times=1))
     _, outs = up(ips, {"app": app})
     _, again = up(ips, {"app": app})
     assert again == outs

@@ -7,7 +7,7 @@ import pytest
 from components.fly.machine import MachineProvider
 from components.fly.secrets import SecretsProvider
 from components.fly.volume import VolumeProvider
-from emulators.fly import Fault
+from emulators.faults import Fault
 from tests.conftest import FLY_TEST_TOKEN
 from tests.fly.lifecycle import preview, refresh, up
 from tests.fly.machines import machine_config, machine_inputs
@@ -63,7 +63,7 @@ def test_machine_lifecycle_create_nodiff_autostop_update_delete(machines, emu, a
     # The emulator answers 409 to an update of a leased machine without the lease nonce header, so the
     # update succeeding proves the nonce was sent; the lease was then released.
     assert [r.method for r in emu.requests if r.path.endswith("/lease")] == ["POST", "DELETE"]
-    assert emu.state.machines[id_].live_lease() is None
+    assert emu.state.machines[id_].live_lease(emu.clock.time()) is None
     assert updated["instance_id"] != outs["instance_id"]
     assert preview(machines, id_, updated, changed).changes is False
 
@@ -84,10 +84,10 @@ def test_machine_update_of_running_machine_relaunches_and_waits(machines, emu, a
 def test_machine_update_failure_still_releases_lease(machines, emu, app, volume):
     inputs = machine_inputs(app, volume)
     id_, outs = up(machines, inputs)
-    emu.inject(Fault(method="POST", path=rf"^/v1/apps/{app}/machines/{id_}$", kind="status", status=400, times=1))
+    emu.inject(Fault(method="POST", path=rf"^/v1/apps/{app}/machines/{id_}$", status=400, times=1))
     with pytest.raises(ProviderCallError, match="HTTP 400"):
         up(machines, with_env(inputs, A="1"), id_=id_, outs=outs)
-    assert emu.state.machines[id_].live_lease() is None
+    assert emu.state.machines[id_].live_lease(emu.clock.time()) is None
     assert [r.method for r in emu.requests if r.path.endswith("/lease")] == ["POST", "DELETE"]
 
 
@@ -143,14 +143,14 @@ def test_machine_min_secrets_version_sent_on_create(host, machines, emu, app, vo
 @pytest.mark.parametrize(
     "fault",
     [
-        {"kind": "after", "status": 408},
-        {"kind": "drop_after"},
-        {"kind": "drop"},
-        {"kind": "status", "status": 503, "times": 2},
-        {"kind": "status", "status": 429, "times": 3},
-        {"kind": "after", "status": 500},
+        {"status": 408, "when": "after_work"},
+        {"drop": True, "when": "after_work"},
+        {"drop": True},
+        {"status": 503, "times": 2},
+        {"status": 429, "times": 3},
+        {"status": 500, "when": "after_work"},
     ],
-    ids=lambda f: "-".join(str(v) for v in f.values()),
+    ids=["after-408", "drop_after", "drop", "status-503-2", "status-429-3", "after-500"],
 )
 def test_machine_create_under_fault_makes_exactly_one_machine(machines, emu, app, volume, fault):
     emu.inject(Fault(method="POST", path=rf"^/v1/apps/{app}/machines$", **fault))
@@ -162,7 +162,7 @@ def test_machine_create_under_fault_makes_exactly_one_machine(machines, emu, app
 
 
 def test_machine_create_persistent_500_is_a_clear_error_without_token(machines, host, emu, app, volume):
-    emu.inject(Fault(method="POST", path=rf"^/v1/apps/{app}/machines$", kind="status", status=500, times=1000))
+    emu.inject(Fault(method="POST", path=rf"^/v1/apps/{app}/machines$", status=500, times=1000))
     with pytest.raises(ProviderCallError) as info:
         up(machines, machine_inputs(app, volume))
     text = info.value.details

@@ -5,19 +5,7 @@ from __future__ import annotations
 import pytest
 
 from components.fly.ratelimit import RateLimiter, TokenBucket
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+from tests.fly.clock import FakeTime
 
 
 def test_token_bucket_allows_burst_then_paces_at_rate():

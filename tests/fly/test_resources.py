@@ -6,7 +6,6 @@ import base64
 
 import pulumi
 import pytest
-from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
 
 from components.fly.app import App
@@ -15,7 +14,7 @@ from components.fly.ips import Ips
 from components.fly.machine import Machine
 from components.fly.secrets import Secrets
 from components.fly.volume import Volume
-from tests.program.harness import SECRET_SIG
+from tests.support.recording import SECRET_SIG, Recording, Registration, record_under
 
 
 class EchoMocks(pulumi.runtime.Mocks):
@@ -26,28 +25,15 @@ class EchoMocks(pulumi.runtime.Mocks):
         return {}
 
 
-class RecordingMonitor(pulumi_mocks.MockMonitor):
-    def __init__(self, mocks):
-        super().__init__(mocks)
-        self.requests = []
-
-    def RegisterResource(self, request):
-        self.requests.append(request)
-        return super().RegisterResource(request)
-
-
 @pytest.fixture
 def monitor():
     saved = pulumi_settings.SETTINGS
-    mocks = EchoMocks()
-    recording = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project="alex-hosted", stack="test", monitor=recording)
-    yield recording
+    yield record_under(EchoMocks())
     pulumi_settings.SETTINGS = saved
 
 
-def registered(monitor, name):
-    return next(r for r in monitor.requests if r.name == name)
+def registered(recording: Recording) -> list[Registration]:
+    return [r for r in recording.registrations.values() if r.type != "pulumi:pulumi:Stack"]
 
 
 @pulumi.runtime.test
@@ -61,7 +47,7 @@ def test_resources_have_fly_type_tokens_and_small_public_providers(monitor):
     ]
 
     def verify(_):
-        tokens = {r.name: r.type for r in monitor.requests if r.type != "pulumi:pulumi:Stack"}
+        tokens = {r.name: r.type for r in registered(monitor)}
         assert tokens == {
             "app": "pulumi-python:dynamic/fly:App",
             "ips": "pulumi-python:dynamic/fly:Ips",
@@ -69,8 +55,8 @@ def test_resources_have_fly_type_tokens_and_small_public_providers(monitor):
             "web": "pulumi-python:dynamic/fly:Machine",
             "cert": "pulumi-python:dynamic/fly:Certificate",
         }
-        for request in (r for r in monitor.requests if r.type != "pulumi:pulumi:Stack"):
-            provider = request.object["__provider"]
+        for request in registered(monitor):
+            provider = request.inputs["__provider"]
             assert isinstance(provider, str), f"{request.name}: __provider must not be secret-wrapped"
             assert len(base64.b64decode(provider)) < 200, f"{request.name}: provider pickled by value"
 
@@ -82,10 +68,10 @@ def test_secrets_values_are_secret_in_and_out(monitor):
     secrets = Secrets("sec", app="t-app", values={"NEXTAUTH_SECRET": "s3cr3t"})
 
     def verify(_):
-        request = registered(monitor, "sec")
-        assert list(request.additionalSecretOutputs) == ["values"]
-        values = request.object["values"]
+        request = monitor.one("sec")
+        assert request.additional_secret_outputs == ["values"]
+        values = request.inputs["values"]
         assert values[SECRET_SIG], "values must reach the engine as a secret"
-        assert "s3cr3t" not in str(request.object["__provider"])
+        assert "s3cr3t" not in str(request.inputs["__provider"])
 
     return pulumi.Output.all(secrets.urn, secrets.values).apply(verify)

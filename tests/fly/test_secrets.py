@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from components.fly.secrets import SecretsProvider
-from emulators.fly import Fault
+from emulators.faults import Fault
 from tests.conftest import FLY_TEST_TOKEN
 from tests.fly.lifecycle import preview, refresh, up
 from tests.support.engine import ProviderCallError
@@ -52,7 +52,7 @@ def test_secrets_read_of_deleted_app_drops_it(secrets, apps, app):
 
 
 def test_secrets_never_in_error_text_or_provider_logs(secrets, host, emu, app):
-    emu.inject(Fault(method="POST", path=rf"^/v1/apps/{app}/secrets$", kind="status", status=500, times=99))
+    emu.inject(Fault(method="POST", path=rf"^/v1/apps/{app}/secrets$", status=500, times=99))
     with pytest.raises(ProviderCallError) as info:
         up(secrets, {"app": app, "values": VALUES})
     text = info.value.details

@@ -6,7 +6,7 @@ import pytest
 
 from components.fly.machine import MachineProvider
 from components.fly.volume import VolumeProvider
-from emulators.fly import Fault
+from emulators.faults import Fault
 from tests.fly.lifecycle import preview, refresh, up
 from tests.fly.machines import machine_inputs
 
@@ -86,9 +86,9 @@ def test_volume_delete_retries_while_still_bound_after_machine_destroyed(host, v
     assert bound_answers, "the test must exercise the bound-volume retry"
 
 
-@pytest.mark.parametrize("kind", ["after", "drop_after"])
-def test_volume_create_ambiguous_failure_leaves_exactly_one_volume(volumes, emu, app, kind):
-    emu.inject(Fault(method="POST", path=rf"^/v1/apps/{app}/volumes$", kind=kind, status=500, times=1))
+@pytest.mark.parametrize("answer", [{"status": 500}, {"drop": True}], ids=["after", "drop_after"])
+def test_volume_create_ambiguous_failure_leaves_exactly_one_volume(volumes, emu, app, answer):
+    emu.inject(Fault(method="POST", path=rf"^/v1/apps/{app}/volumes$", when="after_work", times=1, **answer))
     id_, _ = up(volumes, vol_inputs(app))
     assert [v.id for v in live_volumes(emu, app)] == [id_]
 

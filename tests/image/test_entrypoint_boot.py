@@ -168,6 +168,33 @@ def test_entrypoint_r2_unreachable_on_empty_volume_refuses_to_start(make_machine
     assert machine.events("server-start") == []
 
 
+def test_entrypoint_sleep_timings_take_decimal_seconds(make_machine: Callable[..., Machine]) -> None:
+    """conftest's 0.2 s retry and 0.1 s tick reach `sleep` as given (they used to become 5 s and 1 s)."""
+    machine = make_machine(endpoint=f"http://127.0.0.1:{free_port()}", R2_BOOT_RETRY_SECONDS="0.2")
+    machine.boot()
+    assert machine.wait_exit() == 1
+    output = machine.output()
+    assert "unreachable (attempt 1 of 2); retrying in 0.2s" in output
+    assert "not a positive number of seconds" not in output, output
+
+
+@pytest.mark.parametrize("value", ["0", "0.0", ".5", "1.2.3", "0.2s"])
+def test_entrypoint_malformed_sleep_timing_falls_back_to_its_default(
+    make_machine: Callable[..., Machine], value: str
+) -> None:
+    machine = make_machine(
+        endpoint=f"http://127.0.0.1:{free_port()}",
+        R2_BOOT_ATTEMPTS="1",  # refuse at once: the fallback's 5 s sleep is never taken
+        R2_BOOT_RETRY_SECONDS=value,
+        SUPERVISE_TICK_SECONDS=value,
+    )
+    machine.boot()
+    assert machine.wait_exit() == 1
+    output = machine.output()
+    assert f"R2_BOOT_RETRY_SECONDS='{value}' is not a positive number of seconds; using 5" in output
+    assert f"SUPERVISE_TICK_SECONDS='{value}' is not a positive number of seconds; using 1" in output
+
+
 @pytest.mark.parametrize("newest", [b"", b"not a database at all"], ids=["empty", "junk"])
 def test_entrypoint_restore_skips_a_newest_snapshot_that_is_not_an_alex_database(
     make_machine: Callable[..., Machine], bucket: Bucket, newest: bytes

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import date
 from typing import Any
 
@@ -137,18 +136,3 @@ def test_lifecycle_adding_a_tenant_leaves_the_others_inputs_untouched() -> None:
     assert set(after.registrations) - set(before.registrations) == {
         name for name in after.registrations if name.startswith(other.id)
     }
-
-
-def test_program_builds_1000_tenants_under_mocks() -> None:
-    roster = [
-        RosterEntry(
-            f"tenant{i:06d}", f"user{i:06d}", f"user{i}@example.org", ("free", "reader", "library")[i % 3], "active"
-        )
-        for i in range(1000)
-    ]
-    started = time.perf_counter()
-    recording = run_program(roster)
-    elapsed = time.perf_counter() - started
-    assert len(recording.by_type("alex-hosted:tenant:Tenant")) == 1000
-    assert len(recording.registrations) == 1000 * 13 + 1
-    print(f"\n1,000 tenants under mocks: {elapsed:.1f} s")

@@ -104,10 +104,9 @@ class Engine:
 @pytest.fixture(scope="module")
 def fly_emu():
     from emulators.fly import FlyEmulator
+    from emulators.fly.speeds import PROVIDER_TESTS
 
-    with FlyEmulator(
-        token=FLY_TEST_TOKEN, org="alex-hosted", app_visible_after=0.1, wait_cap=2.0, transition=0.02, rate_limit=True
-    ) as emu:
+    with FlyEmulator(token=FLY_TEST_TOKEN, org="alex-hosted", rate_limit=True, **PROVIDER_TESTS.kwargs()) as emu:
         yield emu
 
 

@@ -176,3 +176,16 @@ def test_export_rejects_link_lifetime_out_of_range(s3, make_roster, run_cli, exp
 
     assert result.code == 2, result
     assert "--expires" in result.error
+
+
+def test_export_takes_the_snapshot_a_restore_would_take(s3, make_roster, run_cli):
+    # It took the greatest key under db/library-*.db: a stray db/library-manual.db (or one in a
+    # subfolder) won over every real snapshot, so the export held a database the tenant never had.
+    put_all(s3, {**OBJECTS, "db/library-manual.db": b"stray", "db/library-x/library-20991231T000000Z.db": b"nested"})
+    roster = make_roster([ACTIVE])
+
+    result = run_cli(main, args(roster))
+
+    assert result.code == 0, result
+    archive = download(result.out.strip().splitlines()[-1])
+    assert [name for name in archive.namelist() if name.startswith("db/")] == ["db/library-20261119T030000Z.db"]

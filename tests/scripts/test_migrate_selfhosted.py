@@ -153,3 +153,15 @@ def test_migrate_selfhosted_help_exits_0(run_cli) -> None:
     result = run_cli(migrate_selfhosted.main, ["--help"])
     assert result.code == 0, result
     assert "usage: python -m scripts.migrate_selfhosted" in result.out
+
+
+def test_migrate_selfhosted_only_restorable_snapshots_block_an_upload(run_cli, tmp_path: Path, bucket: Bucket) -> None:
+    # It refused on any *.db under db/, though a first boot restores only db/library-<stamp>.db names.
+    bucket.client.put_object(Bucket=bucket.name, Key="db/notes.db", Body=b"not a snapshot")
+    data_dir = tmp_path / "selfhosted"
+    self_hosted(data_dir, Path("/app/data/library")).close()
+
+    result = run_cli(migrate_selfhosted.main, ["--data-dir", str(data_dir), "--bucket", bucket.name])
+
+    assert result.code == 0, result
+    assert "database db/library-" in result.out

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from emulators.fly import FlyEmulator
+from emulators.fly.speeds import INSTANT
 from scripts.status import main
 from tenants.roster import RosterEntry
 from tests.conftest import FLY_TEST_TOKEN
@@ -23,7 +24,7 @@ MISSING = RosterEntry("missinguser", "missing", "missing@example.com", "free", "
 
 @pytest.fixture
 def fly(monkeypatch):
-    with FlyEmulator(token=FLY_TEST_TOKEN, org="personal", rate_limit=False, app_visible_after=0, transition=0) as emu:
+    with FlyEmulator(token=FLY_TEST_TOKEN, org="personal", rate_limit=False, **INSTANT.kwargs()) as emu:
         monkeypatch.setenv("FLY_API_URL", emu.url)
         monkeypatch.setenv("FLY_API_TOKEN", FLY_TEST_TOKEN)
         monkeypatch.setenv("ALEX_FLY_RETRIES", "1")
@@ -129,3 +130,18 @@ def test_status_bad_token_exits_2_without_printing_it(fly, make_roster, run_cli,
     assert expected in result.error
     if token:
         assert token not in result.out + result.err
+
+
+@pytest.mark.parametrize("gone", ["scheduling_destroy", "pending_destroy", "destroying"])
+def test_status_a_volume_on_its_way_out_is_no_volume(fly, make_roster, run_cli, stack_config, gone):
+    # status used to keep its own "gone" set without scheduling_destroy: such a volume counted as live.
+    provision(fly, stack_config, RUNNING, machine="started", gb=1)
+    for volume in fly.state.volumes_of(stack_config.app_name(RUNNING.id)):
+        volume.state = gone
+
+    result = run_cli(main, args(make_roster([RUNNING]), "--json"))
+
+    row = json.loads(result.out)["data"]["tenants"][0]
+    assert row["volume_gb"] is None
+    assert "no volume named data" in row["problems"]
+    assert result.code == 1

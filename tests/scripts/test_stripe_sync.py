@@ -7,9 +7,10 @@ import os
 
 import pytest
 
+import components.stack_config as stack_config_module
 import tenants.roster as roster_module
 from billing.tenant_ids import tenant_id_for_customer
-from emulators.stripe.faults import Fault
+from emulators.faults import Fault
 from scripts.stripe_sync import main
 from tenants.roster import RosterEntry, load_roster
 from tests.billing.support import API_KEY, at, fake_account, hand_managed_block, write_hand_managed
@@ -44,10 +45,8 @@ def customer(world, username, key="reader_monthly", **kw):
 
 
 def test_cli_help_documents_exit_codes(capsys):
-    with pytest.raises(SystemExit) as info:
-        main(["--help"])
+    assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    assert info.value.code == 0
     for text in ("exit codes:", "0  done", "1  done, but something needs attention", "2  could not run",
                  "--dry-run", "--json", "--now", "--grace-days", "STRIPE_API_KEY"):  # fmt: skip
         assert text in out
@@ -159,7 +158,7 @@ def test_cli_unreachable_stripe_cannot_run(roster, capsys, monkeypatch, closed_p
 def test_cli_failure_mid_listing_leaves_the_old_file(account, roster, capsys):
     for n in range(101):  # two pages of 100
         customer(account.world, f"user{n:03d}")
-    account.fake.faults.add(Fault(path="/v1/subscriptions", status=500, times=10, after=1))
+    account.fake.faults.add(Fault(path="/v1/subscriptions", status=500, times=10, skip=1))
     before = roster.read_bytes()
     code, out, err = run_cli(capsys, "--roster", str(roster))
     assert (code, out) == (2, "")
@@ -199,3 +198,28 @@ def test_cli_stack_uses_the_stack_roster(account, capsys):
 def test_cli_bad_flags_cannot_run(account, roster, capsys, flag, value, message):
     code, _, err = run_cli(capsys, "--roster", str(roster), flag, value)
     assert code == 2 and message in err
+
+
+def test_cli_roster_copy_is_checked_with_its_stacks_plan_table(account, tmp_path, capsys, monkeypatch):
+    # `--roster` used to exclude `--stack` and always meant the default plan table: a copy of a roster
+    # whose stack defines its own plans could not be synced. Now `--stack S --roster COPY` uses S's table.
+    stack_text = (roster_module.REPO_ROOT / "stacks" / "Pulumi.dev.yaml").read_text()
+    plans_at = stack_text.index("  alex-hosted:plans:")
+    stack_text = (
+        stack_text[:plans_at] + "  alex-hosted:plans:\n    shelf: {quota_gb: 3, volume_gb: 3, memory_mb: 512}\n"
+    )
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "stacks" / "Pulumi.shelves.yaml").write_text(stack_text)
+    monkeypatch.setattr(stack_config_module, "REPO_ROOT", tmp_path)
+    copy = tmp_path / "copy.yaml"
+    copy.write_text(
+        "- id: shelf00001\n  username: shelfreader\n  email: s@example.org\n  plan: shelf\n  state: active\n"
+    )
+    before = copy.read_bytes()
+
+    code, out, err = run_cli(capsys, "--stack", "shelves", "--roster", str(copy), "--dry-run", "--now", "2026-11-26")
+
+    assert code == 0, err
+    assert copy.read_bytes() == before
+    code, _, err = run_cli(capsys, "--roster", str(copy), "--dry-run", "--now", "2026-11-26")
+    assert code == 2 and "unknown plan 'shelf'" in err  # a roster alone still means the default table

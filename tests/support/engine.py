@@ -25,7 +25,6 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import grpc
@@ -34,6 +33,8 @@ from pulumi.dynamic import ResourceProvider
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+
+from components.fly.closing import ClosesOnExit
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROVIDER_KEY = "__provider"
@@ -83,7 +84,7 @@ def _plain(struct: struct_pb2.Struct) -> dict[str, Any]:
     return {k: v for k, v in dict(props).items() if k != PROVIDER_KEY}
 
 
-class ProviderHost:
+class ProviderHost(ClosesOnExit):
     """One `python -m pulumi.dynamic` process; `bind(provider)` gives the CRUD calls for one provider."""
 
     def __init__(self, env: Mapping[str, str] | None = None, *, startup_timeout: float = 30.0) -> None:
@@ -112,14 +113,6 @@ class ProviderHost:
             self.close()
             raise RuntimeError(f"provider server did not print its port; stderr:\n{self.stderr()}")
         return int(line[0])
-
-    def __enter__(self) -> ProviderHost:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         if hasattr(self, "channel"):

@@ -1,0 +1,63 @@
+"""The names of the stack settings: one home for every config key and environment variable we read.
+
+Pulumi.yaml declares the schema, stacks/Pulumi.<stack>.yaml set the values, the program, the Fly
+providers and the scripts read them: each spells a key through this module, and
+tests/program/test_config_keys.py checks that the YAML files use exactly these keys, so a typo in a
+stack file (which Pulumi would silently keep as an unknown key) fails a test instead of an `up`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+# The project name: the namespace of our config keys and the package of our resource types.
+NAMESPACE = "alex-hosted"
+
+
+class ConfigKey(StrEnum):
+    """A key in the `alex-hosted` namespace; `qualified` is the form stack files and messages use."""
+
+    DOMAIN = "domain"
+    ROSTER = "roster"
+    IMAGE = "image"
+    FLY_ORG = "flyOrg"
+    FLY_REGION = "flyRegion"
+    APP_PREFIX = "appPrefix"
+    FLY_API_URL = "flyApiUrl"
+    FLY_API_TOKEN = "flyApiToken"
+    CLOUDFLARE_ACCOUNT_ID = "cloudflareAccountId"
+    CLOUDFLARE_ZONE_ID = "cloudflareZoneId"
+    PLANS = "plans"
+
+    @property
+    def qualified(self) -> str:
+        return f"{NAMESPACE}:{self.value}"
+
+
+# Declared in Pulumi.yaml's `config:` schema (required, or optional with a default there).
+SCHEMA_KEYS: tuple[ConfigKey, ...] = (
+    ConfigKey.DOMAIN,
+    ConfigKey.ROSTER,
+    ConfigKey.IMAGE,
+    ConfigKey.FLY_ORG,
+    ConfigKey.FLY_REGION,
+    ConfigKey.APP_PREFIX,
+    ConfigKey.FLY_API_URL,
+    ConfigKey.CLOUDFLARE_ACCOUNT_ID,
+    ConfigKey.CLOUDFLARE_ZONE_ID,
+)
+# Left out of the schema on purpose: optional, and a schema entry without a default makes a key required.
+# flyApiToken is a secret (or env FLY_API_TOKEN); plans is a mapping (defaults in tenants/plans.py).
+UNDECLARED_KEYS: tuple[ConfigKey, ...] = (ConfigKey.FLY_API_TOKEN, ConfigKey.PLANS)
+# The plain (non-secret) keys the program reads into StackConfig; secrets are read where they are used.
+SETTINGS_KEYS: tuple[ConfigKey, ...] = (*SCHEMA_KEYS, ConfigKey.PLANS)
+SECRET_KEYS: tuple[ConfigKey, ...] = (ConfigKey.FLY_API_TOKEN,)
+
+# Keys of other namespaces that a stack file may set (the Cloudflare provider's token, a secret).
+CLOUDFLARE_API_TOKEN_KEY = "cloudflare:apiToken"
+FOREIGN_KEYS: tuple[str, ...] = (CLOUDFLARE_API_TOKEN_KEY,)
+
+# Environment variables that stand in for (and win over) config keys, and the ones only scripts read.
+FLY_API_URL_ENV = "FLY_API_URL"
+FLY_API_TOKEN_ENV = "FLY_API_TOKEN"
+CLOUDFLARE_API_TOKEN_ENV = "CLOUDFLARE_API_TOKEN"

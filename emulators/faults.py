@@ -1,0 +1,77 @@
+"""The one fault vocabulary both emulators (Fly and Stripe) understand.
+
+A `Fault` says which requests it hits (`method`, `path`, `skip`, `times`) and what they get:
+
+* `when="before_work"`: the emulator does not do the request's work; `when="after_work"`: it does
+  the work (creates the machine, say), then misbehaves, as when an answer is lost on the way back.
+* `status` answers that status (the emulator's real error body unless `body` is given); `drop`
+  closes the connection without an answer instead; neither (`status=None`) answers normally.
+* `delay` seconds of the emulator's clock pass first (a slow server, to outlast a client timeout).
+* `skip`: the first `skip` matching requests pass untouched (to fail, say, the second page).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+When = Literal["before_work", "after_work"]
+_WHEN = ("before_work", "after_work")
+
+
+@dataclass
+class Fault:
+    path: str
+    method: str = "*"
+    status: int | None = 500
+    when: When = "before_work"
+    drop: bool = False
+    delay: float = 0.0
+    times: int = 1
+    skip: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+    body: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.when not in _WHEN:
+            raise ValueError(f"Fault.when must be one of {_WHEN}, got {self.when!r}")
+        if self.when == "after_work" and self.status is None and not self.drop:
+            raise ValueError("an after_work fault needs a status or drop=True: otherwise it changes nothing")
+        re.compile(self.path)
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method == "*" or self.method.upper() == method.upper()) and re.search(self.path, path) is not None
+
+    def replaces_answer(self) -> bool:
+        """Whether the client gets something other than the normal answer (an error or a drop)."""
+        return self.drop or self.status is not None
+
+
+class FaultBook:
+    """Armed faults, used up in the order they were added."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+
+    def add(self, fault: Fault) -> None:
+        with self._lock:
+            self._faults.append(fault)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def take(self, method: str, path: str) -> Fault | None:
+        """The first armed fault matching the request, with one of its `skip` or `times` used up."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.times > 0 and fault.matches(method, path):
+                    if fault.skip > 0:
+                        fault.skip -= 1
+                        continue
+                    fault.times -= 1
+                    return fault
+            return None
