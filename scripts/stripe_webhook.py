@@ -101,23 +101,43 @@ class WebhookServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], limits: Limits) -> None:
         self.limits = limits
         self._slots = threading.BoundedSemaphore(limits.max_connections)
+        self._in_use = 0
+        self._count_lock = threading.Lock()
         super().__init__(address, handler)
 
-    def process_request(self, request: Any, client_address: Any) -> None:
+    @property
+    def connections_in_use(self) -> int:
+        """Connections holding a slot now (tests wait on it instead of sleeping)."""
+        with self._count_lock:
+            return self._in_use
+
+    def _take(self) -> bool:
         if not self._slots.acquire(blocking=False):
+            return False
+        with self._count_lock:
+            self._in_use += 1
+        return True
+
+    def _give_back(self) -> None:
+        with self._count_lock:
+            self._in_use -= 1
+        self._slots.release()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._take():
             self._refuse(request)
             return
         try:
             super().process_request(request, client_address)
         except BaseException:
-            self._slots.release()
+            self._give_back()
             raise
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self._slots.release()
+            self._give_back()
 
     def _refuse(self, request: socket.socket) -> None:
         """Answer 503 without reading (never blocks the accept loop: the answer fits the send buffer)."""

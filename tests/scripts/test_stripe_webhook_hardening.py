@@ -133,21 +133,27 @@ def test_webhook_server_keeps_serving_while_connections_stall(server):
             sock.close()
 
 
+def wait_for(condition, what: str, timeout: float = 3.0) -> None:
+    """Polls a condition the server reports (not a timer): passes as soon as it holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        threading.Event().wait(0.01)
+
+
 def test_webhook_server_answers_503_beyond_its_connection_cap_without_blocking():
     for srv, _ in serve(Limits(read_timeout_s=3.0, max_connections=2)):
         held = [connect(srv) for _ in range(2)]
         try:
-            time.sleep(0.1)  # both accepted and holding a slot
+            wait_for(lambda srv=srv: srv.connections_in_use == 2, "both connections to hold a slot")
             started = time.monotonic()
             assert valid_get(srv) == 503
             assert time.monotonic() - started < 1.0
         finally:
             for sock in held:
                 sock.close()
-        deadline = time.monotonic() + 3
-        while valid_get(srv) != 405:  # slots come back once the held ones are gone
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_for(lambda srv=srv: srv.connections_in_use == 0, "the held slots to come back")
+        assert valid_get(srv) == 405
 
 
 def head(lines: str, body: bytes = b"") -> bytes:
