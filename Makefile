@@ -5,9 +5,16 @@ PY := $(VENV)/bin/python
 STACK ?= dev
 CODE := __main__.py components emulators tenants scripts billing bench tests
 
-.PHONY: setup tools plan test lint typecheck pytest bench
+.PHONY: setup tools companion plan test lint typecheck pytest bench
 
-setup: $(VENV)/.installed tools
+setup: $(VENV)/.installed tools companion
+
+# The upload companion's node_modules (image/companion/package-lock.json), for its tests; npm ci is exact.
+companion: image/companion/node_modules/.installed
+
+image/companion/node_modules/.installed: image/companion/package-lock.json
+	npm ci --prefix image/companion --omit=dev --no-audit --no-fund --silent
+	touch $@
 
 # The pinned Go tools the tests run (stripe-mock, actionlint; tools/gotools/<name>/go.mod), built from the Go
 # module proxy into a cache outside the clone (~/.cache/alex-hosted/tools); a cached build costs milliseconds.

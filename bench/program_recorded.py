@@ -14,7 +14,7 @@ import time
 from tenants.roster import RosterEntry
 from tests.program.harness import run_program
 
-RESOURCES_PER_TENANT = 13  # the component and its 12 children (tests/program/test_tenant.py)
+RESOURCES_PER_TENANT = 14  # the component and its 13 children (tests/program/test_tenant.py)
 
 
 def roster(count: int) -> list[RosterEntry]:

@@ -9,21 +9,29 @@ shell script and this module agree.
   is restored on a first boot (anything else under `db/` is never restored).
 - `deleted/<YYYYMMDDTHHMMSSZ>/books/<path>`: books the reader deleted, kept for a grace period.
 - `exports/<tenant>-<YYYYMMDDTHHMMSSZ>.zip`: operator exports.
-On the volume, `.hosted/books.manifest` (under the data folder) remembers which books were on both sides.
+- `status/health.json`: the image's own health (last good backup, last restore attempt), rewritten after
+  every successful backup and on a failed restore; `parse_health` reads it for the fleet collector.
+On the volume, `.hosted/books.manifest` (under the data folder) remembers which books were on both sides,
+and the companion leaves `.hosted/uploaded/<id>.key` for each upload it put in the library.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 BOOKS_PREFIX = "books/"
 DB_PREFIX = "db/"
 DELETED_PREFIX = "deleted/"
 EXPORTS_PREFIX = "exports/"
+STATUS_PREFIX = "status/"
+HEALTH_KEY = f"{STATUS_PREFIX}health.json"
 HOSTED_STATE_DIR = ".hosted"  # under the data folder, on the volume
 BOOKS_MANIFEST = f"{HOSTED_STATE_DIR}/books.manifest"
+UPLOADS_DIR = f"{HOSTED_STATE_DIR}/uploaded"  # <id>.key files: books the companion put in the library
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"  # UTC; sorts as text in time order
 # A snapshot's name under db/ (the entrypoint's SNAPSHOT_RE, an ERE that Python reads the same way).
 SNAPSHOT_NAME = re.compile(r"^library-[0-9]{8}T[0-9]{6}Z\.db$")
@@ -58,3 +66,117 @@ def newest_snapshot(keys: Iterable[str]) -> str | None:
     """The snapshot the entrypoint tries first on a restore, or None when there is none."""
     found = snapshot_keys(keys)
     return found[-1] if found else None
+
+
+# --- status/health.json --------------------------------------------------------------------------
+
+HEALTH_VERSION = 1
+HEALTH_MAX_BYTES = 16 * 1024  # the entrypoint writes a few hundred bytes; more is not ours
+_ISO_UTC = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$")
+_MAX_TEXT = 200
+
+
+class MalformedHealth(ValueError):
+    """status/health.json is not what the entrypoint writes; the message says which field (no values)."""
+
+
+@dataclass(frozen=True)
+class RestoreAttempt:
+    """The last restore onto an empty volume: when, whether it worked, and a short reason if not."""
+
+    at: datetime
+    ok: bool
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Health:
+    version: int
+    last_backup_at: datetime | None  # start of the last successful backup cycle (UTC)
+    last_snapshot: str | None  # db/library-<stamp>.db last uploaded
+    books: int | None  # book files in the library at that backup
+    restore: RestoreAttempt | None
+    boot_at: datetime  # when the machine's entrypoint started
+    image: str  # the image's IMAGE_VERSION, or "unknown"
+
+
+def _time(value: object, field: str, *, optional: bool = False) -> datetime | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not _ISO_UTC.fullmatch(value):
+        raise MalformedHealth(f"{field} is not a UTC time like 2026-11-30T07:57:11Z")
+    try:
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        raise MalformedHealth(f"{field} is not a real date") from None
+
+
+def _required_time(value: object, field: str) -> datetime:
+    when = _time(value, field)
+    assert when is not None
+    return when
+
+
+def _text(value: object, field: str, *, optional: bool = False) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value or len(value) > _MAX_TEXT:
+        raise MalformedHealth(f"{field} is not a short text")
+    return value
+
+
+def _restore(value: object) -> RestoreAttempt | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise MalformedHealth("restore is not an object or null")
+    ok = value.get("ok")
+    if not isinstance(ok, bool):
+        raise MalformedHealth("restore.ok is not true or false")
+    error = _text(value.get("error"), "restore.error", optional=True)
+    if not ok and error is None:
+        raise MalformedHealth("restore.error is missing for a failed restore")
+    return RestoreAttempt(at=_required_time(value.get("at"), "restore.at"), ok=ok, error=error)
+
+
+def read_health(text: str | bytes) -> Health:
+    """The status object the entrypoint writes; raises MalformedHealth for anything else.
+
+    Fields added by a later image are ignored; another `version` is refused.
+    """
+    if len(text) > HEALTH_MAX_BYTES:
+        raise MalformedHealth(f"more than {HEALTH_MAX_BYTES} bytes")
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):  # JSONDecodeError and undecodable bytes are ValueErrors
+        raise MalformedHealth("not JSON") from None
+    if not isinstance(data, dict):
+        raise MalformedHealth("not a JSON object")
+    version = data.get("version")
+    if type(version) is not int or version != HEALTH_VERSION:
+        raise MalformedHealth(f"version is not {HEALTH_VERSION}")
+    snapshot = _text(data.get("last_snapshot"), "last_snapshot", optional=True)
+    if snapshot is not None and not is_snapshot_key(snapshot):
+        raise MalformedHealth("last_snapshot is not a snapshot key under db/")
+    books = data.get("books")
+    if books is not None and (type(books) is not int or books < 0):
+        raise MalformedHealth("books is not a count")
+    image = _text(data.get("image"), "image")
+    assert image is not None
+    return Health(
+        version=version,
+        last_backup_at=_time(data.get("last_backup_at"), "last_backup_at", optional=True),
+        last_snapshot=snapshot,
+        books=books,
+        restore=_restore(data.get("restore")),
+        boot_at=_required_time(data.get("boot_at"), "boot_at"),
+        image=image,
+    )
+
+
+def parse_health(text: str | bytes) -> Health | None:
+    """read_health, or None when the object is malformed (the collector shows it as unknown)."""
+    try:
+        return read_health(text)
+    except MalformedHealth:
+        return None

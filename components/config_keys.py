@@ -28,6 +28,7 @@ class ConfigKey(StrEnum):
     CLOUDFLARE_ACCOUNT_ID = "cloudflareAccountId"
     CLOUDFLARE_ZONE_ID = "cloudflareZoneId"
     PLANS = "plans"
+    ALERTS = "alerts"
 
     @property
     def qualified(self) -> str:
@@ -48,7 +49,8 @@ SCHEMA_KEYS: tuple[ConfigKey, ...] = (
 )
 # Left out of the schema on purpose: optional, and a schema entry without a default makes a key required.
 # flyApiToken is a secret (or env FLY_API_TOKEN); plans is a mapping (defaults in tenants/plans.py).
-UNDECLARED_KEYS: tuple[ConfigKey, ...] = (ConfigKey.FLY_API_TOKEN, ConfigKey.PLANS)
+# alerts is a mapping of alert thresholds (components/alert_rules.py), read by the alerts scripts only.
+UNDECLARED_KEYS: tuple[ConfigKey, ...] = (ConfigKey.FLY_API_TOKEN, ConfigKey.PLANS, ConfigKey.ALERTS)
 # The plain (non-secret) keys the program reads into StackConfig; secrets are read where they are used.
 SETTINGS_KEYS: tuple[ConfigKey, ...] = (*SCHEMA_KEYS, ConfigKey.PLANS)
 SECRET_KEYS: tuple[ConfigKey, ...] = (ConfigKey.FLY_API_TOKEN,)

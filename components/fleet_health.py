@@ -46,7 +46,11 @@ class TenantHealth:
     certificate_status: str | None = None
     certificate_created_at: datetime | None = None
     monthly_cost_usd: float = 0.0
+    created_at: datetime | None = None  # the roster's created_at, midnight UTC (a first day has no snapshot)
     problems: tuple[str, ...] = field(default_factory=tuple)
+    # The sources that could not be read for this tenant ("fly", "r2", "health"): the facts they give are
+    # unknown, so the alerts script keeps their issues open rather than closing them as resolved.
+    unread: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

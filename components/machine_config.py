@@ -1,7 +1,7 @@
 """The Fly machine config of one tenant: image, env, guest, volume mount, service, checks.
 
 A pure function of the roster entry, its plan and the stack settings, so that a username change
-touches only NEXTAUTH_URL and a plan change only the guest.
+touches only NEXTAUTH_URL and a plan change only the guest and STORAGE_QUOTA_BYTES.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from tenants.roster import RosterEntry
 from tenants.states import TenantState
 
 DATA_PATH = "/app/data"
+# The port Fly's proxy and the check reach: the image's upload companion listens here, serves
+# `/_hosted/` and proxies everything else to Alex on the next port (image/README.md).
 APP_PORT = 3000
 VOLUME_NAME = "data"  # the tenant's Fly volume, mounted at DATA_PATH
 
@@ -32,7 +34,7 @@ RUN_STATES: dict[str, str] = {
 }
 
 
-def tenant_env(tenant: RosterEntry, settings: StackConfig) -> dict[str, str]:
+def tenant_env(tenant: RosterEntry, plan: Plan, settings: StackConfig) -> dict[str, str]:
     return {
         "DATABASE_PATH": f"{DATA_PATH}/library.db",
         "LIBRARY_PATH": f"{DATA_PATH}/library",
@@ -41,6 +43,8 @@ def tenant_env(tenant: RosterEntry, settings: StackConfig) -> dict[str, str]:
         "OWNER_EMAIL": tenant.email,
         "R2_ENDPOINT": settings.r2_endpoint,
         "R2_BUCKET": bucket_name(tenant.id),
+        # The plan's R2 quota: the upload companion refuses an upload that would take the bucket past it.
+        "STORAGE_QUOTA_BYTES": str(plan.quota_bytes),
     }
 
 
@@ -53,7 +57,7 @@ def machine_config(
 ) -> dict[str, Any]:
     return {
         "image": settings.image,
-        "env": tenant_env(tenant, settings),
+        "env": tenant_env(tenant, plan, settings),
         "guest": {"cpu_kind": plan.cpu_kind, "cpus": plan.cpus, "memory_mb": plan.memory_mb},
         "mounts": [{"volume": volume_id, "path": DATA_PATH}],
         "services": [
@@ -73,7 +77,7 @@ def machine_config(
         ],
         # on-failure, not always: a clean exit after autostop must stay stopped.
         "restart": {"policy": "on-failure", "max_retries": 10},
-        # Alex has no health endpoint; the login page answers once the server is up.
+        # Alex has no health endpoint; the login page answers (through the companion) once it is up.
         "checks": {
             "login": {
                 "type": "http",

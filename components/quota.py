@@ -135,13 +135,18 @@ def _messages(body: Any) -> str:
     return "(no message)"
 
 
+def usage_of(usage: Mapping[str, Usage], tenant_id: str) -> Usage | None:
+    """A tenant's sample (its bucket's), None when the analytics have none yet: unknown, not zero."""
+    return usage.get(bucket_name(tenant_id))
+
+
 def measure(tenants: Sequence[RosterEntry], plans: Mapping[str, Plan], usage: Mapping[str, Usage]) -> list[Row]:
     """One row per tenant that still has a bucket to count (purging tenants are on their way out)."""
     rows = []
     for tenant in tenants:
         if tenant.state == TenantState.PURGING:
             continue
-        found = usage.get(bucket_name(tenant.id))
+        found = usage_of(usage, tenant.id)
         rows.append(
             Row(
                 tenant=tenant.id,

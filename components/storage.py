@@ -1,8 +1,14 @@
-"""A tenant's R2 storage: its bucket, a token scoped to that bucket alone, and the bucket emptier.
+"""A tenant's R2 storage: its bucket, a token scoped to that bucket alone, the bucket's CORS rule and
+the bucket emptier.
 
 Facts from docs/reference/cloudflare.md: the token's S3 key id is the token id and its S3 secret is the
 sha256 of the token value (§2); the resource key names one bucket (§1.3); the resources JSON must be
 compact or it drifts on every read (§1.3); Cloudflare refuses to delete a non-empty bucket (§3.2).
+
+The CORS rule lets the tenant's upload page (served by the companion at `https://<hostname>/_hosted/`)
+PUT books straight into the bucket with presigned URLs. `cors_rules` is its one spelling, as plain
+data: the Tenant declares it with `R2BucketCors` (`r2_cors_rules`) and the browser test applies the same
+rules to moto's S3 server with PutBucketCors (`s3_cors_configuration`).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_cloudflare as cloudflare
@@ -23,6 +30,68 @@ BUCKET_ITEM_READ = "6a018a9f2fc74eb6b293b0c548f38b39"
 
 # The emptier runs at delete time from the project directory, with the project's own virtualenv.
 EMPTY_COMMAND = 'exec "${ALEX_PYTHON:-.venv/bin/python}" -m scripts.empty_bucket'
+
+
+# What a browser upload needs (components/tenant.py declares one rule for all of a tenant's hostnames):
+# - PUT for a presigned PutObject and for each presigned UploadPart; GET and HEAD to read back or check
+#   an object. No POST or DELETE: the companion creates, completes and aborts multipart uploads itself.
+# - Content-Type is the one header the page sets (a PUT with a typed body is not a "simple" request).
+# - ETag exposed, as a multipart upload from a browser needs: a page that completes uploads itself reads
+#   each part's ETag (ours lets the companion list the parts at completion instead).
+CORS_METHODS = ("PUT", "GET", "HEAD")
+CORS_HEADERS = ("content-type",)
+CORS_EXPOSE_HEADERS = ("ETag",)
+CORS_MAX_AGE_SECONDS = 3600  # browsers cache the preflight for up to 2 h anyway
+
+
+@dataclass(frozen=True)
+class CorsRule:
+    origins: tuple[str, ...]
+    methods: tuple[str, ...] = CORS_METHODS
+    headers: tuple[str, ...] = CORS_HEADERS
+    expose_headers: tuple[str, ...] = CORS_EXPOSE_HEADERS
+    max_age_seconds: int = CORS_MAX_AGE_SECONDS
+
+
+def https_origins(hostnames: Sequence[str]) -> tuple[str, ...]:
+    """The browser origins of a tenant's hostnames: the page is served over HTTPS only (force_https)."""
+    return tuple(f"https://{hostname}" for hostname in hostnames)
+
+
+def cors_rules(origins: Sequence[str]) -> tuple[CorsRule, ...]:
+    """The bucket's CORS rules for uploads from `origins` (e.g. `https_origins(hostnames)`)."""
+    if not origins:
+        raise ValueError("a CORS rule needs at least one origin")
+    return (CorsRule(origins=tuple(origins)),)
+
+
+def r2_cors_rules(rules: Sequence[CorsRule]) -> list[cloudflare.R2BucketCorsRuleArgs]:
+    return [
+        cloudflare.R2BucketCorsRuleArgs(
+            allowed=cloudflare.R2BucketCorsRuleAllowedArgs(
+                origins=list(rule.origins), methods=list(rule.methods), headers=list(rule.headers)
+            ),
+            expose_headers=list(rule.expose_headers),
+            max_age_seconds=rule.max_age_seconds,
+        )
+        for rule in rules
+    ]
+
+
+def s3_cors_configuration(rules: Sequence[CorsRule]) -> dict[str, Any]:
+    """The same rules as an S3 PutBucketCors `CORSConfiguration` (R2's S3 API takes this shape too)."""
+    return {
+        "CORSRules": [
+            {
+                "AllowedOrigins": list(rule.origins),
+                "AllowedMethods": list(rule.methods),
+                "AllowedHeaders": list(rule.headers),
+                "ExposeHeaders": list(rule.expose_headers),
+                "MaxAgeSeconds": rule.max_age_seconds,
+            }
+            for rule in rules
+        ]
+    }
 
 
 def bucket_resource_key(account_id: str, bucket: str, jurisdiction: str = "default") -> str:
@@ -80,6 +149,31 @@ def tenant_storage(
     derived: pulumi.Output[str] = token.value.apply(lambda value: s3_secret_from_token_value(value or ""))
     secret: pulumi.Output[str] = pulumi.Output.secret(derived)  # already secret; stated so it stays so
     return TenantStorage(bucket=bucket, token=token, access_key_id=token.id, secret_access_key=secret)
+
+
+def bucket_cors(
+    tenant_id: str,
+    storage: TenantStorage,
+    account_id: str,
+    origins: Sequence[str],
+    *,
+    parent: pulumi.Resource,
+) -> cloudflare.R2BucketCors:
+    """The bucket's CORS rule for the tenant's origins.
+
+    Not protected: it holds no data and is rebuilt from the roster. A changed origin list (a rename) is
+    an in-place update: the provider replaces only on a new account or bucket name (TF provider
+    `r2_bucket_cors` schema), and its update PUTs the whole rule set. `deleted_with` the bucket: deleting
+    the bucket deletes its CORS configuration, so no separate call is made then.
+    """
+    return cloudflare.R2BucketCors(
+        f"{tenant_id}-bucket-cors",
+        account_id=account_id,
+        bucket_name=storage.bucket.name,
+        jurisdiction="default",
+        rules=r2_cors_rules(cors_rules(origins)),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[storage.bucket], deleted_with=storage.bucket),
+    )
 
 
 def bucket_emptier(

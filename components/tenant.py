@@ -9,9 +9,11 @@ The logical name is the tenant's immutable id and every child name starts with i
 | purging               | destroyed (not declared)         | no                          |
 | removed from roster   | everything deleted, bucket emptied first (only after purging) |
 
-The component composes three parts, each a function of the roster entry: `tenant_storage` (bucket,
-token; components.storage), `tenant_fly` (app, IPs, secrets, volume, machine, certificate) and
-`tenant_dns` (the CNAME); then the bucket emptier, which depends on all of them so it is deleted first.
+The component composes four parts, each a function of the roster entry: `tenant_storage` (bucket,
+token; components.storage), `bucket_cors` (the bucket's CORS rule for the tenant's hostnames, so the
+upload page can PUT straight into the bucket), `tenant_fly` (app, IPs, secrets, volume, machine,
+certificate) and `tenant_dns` (the CNAME); then the bucket emptier, which depends on all of them so it
+is deleted first.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from components.fly.secrets import Secrets
 from components.fly.volume import Volume
 from components.machine_config import RUN_STATES, VOLUME_NAME, bucket_name, machine_config
 from components.stack_config import StackConfig
-from components.storage import TenantStorage, bucket_emptier, tenant_storage
+from components.storage import TenantStorage, bucket_cors, bucket_emptier, https_origins, tenant_storage
 from tenants.plans import Plan
 from tenants.roster import RosterEntry
 from tenants.states import TenantState
@@ -62,6 +64,14 @@ class TenantFly:
     def resources(self) -> list[pulumi.Resource]:
         machine: list[pulumi.Resource] = [self.machine] if self.machine is not None else []
         return [self.app, self.ips, self.secrets, self.volume, *machine, self.certificate]
+
+
+def tenant_hostnames(entry: RosterEntry, settings: StackConfig) -> tuple[str, ...]:
+    """Every hostname the tenant's Alex answers on, first the canonical `<username>.<domain>`.
+
+    The one list the CORS rule is built from; custom domains join it here when the roster gains them.
+    """
+    return (settings.hostname(entry.username),)
 
 
 def tenant_fly(
@@ -156,6 +166,8 @@ class Tenant(pulumi.ComponentResource):
         self.app_name = settings.app_name(tid)
 
         storage = tenant_storage(tid, bucket_name(tid), settings.cloudflare_account_id, parent=self, protect=keep)
+        origins = https_origins(tenant_hostnames(entry, settings))
+        cors = bucket_cors(tid, storage, settings.cloudflare_account_id, origins, parent=self)
         fly = tenant_fly(args, storage, self.hostname, self.app_name, parent=self, protect=keep)
         dns = tenant_dns(tid, self.hostname, fly.app, settings.cloudflare_zone_id, parent=self)
         bucket_emptier(
@@ -164,7 +176,7 @@ class Tenant(pulumi.ComponentResource):
             settings.r2_endpoint,
             purging=purging,
             parent=self,
-            guards=[*fly.resources, dns],
+            guards=[cors, *fly.resources, dns],
         )
         self.certificate_status = fly.certificate.status
         self.initial_password = pulumi.Output.secret(fly.owner_password.result)

@@ -7,11 +7,13 @@
 #   3. apply the schema with Alex's own db-push script (no pnpm, no network);
 #   4. make sure the owner exists as an admin (password hashed once, never reset) and that no
 #      admin@localhost account is left;
-#   5. run the watcher (restarted when it dies) and the server, forwarding stop signals;
+#   5. run the watcher and the companion (both restarted when they die) and Alex's server on
+#      127.0.0.1:ALEX_PORT behind the companion on COMPANION_PORT, forwarding stop signals;
 #   6. every BACKUP_INTERVAL_SECONDS and once more on stop: mirror the library to R2's books/ (the
 #      volume is the truth: a book deleted locally moves to deleted/<UTC>/ in R2 for
 #      BOOK_DELETE_GRACE_DAYS, then is purged), pull books new in R2 (never deleting local files),
-#      upload a VACUUM INTO snapshot, keep BACKUP_KEEP snapshots.
+#      upload a VACUUM INTO snapshot, keep BACKUP_KEEP snapshots, then write status/health.json
+#      (last good backup, last restore attempt) for the fleet collector.
 # Every path and command is overridable by env so the tests can run this in a temporary root.
 set -u
 
@@ -30,6 +32,8 @@ WATCHER_RS_BIN="${WATCHER_RS_BIN:-$APP_DIR/watcher-rs/watcher-rs}"
 SERVER_JS="${SERVER_JS:-$APP_DIR/.next/standalone/server.js}"
 DB_PUSH_JS="${DB_PUSH_JS:-$APP_DIR/scripts/db-push.js}"
 HASH_PASSWORD_JS="${HASH_PASSWORD_JS:-$APP_DIR/hosted/hash-password.cjs}"
+COMPANION_NODE_BIN="${COMPANION_NODE_BIN:-$NODE_BIN}"
+COMPANION_JS="${COMPANION_JS:-$APP_DIR/hosted/companion/server.js}"
 APP_USER="${APP_USER:-node}"
 BACKUP_INTERVAL_SECONDS="${BACKUP_INTERVAL_SECONDS:-300}"
 BACKUP_KEEP="${BACKUP_KEEP:-24}"
@@ -39,7 +43,14 @@ WATCHER_RESTART_DELAY_SECONDS="${WATCHER_RESTART_DELAY_SECONDS:-5}"
 STOP_TIMEOUT_SECONDS="${STOP_TIMEOUT_SECONDS:-20}"
 R2_BOOT_ATTEMPTS="${R2_BOOT_ATTEMPTS:-5}"
 R2_BOOT_RETRY_SECONDS="${R2_BOOT_RETRY_SECONDS:-5}"
-SERVER_BIND="${SERVER_BIND:-0.0.0.0}"
+# Alex listens only on loopback: every request reaches it through the companion, which Fly routes to.
+SERVER_BIND="${SERVER_BIND:-127.0.0.1}"
+ALEX_PORT="${ALEX_PORT:-3001}"
+COMPANION_PORT="${COMPANION_PORT:-3000}"
+ALEX_URL="${ALEX_URL:-http://$SERVER_BIND:$ALEX_PORT}"
+COMPANION_RESTART_DELAY_SECONDS="${COMPANION_RESTART_DELAY_SECONDS:-1}"
+IMAGE_VERSION="${IMAGE_VERSION:-unknown}"
+BOOT_AT="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 # Like Alex's stock CMD: watcher-rs loads libpdfium.so from its own folder.
 LD_LIBRARY_PATH="$(dirname "$WATCHER_RS_BIN")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export DATABASE_PATH LIBRARY_PATH COVERS_PATH WATCHER_RS_BIN LD_LIBRARY_PATH
@@ -50,6 +61,12 @@ DELETED_RE='^[0-9]{8}T[0-9]{6}Z/$'
 # Book keys (paths under books/ and the library) known to have been on both sides: the volume's
 # memory of which books the reader had, so one missing locally is a deletion, not a new book in R2.
 BOOKS_MANIFEST="$HOSTED_STATE_DIR/books.manifest"
+# The companion leaves <id>.key here (the book's key, one a line) after putting an upload in the
+# library; its temp files there match UPLOAD_TEMP_GLOB until renamed.
+UPLOADS_DIR="$HOSTED_STATE_DIR/uploaded"
+UPLOAD_TEMP_GLOB='.hosted-upload-*.part'
+# The image's own health, readable by the fleet collector with the bucket's credentials only.
+HEALTH_KEY='status/health.json'
 
 log() {
     printf '%s alex-hosted: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2
@@ -63,7 +80,7 @@ die() {
 # --- 1. volume ownership and privilege drop ------------------------------------------------------
 
 prepare_volume_as_root() {
-    mkdir -p "$DATA_DIR" "$LIBRARY_PATH" "$COVERS_PATH" "$HOSTED_STATE_DIR" \
+    mkdir -p "$DATA_DIR" "$LIBRARY_PATH" "$COVERS_PATH" "$HOSTED_STATE_DIR" "$UPLOADS_DIR" \
         || die "cannot create the data folders under $DATA_DIR"
     app_group="$(id -gn "$APP_USER")" || die "APP_USER '$APP_USER' does not exist"
     # Only touch what is wrong: a big library is not rewritten on every boot.
@@ -79,7 +96,7 @@ if [ "$(id -u)" = 0 ] && [ -z "${_ALEX_HOSTED_DROPPED:-}" ]; then
     export _ALEX_HOSTED_DROPPED=1
     exec "$SETPRIV_BIN" --reuid="$APP_USER" --regid="$(id -gn "$APP_USER")" --init-groups -- /bin/sh "$0" "$@"
 fi
-mkdir -p "$DATA_DIR" "$LIBRARY_PATH" "$COVERS_PATH" "$HOSTED_STATE_DIR" \
+mkdir -p "$DATA_DIR" "$LIBRARY_PATH" "$COVERS_PATH" "$HOSTED_STATE_DIR" "$UPLOADS_DIR" \
     || die "cannot create the data folders under $DATA_DIR"
 [ -w "$DATA_DIR" ] || die "$DATA_DIR is not writable by $(id -un)"
 
@@ -131,7 +148,15 @@ positive_seconds_or_default() { # NAME DEFAULT
 positive_or_default BACKUP_INTERVAL_SECONDS 300
 positive_seconds_or_default SUPERVISE_TICK_SECONDS 1
 whole_or_default WATCHER_RESTART_DELAY_SECONDS 5
+whole_or_default COMPANION_RESTART_DELAY_SECONDS 1
 positive_or_default STOP_TIMEOUT_SECONDS 20
+positive_or_default ALEX_PORT 3001
+positive_or_default COMPANION_PORT 3000
+# Only reaches the status object: a version the JSON can carry as it is, or `unknown`.
+case "$IMAGE_VERSION" in
+    '' | *[!A-Za-z0-9._:@/+-]*) IMAGE_VERSION=unknown ;;
+esac
+[ "${#IMAGE_VERSION}" -le 128 ] || IMAGE_VERSION=unknown
 positive_or_default R2_BOOT_ATTEMPTS 5
 positive_seconds_or_default R2_BOOT_RETRY_SECONDS 5
 # Days a deleted book stays recoverable under deleted/ in R2. More than five digits could overflow the
@@ -182,49 +207,135 @@ db() {
     "$SQLITE3_BIN" -batch -bail -cmd '.timeout 10000' "$DATABASE_PATH" "$@"
 }
 
+# --- health status ---------------------------------------------------------------------------
+
+# status/health.json in the bucket is built from these files on the volume, so whichever writes it (a
+# backup cycle, the final backup, a failed restore) tells the whole story, e.g. a failed restore stays
+# visible after later backups succeed. Writing it never fails a backup or a boot.
+LAST_BACKUP_FILE="$HOSTED_STATE_DIR/last-backup-at"
+LAST_SNAPSHOT_FILE="$HOSTED_STATE_DIR/last-snapshot.key"
+BOOKS_COUNT_FILE="$HOSTED_STATE_DIR/books.count"
+LAST_RESTORE_FILE="$HOSTED_STATE_DIR/last-restore.json"
+ISO_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$'
+SNAPSHOT_KEY_RE="^db/${SNAPSHOT_RE#^}"
+COUNT_RE='^[0-9]{1,12}$'
+
+put_state() { # FILE VALUE
+    printf '%s\n' "$2" >"$1.new" && mv "$1.new" "$1"
+}
+
+# The file's first line as JSON if it matches the ERE $2 (a string; a number with $3 = number), else null.
+state_json() { # FILE ERE [number]
+    value="$(head -n 1 "$1" 2>/dev/null)"
+    if ! printf '%s\n' "$value" | grep -Eq "$2"; then
+        printf 'null'
+    elif [ "${3:-}" = number ]; then
+        printf '%s' "$value"
+    else
+        printf '"%s"' "$value"
+    fi
+}
+
+json_string() {
+    printf '"%s"' "$(printf '%s' "$1" | tr -d '\000-\037' | sed 's/[\\"]/\\&/g')"
+}
+
+write_health() {
+    restore="$(head -n 1 "$LAST_RESTORE_FILE" 2>/dev/null)"
+    case "$restore" in '{"at": '*'}') ;; *) restore=null ;; esac
+    health="{\"version\": 1, \"last_backup_at\": $(state_json "$LAST_BACKUP_FILE" "$ISO_RE"),"
+    health="$health \"last_snapshot\": $(state_json "$LAST_SNAPSHOT_FILE" "$SNAPSHOT_KEY_RE"),"
+    health="$health \"books\": $(state_json "$BOOKS_COUNT_FILE" "$COUNT_RE" number), \"restore\": $restore,"
+    health="$health \"boot_at\": \"$BOOT_AT\", \"image\": \"$IMAGE_VERSION\"}"
+    # One short try: a dead R2 must not hold a backup cycle or a failing boot for minutes.
+    if printf '%s\n' "$health" | r2 rcat --retries 1 --low-level-retries 1 --contimeout 5s --timeout 15s \
+        "$REMOTE/$HEALTH_KEY"; then
+        log "status: wrote $HEALTH_KEY"
+    else
+        log "status: writing $HEALTH_KEY to $R2_BUCKET failed (ignored)"
+    fi
+    return 0
+}
+
+# $1 = ok or failed, $2 = a short reason (fixed text: never a key, a URL or an rclone message).
+record_restore() {
+    if [ "$1" = ok ]; then
+        put_state "$LAST_RESTORE_FILE" "{\"at\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\", \"ok\": true, \"error\": null}"
+    else
+        put_state "$LAST_RESTORE_FILE" \
+            "{\"at\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\", \"ok\": false, \"error\": $(json_string "$2")}"
+    fi
+}
+
+restore_failed() { # REASON MESSAGE...
+    reason="$1"
+    shift
+    record_restore failed "$reason"
+    write_health
+    die "$@"
+}
+
+# A new volume starts from the lost one's status: when the tenant was last backed up stays known.
+carry_over_health() {
+    previous="$(r2 cat --count 4096 "$REMOTE/$HEALTH_KEY" 2>/dev/null)" || return 0
+    for pair in "last_backup_at:$LAST_BACKUP_FILE" "last_snapshot:$LAST_SNAPSHOT_FILE"; do
+        value="$(printf '%s\n' "$previous" | sed -nE "s/.*\"${pair%%:*}\": \"([^\"]*)\".*/\1/p" | head -n 1)"
+        [ -z "$value" ] || put_state "${pair#*:}" "$value"
+    done
+    value="$(printf '%s\n' "$previous" | sed -nE 's/.*"books": ([0-9]+).*/\1/p' | head -n 1)"
+    [ -z "$value" ] || put_state "$BOOKS_COUNT_FILE" "$value"
+    return 0
+}
+
 # --- 2. restore ------------------------------------------------------------------------------
 
 restore_from_r2() {
     attempt=1
     while ! snapshots="$(list_snapshots)"; do
         if [ "$attempt" -ge "$R2_BOOT_ATTEMPTS" ]; then
-            die "R2 bucket $R2_BUCKET unreachable and the volume holds no database: refusing to start" \
+            restore_failed "R2 unreachable after $R2_BOOT_ATTEMPTS attempts" \
+                "R2 bucket $R2_BUCKET unreachable and the volume holds no database: refusing to start" \
                 "an empty library that would hide the tenant's backups"
         fi
         log "R2 bucket $R2_BUCKET unreachable (attempt $attempt of $R2_BOOT_ATTEMPTS); retrying in ${R2_BOOT_RETRY_SECONDS}s"
         attempt=$((attempt + 1))
         sleep "$R2_BOOT_RETRY_SECONDS"
     done
+    carry_over_health
     # Files first: the watcher drops rows of books whose files are missing, and a database put in
     # place last means a failed restore is simply retried on the next boot. Only books/: what is
     # under deleted/ was deleted by the reader and stays deleted.
     log "restore: copying book files from $R2_BUCKET/books/"
-    r2 copy "$REMOTE/books" "$LIBRARY_PATH" || die "restore: copying book files from $R2_BUCKET failed"
+    r2 copy "$REMOTE/books" "$LIBRARY_PATH" \
+        || restore_failed "copying book files failed" "restore: copying book files from $R2_BUCKET failed"
     # The library now is books/: no earlier memory of the library may turn a book into a deletion.
     rm -f "$BOOKS_MANIFEST"
     if [ -z "$snapshots" ]; then
         log "restore: no database backup in $R2_BUCKET: new tenant"
+        record_restore ok
         return 0
     fi
     staged="$DATABASE_PATH.restoring"
     for key in $(printf '%s\n' "$snapshots" | LC_ALL=C sort -r); do
         rm -f "$staged"
         if ! r2 copyto "$REMOTE/db/$key" "$staged"; then
-            die "restore: downloading db/$key from $R2_BUCKET failed"
+            restore_failed "downloading db/$key failed" "restore: downloading db/$key from $R2_BUCKET failed"
         fi
         # quick_check passes an empty file (an empty database); a snapshot must also hold Alex's users.
         if [ "$("$SQLITE3_BIN" -batch "$staged" 'PRAGMA quick_check' 2>/dev/null)" = ok ] \
             && [ "$("$SQLITE3_BIN" -batch "$staged" \
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'users'" 2>/dev/null)" = 1 ]; then
             rm -f "$DATABASE_PATH-wal" "$DATABASE_PATH-shm"
-            mv "$staged" "$DATABASE_PATH" || die "restore: cannot move the database into $DATABASE_PATH"
+            mv "$staged" "$DATABASE_PATH" \
+                || restore_failed "cannot put the database in place" "restore: cannot move the database into $DATABASE_PATH"
             log "restore: database restored from db/$key"
+            record_restore ok
             return 0
         fi
         log "restore: db/$key fails its integrity check; trying an older snapshot"
     done
     rm -f "$staged"
-    die "restore: no usable database snapshot in $R2_BUCKET/db/"
+    restore_failed "no valid snapshot" "restore: no usable database snapshot in $R2_BUCKET/db/"
 }
 
 if [ -e "$DATABASE_PATH" ]; then
@@ -321,9 +432,10 @@ unset OWNER_INITIAL_PASSWORD
 # BOOK_DELETE_GRACE_DAYS before the rotation purges them.
 
 # Sorted file keys under $1 (the library or a remote folder) into $2; fails on any listing error.
-# rclone lists both sides, so names with spaces, quotes or non-ASCII compare the same way.
+# rclone lists both sides, so names with spaces, quotes or non-ASCII compare the same way. The
+# companion's half-downloaded uploads (hidden temp files in the library) are no books.
 list_keys() {
-    r2 lsf -R --files-only "$1" >"$2" || return 1
+    r2 lsf -R --files-only --exclude "$UPLOAD_TEMP_GLOB" "$1" >"$2" || return 1
     LC_ALL=C sort -u -o "$2" "$2"
 }
 
@@ -362,10 +474,16 @@ sync_books() {
     keep="$work/keep" new="$work/new" after="$work/after" pulled="$work/pulled"
     : >"$keep"
     : >"$pulled"
+    # Books the companion finished putting in the library (it leaves uploaded/<id>.key once the file
+    # is in place, so before this listing): known from now on, so one the reader deletes before a
+    # sync saw it is a deletion, not a book new in R2 to pull back.
+    marks="$work/marks"
+    find "$UPLOADS_DIR" -maxdepth 1 -type f -name '*.key' >"$marks" 2>/dev/null || : >"$marks"
+    while IFS= read -r mark; do cat "$mark" && echo; done <"$marks" | grep -v '^$' >"$work/uploaded"
     if [ -f "$BOOKS_MANIFEST" ]; then
-        LC_ALL=C sort -u "$BOOKS_MANIFEST" >"$known" || return 1
+        LC_ALL=C sort -u "$BOOKS_MANIFEST" "$work/uploaded" >"$known" || return 1
     else
-        : >"$known"
+        LC_ALL=C sort -u "$work/uploaded" >"$known" || return 1
     fi
     if [ ! -d "$LIBRARY_PATH" ]; then
         log "books: WARNING: the library folder $LIBRARY_PATH is missing (volume not mounted?):" \
@@ -376,6 +494,7 @@ sync_books() {
         log "books: listing $LIBRARY_PATH failed: nothing is pushed, pulled or deleted this cycle"
         return 1
     fi
+    books_count="$(grep -c '' "$here")"
     failed=0
     remote_ok=yes
     if ! list_keys "$REMOTE/books" "$remote"; then
@@ -429,6 +548,7 @@ sync_books() {
         LC_ALL=C sort -u "$here" "$known" >"$BOOKS_MANIFEST.new" || return 1
     fi
     mv "$BOOKS_MANIFEST.new" "$BOOKS_MANIFEST" || return 1
+    while IFS= read -r mark; do rm -f "$mark"; done <"$marks"
 
     if [ "${2:-}" != final ]; then
         purge_deleted_books || { log "books: purging old deleted/ prefixes failed"; failed=1; }
@@ -467,6 +587,7 @@ snapshot_db() {
     fi
     rm -f "$snap"
     printf '%s\n' "$sum" >"$HOSTED_STATE_DIR/last-snapshot.sha256"
+    put_state "$LAST_SNAPSHOT_FILE" "db/$key"
     log "backup: uploaded db/$key"
     rotate_snapshots
 }
@@ -476,30 +597,46 @@ backup_cycle() {
     # Stamped at the start: cycles start at least a second apart, so their keys never collide.
     stamp="$(date -u +%Y%m%dT%H%M%SZ)"
     cycle_failed=0
+    books_count=''
     sync_books "$stamp" "${1:-}" || cycle_failed=1
     snapshot_db "$stamp" || cycle_failed=1
     if [ "$cycle_failed" = 1 ]; then
         log "backup: R2 sync with $R2_BUCKET failed; retrying in ${BACKUP_INTERVAL_SECONDS}s"
         return 1
     fi
+    # The health status says when the tenant's data was last safe: the time the cycle started.
+    iso="$(printf '%s' "$stamp" | sed -E 's/^(....)(..)(..)T(..)(..)(..)Z$/\1-\2-\3T\4:\5:\6Z/')"
+    put_state "$LAST_BACKUP_FILE" "$iso"
+    [ -z "$books_count" ] || put_state "$BOOKS_COUNT_FILE" "$books_count"
+    write_health
     log "backup: synced with $R2_BUCKET"
     return 0
 }
 
 # --- 5. supervise ----------------------------------------------------------------------------
 
-# The app gets neither the R2 keys nor the owner's password.
+# The app gets neither the R2 keys nor the owner's password. It listens on loopback only: readers
+# reach it through the companion.
 start_server() {
     # HOSTNAME is the address Next binds; the platform may set it to the machine's name.
-    (unset R2_ACCESS_KEY_ID R2_SECRET_ACCESS_KEY; HOSTNAME="$SERVER_BIND" exec "$NODE_BIN" "$SERVER_JS") &
+    (unset R2_ACCESS_KEY_ID R2_SECRET_ACCESS_KEY; HOSTNAME="$SERVER_BIND" PORT="$ALEX_PORT" exec "$NODE_BIN" "$SERVER_JS") &
     server_pid=$!
-    log "server started (pid $server_pid)"
+    log "server started (pid $server_pid, $SERVER_BIND:$ALEX_PORT)"
 }
 
 start_watcher() {
     (unset R2_ACCESS_KEY_ID R2_SECRET_ACCESS_KEY; exec "$WATCHER_RS_BIN") &
     watcher_pid=$!
     log "watcher started (pid $watcher_pid)"
+}
+
+# The companion (uploads; proxies everything else to Alex) signs R2 uploads, so it keeps the R2 keys;
+# it holds no state, so a dead one is simply restarted.
+start_companion() {
+    (unset NEXTAUTH_SECRET; COMPANION_PORT="$COMPANION_PORT" ALEX_URL="$ALEX_URL" \
+        HOSTED_UPLOADS_DIR="$UPLOADS_DIR" exec "$COMPANION_NODE_BIN" "$COMPANION_JS") &
+    companion_pid=$!
+    log "companion started (pid $companion_pid, port $COMPANION_PORT, proxying to $ALEX_URL)"
 }
 
 alive() {
@@ -513,9 +650,11 @@ trap 'stopping=HUP' HUP
 
 start_watcher
 start_server
+start_companion
 backup_pid=''
 next_backup=0
 watcher_restart_at=''
+companion_restart_at=''
 exit_code=0
 
 while [ -z "$stopping" ]; do
@@ -536,6 +675,15 @@ while [ -z "$stopping" ]; do
     if [ -z "$watcher_pid" ] && [ "$now" -ge "$watcher_restart_at" ]; then
         start_watcher
     fi
+    if [ -n "$companion_pid" ] && ! alive "$companion_pid"; then
+        wait "$companion_pid"
+        log "companion exited (status $?); restarting in ${COMPANION_RESTART_DELAY_SECONDS}s"
+        companion_pid=''
+        companion_restart_at=$((now + COMPANION_RESTART_DELAY_SECONDS))
+    fi
+    if [ -z "$companion_pid" ] && [ "$now" -ge "$companion_restart_at" ]; then
+        start_companion
+    fi
     if [ "$now" -ge "$next_backup" ] && ! alive "$backup_pid"; then
         backup_cycle &
         backup_pid=$!
@@ -546,16 +694,18 @@ while [ -z "$stopping" ]; do
     wait $!
 done
 
+# The companion goes first with the app: the final backup then sees every book it finished writing.
 [ -z "$stopping" ] || log "received SIG$stopping: stopping"
-for pid in ${server_pid:-} ${watcher_pid:-}; do
+for pid in ${companion_pid:-} ${server_pid:-} ${watcher_pid:-}; do
     alive "$pid" && kill -TERM "$pid" 2>/dev/null
 done
 deadline=$(($(date +%s) + STOP_TIMEOUT_SECONDS))
-while { alive "$server_pid" || alive "$watcher_pid"; } && [ "$(date +%s)" -lt "$deadline" ]; do
+while { alive "$server_pid" || alive "$watcher_pid" || alive "$companion_pid"; } \
+    && [ "$(date +%s)" -lt "$deadline" ]; do
     sleep 0.2 &
     wait $!
 done
-for pid in ${server_pid:-} ${watcher_pid:-}; do
+for pid in ${companion_pid:-} ${server_pid:-} ${watcher_pid:-}; do
     alive "$pid" && kill -KILL "$pid" 2>/dev/null
 done
 wait "$server_pid" 2>/dev/null

@@ -319,6 +319,8 @@ def print_json(command: str, stack: str, exit_code: int, data: Any) -> None:
 def _json_default(value: Any) -> Any:
     if isinstance(value, date):  # datetime is a date too
         return value.isoformat()
+    if isinstance(value, set | frozenset):
+        return sorted(value)
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 

@@ -2,7 +2,7 @@
 
 Needs no credentials and no network: it reads `stacks/Pulumi.<stack>.yaml` and the roster, checks both
 with the same rules as the Pulumi program, and prints per tenant and in total the Fly and Cloudflare
-resources and their monthly cost at list prices (scripts/pricing.py).
+resources and their monthly cost at list prices (components/pricing.py).
 Exit codes: 0 valid, 1 the roster or stack config has problems (all listed, on one line), 2 usage error.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from components.machine_config import RUN_STATES, bucket_name
+from components.machine_config import bucket_name
 from components.stack_config import StackConfig
 from scripts import cli, pricing
 from tenants.roster import RosterEntry
@@ -48,18 +48,7 @@ class TenantPlan:
 
 def plan_tenant(entry: RosterEntry, settings: StackConfig, usage: pricing.Usage) -> TenantPlan:
     plan = settings.plans[entry.plan]
-    machine = {"active": "running", "stopped": "stopped"}.get(RUN_STATES.get(entry.state, ""), "none")
-    fly = plan.volume_gb * pricing.FLY_VOLUME_GB_MONTH + pricing.FLY_CERT_MONTH
-    rootfs = pricing.FLY_ROOTFS_GB * pricing.FLY_ROOTFS_GB_MONTH
-    if machine == "running":
-        awake = usage.awake_fraction
-        fly += awake * pricing.compute_month(plan.memory_mb, plan.cpus) + (1 - awake) * rootfs
-    elif machine == "stopped":
-        fly += rootfs
-    r2 = plan.quota_gb * pricing.R2_STORAGE_GB_MONTH
-    if machine == "running":
-        r2 += usage.class_a_per_tenant / 1e6 * pricing.R2_CLASS_A_PER_MILLION
-        r2 += usage.class_b_per_tenant / 1e6 * pricing.R2_CLASS_B_PER_MILLION
+    month = pricing.tenant_month(plan, entry.state, usage)
     return TenantPlan(
         id=entry.id,
         username=entry.username,
@@ -69,12 +58,12 @@ def plan_tenant(entry: RosterEntry, settings: StackConfig, usage: pricing.Usage)
         plan=entry.plan,
         state=entry.state,
         region=entry.region or settings.fly_region,
-        machine=machine,
+        machine=month.machine,
         volume_gb=plan.volume_gb,
         memory_mb=plan.memory_mb,
         quota_gb=plan.quota_gb,
-        fly_month=round(fly, 4),
-        r2_month=round(r2, 4),
+        fly_month=round(month.fly, 4),
+        r2_month=round(month.r2, 4),
     )
 
 
@@ -155,7 +144,7 @@ def render_text(settings: StackConfig, roster: Path, rows: Sequence[TenantPlan],
         f"${t['fly_month']:.2f}/month",
         f"  Cloudflare R2: {t['r2_quota_gb']} GB of quota if full: ${t['r2_month']:.2f}/month",
         f"  Estimated total: ${t['total_month']:.2f}/month at list prices "
-        f"(machines awake {usage.awake_fraction:.0%} of the month; see scripts/pricing.py)",
+        f"(machines awake {usage.awake_fraction:.0%} of the month; see components/pricing.py)",
     ]
     lines += [f"  Warning: {w}" for w in limit_warnings(rows)]
     return "\n".join(lines)

@@ -23,7 +23,7 @@ from tests.support.gotools import require_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
-MINE = ["ci.yml", "preview.yml", "apply.yml", "stripe-sync.yml", "drift.yml"]
+MINE = ["ci.yml", "preview.yml", "apply.yml", "stripe-sync.yml", "drift.yml", "alerts.yml", "dashboard.yml"]
 
 
 def load(name: str) -> dict[str, Any]:
@@ -144,3 +144,36 @@ def test_stripe_sync_applies_its_own_push_through_workflow_call():
     sync_run = next(step["run"] for _, step in steps(workflow) if "scripts.stripe_sync" in step.get("run", ""))
     assert "--json" in sync_run and "--stack" in sync_run
     assert "STRIPE_SYNC_MODE" in str(workflow["jobs"]["sync"]["env"])
+
+
+def test_drift_check_goes_through_the_alerts_mechanism():
+    workflow = load("drift.yml")
+    (_, preview), *_ = pulumi_steps("drift.yml")
+    assert preview["id"] == "preview" and preview["continue-on-error"] is True
+    sync = next(step for _, step in steps(workflow) if "scripts.alerts" in step.get("run", ""))
+    assert '--drift "$OUTCOME"' in sync["run"] and sync["env"]["OUTCOME"] == "${{ steps.preview.outcome }}"
+    last = workflow["jobs"]["drift"]["steps"][-1]
+    assert last["if"] == "steps.preview.outcome == 'failure'" and "exit 1" in last["run"]
+    assert workflow["jobs"]["drift"]["permissions"]["issues"] == "write"
+
+
+def test_alerts_run_per_stack_one_at_a_time_and_write_only_issues():
+    workflow = load("alerts.yml")
+    job = workflow["jobs"]["alerts"]
+    assert workflow["on"]["schedule"] and workflow["permissions"] == {"contents": "read"}
+    assert job["permissions"] == {"contents": "read", "issues": "write"}
+    assert job["concurrency"] == {"group": "alerts-${{ matrix.stack }}", "cancel-in-progress": False}
+    run = next(step["run"] for _, step in steps(workflow) if "scripts.alerts" in step.get("run", ""))
+    assert '--stack "$STACK"' in run and "-ge 2" in run  # open alerts are issues, not failed runs
+
+
+def test_dashboard_is_an_artifact_and_on_pages_only_for_a_public_repository_that_asks():
+    workflow = load("dashboard.yml")
+    build = next(step["run"] for _, step in steps(workflow) if "scripts.dashboard" in step.get("run", ""))
+    assert "--show-emails" not in build  # the page may be public: no customer email, ever
+    condition = "!github.event.repository.private && vars.DASHBOARD_PAGES == 'true'"
+    assert condition in workflow["jobs"]["pages"]["if"]
+    upload = next(step for _, step in steps(workflow) if step.get("uses", "").startswith("actions/upload-pages"))
+    assert condition in upload["if"]
+    assert workflow["jobs"]["pages"]["permissions"] == {"pages": "write", "id-token": "write"}
+    assert workflow["permissions"] == {"contents": "read"} and workflow["on"]["schedule"]

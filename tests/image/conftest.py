@@ -1,7 +1,9 @@
 """Runs image/entrypoint.sh as a program in a temporary root, against moto standing in for R2.
 
 The entrypoint gets stand-ins for node and watcher-rs (tests/image/stand_ins), the real sqlite3 and
-the real rclone (through a wrapper that logs each call), and an environment built from scratch.
+the real rclone (through a wrapper that logs each call), and an environment built from scratch. The
+companion (image/companion/server.js) is a stand-in too, unless a test asks for the real one
+(`make_machine(real_companion=True)`): then the real node runs it in front of the fake Alex's HTTP.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ import boto3
 import pytest
 
 from tests.image import alex_db
+from tests.support.servers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 ENTRYPOINT = REPO / "image" / "entrypoint.sh"
+COMPANION_DIR = REPO / "image" / "companion"
 OWNER_EMAIL = "reader@example.com"
 OWNER_PASSWORD = "first-boot-secret-7f3a"
 R2_KEY_ID = "testkeyid0123456789"
@@ -41,10 +45,26 @@ def debian_tools() -> None:
     """The entrypoint runs the real rclone and sqlite3; without them these tests cannot say anything."""
     missing = [tool for tool in ("rclone", "sqlite3") if shutil.which(tool) is None]
     if missing:
-        message = f"{', '.join(missing)} missing (Debian packages; .ci/run installs them)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        need(f"{', '.join(missing)} missing (Debian packages; .ci/run installs them)")
+
+
+def need(message: str) -> None:
+    """Fails under CI (.ci/run installs what these tests need), skips on a workstation without it."""
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def real_node() -> str:
+    """The real node, with the companion and its production dependencies (npm ci) in place."""
+    node = shutil.which("node") or "/usr/bin/node"
+    if not Path(node).exists():
+        need("node is missing (Debian's nodejs; the companion runs on it)")
+    if not (COMPANION_DIR / "server.js").exists():
+        need("image/companion/server.js is missing")
+    if not (COMPANION_DIR / "node_modules").is_dir():
+        need("the companion's dependencies are missing: npm ci --omit=dev --prefix image/companion")
+    return node
 
 
 def s3_client(endpoint: str) -> Any:
@@ -92,6 +112,9 @@ class Machine:
     env_overrides: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
     boots: int = 0
+    real_companion: bool = False
+    alex_port: int = field(default_factory=free_port)
+    companion_port: int = field(default_factory=free_port)
 
     @property
     def data(self) -> Path:
@@ -149,7 +172,15 @@ class Machine:
             "FAKE_EVENTS": str(self.root / "events.jsonl"),
             "FAKE_CTL": str(self.ctl),
             "FAKE_RCLONE_LOG": str(self.root / "rclone.log"),
+            "ALEX_PORT": str(self.alex_port),
+            "COMPANION_PORT": str(self.companion_port),
+            "COMPANION_BIND": "127.0.0.1",
+            "COMPANION_JS": str(COMPANION_DIR / "server.js"),
+            "COMPANION_RESTART_DELAY_SECONDS": "0",
+            "STORAGE_QUOTA_BYTES": str(1024**3),
         }
+        if self.real_companion:
+            env["COMPANION_NODE_BIN"] = real_node()
         env.update(self.env_overrides)
         return env
 
@@ -258,8 +289,10 @@ def bucket(moto_endpoint: str) -> Bucket:
 def make_machine(tmp_path: Path, bucket: Bucket, moto_endpoint: str) -> Iterator[Callable[..., Machine]]:
     machines: list[Machine] = []
 
-    def make(endpoint: str | None = None, **env: str) -> Machine:
-        machine = Machine(tmp_path / f"m{len(machines)}", bucket, endpoint or moto_endpoint, dict(env))
+    def make(endpoint: str | None = None, real_companion: bool = False, **env: str) -> Machine:
+        machine = Machine(
+            tmp_path / f"m{len(machines)}", bucket, endpoint or moto_endpoint, dict(env), real_companion=real_companion
+        )
         machine.root.mkdir()
         machines.append(machine)
         return machine

@@ -209,7 +209,7 @@ def failing_rclone(machine: Machine) -> Path:
         "#!/bin/sh\n"
         'if [ -e "$FAKE_CTL/r2-books-listing-fails" ]; then\n'
         '    case "$*" in\n'
-        f'        "lsf -R --files-only r2:"*/books) "{real}" "$@" | head -n 1; exit 1 ;;\n'
+        f'        "lsf -R --files-only "*" r2:"*/books) "{real}" "$@" | head -n 1; exit 1 ;;\n'
         "    esac\n"
         "fi\n"
         f'exec "{real}" "$@"\n'

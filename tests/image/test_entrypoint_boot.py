@@ -27,7 +27,12 @@ def test_entrypoint_fresh_tenant_creates_owner_and_first_snapshot(machine: Machi
     assert node_events[:3] == ["db-push", "hash-password", "server-start"]
     assert "unexpected" not in node_events, "only db-push, the hash helper and the server may run"
     server = machine.events("server-start")[0]
-    assert (server["cwd"], server["hostname"]) == (str(machine.root / "app"), "0.0.0.0")
+    # Loopback only: readers reach Alex through the companion on COMPANION_PORT.
+    assert (server["cwd"], server["hostname"], server["port"]) == (
+        str(machine.root / "app"),
+        "127.0.0.1",
+        str(machine.alex_port),
+    )
     for started in machine.events("server-start") + machine.events("start", who="watcher"):
         assert started["secrets"] == [], "the app must not see R2 keys or the owner password"
     assert machine.stop() == 0

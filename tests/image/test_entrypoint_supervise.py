@@ -54,7 +54,7 @@ def test_entrypoint_stop_signal_stops_app_then_takes_final_backup(
     assert machine.stop(sig) == 0
 
     stopped = {e["who"] for e in machine.events("stopped")}
-    assert stopped == {"server", "watcher"}
+    assert stopped == {"server", "watcher", "companion"}
     newest = bucket.snapshots()[-1]
     assert snapshot_marker(bucket, newest, tmp_path) == "written-just-before-stop"
     assert "final backup done" in machine.output()

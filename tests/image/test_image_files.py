@@ -106,3 +106,22 @@ def test_image_hash_helper_hashes_env_password_with_cost_10(
         assert result.stdout == ""
     if password:
         assert password not in result.stderr
+
+
+def test_image_dockerfile_installs_the_companion_from_its_lockfile_at_build_time() -> None:
+    text = (IMAGE / "Dockerfile").read_text()
+    assert "COPY companion/package.json companion/package-lock.json /app/hosted/companion/" in text
+    assert re.search(r"^RUN npm ci --omit=dev .*--prefix /app/hosted/companion", text, re.M)
+    assert "COPY companion/ /app/hosted/companion/" in text
+    assert text.index("npm ci") < text.index("COPY companion/ "), "the lockfile layer caches the install"
+    ignored = (IMAGE / ".dockerignore").read_text().splitlines()
+    assert "companion/node_modules" in ignored, "a workstation's node_modules must not reach the image"
+    assert (IMAGE / "companion" / "package-lock.json").exists(), "npm ci needs the committed lockfile"
+
+
+def test_image_workflow_smoke_tests_that_the_companion_starts() -> None:
+    steps = workflow()["jobs"]["build"]["steps"]
+    smoke = next(s for s in steps if "companion" in str(s.get("name", "")))
+    assert "node /app/hosted/companion/server.js" in smoke["run"]
+    assert "/_hosted/healthz" in smoke["run"]
+    assert "--network none" in smoke["run"], "no network at run time"

@@ -94,13 +94,19 @@ def test_lifecycle_unchanged_roster_registers_identical_inputs() -> None:
     assert changed_inputs(run_program([entry()]), run_program([entry()])) == {}
 
 
-def test_lifecycle_username_change_touches_only_dns_certificate_and_nextauth_url() -> None:
+def test_lifecycle_username_change_touches_only_dns_certificate_cors_origins_and_nextauth_url() -> None:
     before, after = run_program([entry()]), run_program([entry(username="alice-reads")])
     assert changed_inputs(before, after) == {
         f"{TID}-dns": {"name"},
         f"{TID}-cert": {"hostname"},
+        f"{TID}-bucket-cors": {"rules"},  # an in-place update: only account or bucket name replace it
         f"{TID}-machine": {"config"},
     }
+    assert set(after.registrations) == set(before.registrations)
+    (old_rule,) = before.one(f"{TID}-bucket-cors").plain("rules")
+    (new_rule,) = after.one(f"{TID}-bucket-cors").plain("rules")
+    assert new_rule["allowed"]["origins"] == ["https://alice-reads.books.example.com"]
+    assert {**new_rule, "allowed": {**new_rule["allowed"], "origins": old_rule["allowed"]["origins"]}} == old_rule
     old_env = before.one(f"{TID}-machine").plain("config")["env"]
     new_env = after.one(f"{TID}-machine").plain("config")["env"]
     assert {k for k in old_env if old_env[k] != new_env[k]} == {"NEXTAUTH_URL"}
@@ -110,14 +116,17 @@ def test_lifecycle_username_change_touches_only_dns_certificate_and_nextauth_url
     assert {k for k in old_config if old_config[k] != new_config[k]} == {"env"}
 
 
-def test_lifecycle_plan_change_touches_only_volume_size_and_machine_guest() -> None:
+def test_lifecycle_plan_change_touches_only_volume_size_machine_guest_and_quota() -> None:
     before, after = run_program([entry(plan="free")]), run_program([entry(plan="reader")])
     assert changed_inputs(before, after) == {f"{TID}-volume": {"size_gb"}, f"{TID}-machine": {"config"}}
     assert (before.one(f"{TID}-volume").plain("size_gb"), after.one(f"{TID}-volume").plain("size_gb")) == (1, 6)
     old_config = before.one(f"{TID}-machine").plain("config")
     new_config = after.one(f"{TID}-machine").plain("config")
-    assert {k for k in old_config if old_config[k] != new_config[k]} == {"guest"}
+    assert {k for k in old_config if old_config[k] != new_config[k]} == {"guest", "env"}
     assert (old_config["guest"]["memory_mb"], new_config["guest"]["memory_mb"]) == (256, 512)
+    old_env, new_env = old_config["env"], new_config["env"]
+    assert {k for k in old_env if old_env[k] != new_env[k]} == {"STORAGE_QUOTA_BYTES"}
+    assert (old_env["STORAGE_QUOTA_BYTES"], new_env["STORAGE_QUOTA_BYTES"]) == (str(256 * 1024**2), str(5 * 1024**3))
 
 
 def test_lifecycle_downgrade_asks_for_the_smaller_size_and_the_volume_provider_keeps_the_larger() -> None:

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from components.storage import BUCKET_ITEM_READ, BUCKET_ITEM_WRITE
+from components.storage import BUCKET_ITEM_READ, BUCKET_ITEM_WRITE, cors_rules, https_origins, s3_cors_configuration
 from tenants.roster import RosterEntry
 from tests.program.harness import Recording, is_secret, plain_strings, run_program, token_value
 
@@ -19,6 +19,7 @@ EXPECTED = {
     f"{TID}": "alex-hosted:tenant:Tenant",
     f"{TID}-bucket": "cloudflare:index/r2Bucket:R2Bucket",
     f"{TID}-r2-token": "cloudflare:index/accountToken:AccountToken",
+    f"{TID}-bucket-cors": "cloudflare:index/r2BucketCors:R2BucketCors",
     f"{TID}-bucket-emptier": "command:local:Command",
     f"{TID}-app": "pulumi-python:dynamic/fly:App",
     f"{TID}-ips": "pulumi-python:dynamic/fly:Ips",
@@ -74,6 +75,49 @@ def test_tenant_token_policy_names_only_its_own_bucket(active: Recording) -> Non
     assert json.loads(policy["resources"]) == {f"com.cloudflare.edge.r2.bucket.{ACCOUNT}_default_alex-{TID}": "*"}
 
 
+def test_tenant_bucket_cors_lets_the_tenants_hostname_upload_straight_to_its_bucket(active: Recording) -> None:
+    cors = active.one(f"{TID}-bucket-cors")
+    assert (cors.plain("accountId"), cors.plain("bucketName"), cors.plain("jurisdiction")) == (
+        ACCOUNT,
+        f"alex-{TID}",
+        "default",
+    )
+    assert cors.plain("rules") == [
+        {
+            "allowed": {
+                "origins": ["https://alice.books.example.com"],
+                "methods": ["PUT", "GET", "HEAD"],
+                "headers": ["content-type"],
+            },
+            "exposeHeaders": ["ETag"],  # the page reads each part's ETag for multipart
+            "maxAgeSeconds": 3600,
+        }
+    ]
+    assert not cors.protect  # it holds no data; the roster rebuilds it
+    assert active.one(f"{TID}-bucket").urn in cors.dependencies
+
+
+def test_cors_rules_are_one_spelling_for_r2_and_for_s3() -> None:
+    """The browser test applies `s3_cors_configuration` to moto; the Tenant declares the same rules."""
+    (rule,) = cors_rules(https_origins(["alice.books.example.com", "books.alice.example"]))
+    assert s3_cors_configuration([rule]) == {
+        "CORSRules": [
+            {
+                "AllowedOrigins": ["https://alice.books.example.com", "https://books.alice.example"],
+                "AllowedMethods": ["PUT", "GET", "HEAD"],
+                "AllowedHeaders": ["content-type"],
+                "ExposeHeaders": ["ETag"],
+                "MaxAgeSeconds": 3600,
+            }
+        ]
+    }
+
+
+def test_cors_rules_refuse_an_empty_origin_list() -> None:
+    with pytest.raises(ValueError, match="at least one origin"):
+        cors_rules([])
+
+
 def test_tenant_dependencies_follow_the_data(active: Recording) -> None:
     def deps(name: str) -> set[str]:
         return set(active.one(name).dependencies)
@@ -127,9 +171,13 @@ def test_tenant_machine_env_is_the_designed_set_and_holds_no_secret(active: Reco
         "OWNER_EMAIL": "alice@example.org",
         "R2_ENDPOINT": f"https://{ACCOUNT}.r2.cloudflarestorage.com",
         "R2_BUCKET": f"alex-{TID}",
+        "STORAGE_QUOTA_BYTES": str(5 * 1024**3),  # the reader plan's 5 GB
     }
     assert config["mounts"] == [{"volume": f"vol_{TID}-volume", "path": "/app/data"}]
     assert config["checks"]["login"]["path"] == "/login"
+    # The companion listens on 3000 (proxying Alex on 3001): the service and the check stay on 3000.
+    assert config["checks"]["login"]["port"] == 3000
+    assert [service["internal_port"] for service in config["services"]] == [3000]
     assert config["metadata"]["tenant"] == TID
     assert config["guest"]["memory_mb"] == 512
     assert config["image"] == "ghcr.io/alex-hosted/alex-hosted:0.6.0-1"

@@ -25,6 +25,8 @@ SCRIPTS = sorted(
 # flag with its value missing or a stray argument).
 BAD_VALUES = {
     "affected_stacks": ["--base"],
+    "alerts": ["--stack", "dev", "--timeout", "inf"],
+    "dashboard": ["--stack", "dev", "--timeout", "0"],
     "empty_bucket": ["stray"],
     "export": ["--stack", "dev", "--tenant", "t1", "--expires", "soon"],
     "migrate_selfhosted": ["--bucket", "alex-t1", "--data-dir"],

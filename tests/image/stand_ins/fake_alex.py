@@ -2,7 +2,9 @@
 
 Run as `python -m tests.image.stand_ins.fake_alex node|watcher [args...]` from the wrappers the test
 harness writes. Each appends JSON lines to $FAKE_EVENTS. Control files in $FAKE_CTL make them fail:
-`watcher-crash-once` (the watcher exits once at start), `server-crash` (the server exits soon).
+`watcher-crash-once` (the watcher exits once at start), `server-crash` (the server exits soon),
+`companion-crash-once` (the companion stand-in exits once at start). The server answers HTTP on
+HOSTNAME:PORT like Next's standalone server, so a real companion in front of it can proxy to it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
 
@@ -60,23 +64,71 @@ def hash_password() -> int:
     return 0
 
 
+class AlexPages(BaseHTTPRequestHandler):
+    """GET /login like Alex's sign-in page; records each request so a test sees what reached Alex."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        record("node", "http", path=self.path, forwarded_host=self.headers.get("X-Forwarded-Host"))
+        body = b"<title>Alex sign in (fake)</title>" if self.path == "/login" else b"not found"
+        self.send_response(200 if self.path == "/login" else 404)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (http.server's name)
+        pass
+
+
+def serve_http() -> None:
+    """Listens where Next would: HOSTNAME:PORT, when PORT is set."""
+    port = os.environ.get("PORT")
+    if not port:
+        return
+    httpd = ThreadingHTTPServer((os.environ.get("HOSTNAME") or "127.0.0.1", int(port)), AlexPages)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+
+
 def server() -> int:
     record(
         "node",
         "server-start",
         cwd=os.getcwd(),
         hostname=os.environ.get("HOSTNAME"),
+        port=os.environ.get("PORT"),
         secrets=[n for n in SECRET_NAMES if n in os.environ],
     )
     if control("server-crash").exists():
         time.sleep(0.3)
         record("node", "server-crash")
         return 1
+    serve_http()
     run_until_stopped("server")
     return 0
 
 
+def companion() -> int:
+    """Stands in for image/companion/server.js: records its start and environment, then runs."""
+    record(
+        "companion",
+        "start",
+        port=os.environ.get("COMPANION_PORT"),
+        alex_url=os.environ.get("ALEX_URL"),
+        uploads_dir=os.environ.get("HOSTED_UPLOADS_DIR"),
+        secrets=[n for n in (*SECRET_NAMES, "NEXTAUTH_SECRET") if n in os.environ],
+    )
+    crash = control("companion-crash-once")
+    if crash.exists():
+        crash.unlink()
+        record("companion", "crash")
+        return 4
+    run_until_stopped("companion")
+    return 0
+
+
 def node(argv: list[str]) -> int:
+    if argv and Path(argv[0]).parent.name == "companion":
+        return companion()
     script = Path(argv[0]).name if argv else ""
     handlers = {"db-push.js": db_push, "hash-password.cjs": hash_password, "server.js": server}
     if script not in handlers:

@@ -1,0 +1,131 @@
+'use strict';
+// Everything the companion says to Alex: the pass-through proxy and the "is this session signed in?"
+// question. Streams both ways with no buffering and no timeout, so the library's server-sent events
+// (/api/library/events) arrive event by event.
+
+const http = require('node:http');
+const https = require('node:https');
+
+// Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection, never forwarded.
+const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
+  'proxy-authenticate', 'proxy-authorization',
+]);
+
+const DOWN_PAGE =
+  '<!doctype html><meta charset="utf-8"><title>Library unavailable</title>' +
+  '<p>Your library is starting or not answering right now. Please try again in a moment.</p>\n';
+
+function forwardable(rawHeaders) {
+  const connectionListed = new Set();
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i].toLowerCase() === 'connection') {
+      for (const token of rawHeaders[i + 1].split(',')) connectionListed.add(token.trim().toLowerCase());
+    }
+  }
+  const out = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i].toLowerCase();
+    if (!HOP_BY_HOP.has(name) && !connectionListed.has(name)) out.push(rawHeaders[i], rawHeaders[i + 1]);
+  }
+  return out;
+}
+
+class Alex {
+  constructor(url, { sessionTimeoutMs = 5000 } = {}) {
+    this.url = url;
+    this.transport = url.protocol === 'https:' ? https : http;
+    this.agent = new this.transport.Agent({ keepAlive: true });
+    this.sessionTimeoutMs = sessionTimeoutMs;
+  }
+
+  target(pathAndQuery) {
+    return {
+      protocol: this.url.protocol,
+      hostname: this.url.hostname,
+      port: this.url.port || undefined,
+      path: pathAndQuery,
+      agent: this.agent,
+    };
+  }
+
+  /** Pipes the request to Alex and Alex's answer back, unchanged but for hop-by-hop headers. */
+  proxy(req, res) {
+    const headers = forwardable(req.rawHeaders);
+    const upstream = this.transport.request({ ...this.target(req.url), method: req.method, headers });
+    upstream.on('response', (answer) => {
+      res.writeHead(answer.statusCode, answer.statusMessage, forwardable(answer.rawHeaders));
+      // An SSE answer is flushed chunk by chunk by pipe(); Nagle is off on Node's server sockets.
+      answer.pipe(res);
+      answer.on('error', () => res.destroy());
+    });
+    upstream.on('error', () => {
+      if (res.headersSent) {
+        res.destroy();
+      } else if (!res.destroyed) {
+        res.writeHead(502, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
+        res.end(DOWN_PAGE);
+      }
+    });
+    // A closed tab must close its upstream too: each open SSE stream makes Alex poll its database.
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    req.on('error', () => upstream.destroy());
+    req.pipe(upstream);
+  }
+
+  /**
+   * Alex's own answer to "who is signed in with these cookies?" (NextAuth's GET /api/auth/session):
+   * {user} when signed in, null when not. Throws when Alex cannot be asked. Nothing is cached.
+   */
+  session(req) {
+    const headers = { Accept: 'application/json' };
+    for (const name of ['cookie', 'host', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-for']) {
+      if (req.headers[name]) headers[name] = req.headers[name];
+    }
+    return new Promise((resolve, reject) => {
+      const ask = this.transport.request({ ...this.target('/api/auth/session'), method: 'GET', headers }, (answer) => {
+        const chunks = [];
+        let length = 0;
+        answer.on('data', (chunk) => {
+          length += chunk.length;
+          if (length > 64 * 1024) ask.destroy(new Error('session answer too large'));
+          else chunks.push(chunk);
+        });
+        answer.on('end', () => {
+          if (answer.statusCode !== 200) {
+            // NextAuth answers 200 for signed-out sessions too; anything else is Alex failing.
+            reject(new Error(`session check answered HTTP ${answer.statusCode}`));
+            return;
+          }
+          try {
+            const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+            resolve(body && typeof body === 'object' && body.user && typeof body.user === 'object' ? body.user : null);
+          } catch {
+            reject(new Error('session check answered something other than JSON'));
+          }
+        });
+        answer.on('error', reject);
+      });
+      ask.setTimeout(this.sessionTimeoutMs, () => ask.destroy(new Error('session check timed out')));
+      ask.on('error', reject);
+      ask.end();
+    });
+  }
+
+  /** Does Alex answer at all (for the health endpoint)? */
+  ping(timeoutMs = 2000) {
+    return new Promise((resolve) => {
+      const ask = this.transport.request({ ...this.target('/api/auth/session'), method: 'GET' }, (answer) => {
+        answer.resume();
+        resolve(answer.statusCode < 500);
+      });
+      ask.setTimeout(timeoutMs, () => ask.destroy());
+      ask.on('error', () => resolve(false));
+      ask.end();
+    });
+  }
+}
+
+module.exports = { Alex, DOWN_PAGE };

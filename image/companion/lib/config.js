@@ -1,0 +1,76 @@
+'use strict';
+// The companion's settings, read once from the environment. A malformed or missing required value
+// stops the start with one line naming the variable: these come from the Tenant component and the
+// machine's secrets, so a wrong one is a deployment bug that must be loud, not a silent default.
+
+const MiB = 1024 * 1024;
+// S3 and R2 refuse parts under 5 MiB (except the last); R2 wants equal parts, which we always use.
+const MIN_PART_BYTES = 5 * MiB;
+const MAX_PARTS = 10000;
+
+class ConfigError extends Error {}
+
+function wholeNumber(env, name, fallback, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}) {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^(0|[1-9][0-9]*)$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got ${JSON.stringify(raw.slice(0, 40))}`);
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be between ${min} and ${max}, got ${raw}`);
+  }
+  return value;
+}
+
+function httpUrl(env, name, fallback) {
+  const raw = env[name] === undefined || env[name] === '' ? fallback : env[name];
+  if (raw === undefined) throw new ConfigError(`${name} is not set`);
+  let url;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} is not a URL`);
+  }
+  // Credentials in a URL would end up in logs and in the page's CSP header.
+  if (!['http:', 'https:'].includes(url.protocol) || url.username || url.password || url.search || url.hash) {
+    throw new ConfigError(`${name} must be a plain http(s) URL without credentials, query or fragment`);
+  }
+  return url;
+}
+
+function required(env, name) {
+  const value = env[name];
+  if (value === undefined || value === '') throw new ConfigError(`${name} is not set`);
+  return value;
+}
+
+function load(env = process.env) {
+  const r2Endpoint = httpUrl(env, 'R2_ENDPOINT');
+  const bucket = required(env, 'R2_BUCKET');
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new ConfigError('R2_BUCKET is not a valid bucket name');
+  const partBytes = wholeNumber(env, 'UPLOAD_PART_BYTES', 8 * MiB, { min: MIN_PART_BYTES, max: 5 * 1024 * MiB });
+  const quotaRaw = env.STORAGE_QUOTA_BYTES;
+  return {
+    port: wholeNumber(env, 'COMPANION_PORT', 3000, { min: 1, max: 65535 }),
+    bind: env.COMPANION_BIND || '0.0.0.0',
+    alexUrl: httpUrl(env, 'ALEX_URL', 'http://127.0.0.1:3001'),
+    r2: {
+      endpoint: r2Endpoint,
+      bucket,
+      accessKeyId: required(env, 'R2_ACCESS_KEY_ID'),
+      secretAccessKey: required(env, 'R2_SECRET_ACCESS_KEY'),
+      region: env.R2_REGION || 'auto',
+    },
+    libraryPath: required(env, 'LIBRARY_PATH'),
+    // Where the entrypoint's sync learns which books an upload put in the library (image/README.md).
+    uploadsMarkDir: env.HOSTED_UPLOADS_DIR || null,
+    // Unset means no quota (a self-run image); the Tenant component always sets it from the plan.
+    quotaBytes: quotaRaw === undefined || quotaRaw === '' ? null : wholeNumber(env, 'STORAGE_QUOTA_BYTES', null, { min: 0 }),
+    maxUploadBytes: wholeNumber(env, 'UPLOAD_MAX_BYTES', 1024 * MiB, { min: 1 }),
+    presignTtlSeconds: wholeNumber(env, 'PRESIGN_TTL_SECONDS', 600, { min: 60, max: 7 * 24 * 3600 }),
+    partBytes,
+    maxParts: MAX_PARTS,
+    sessionTimeoutMs: 5000,
+  };
+}
+
+module.exports = { load, ConfigError, MIN_PART_BYTES };

@@ -1,0 +1,233 @@
+'use strict';
+// The tenant's companion: serves the upload page and its API under /_hosted/ on the tenant's own
+// hostname and passes every other request to Alex unchanged. Sign-in is Alex's: each /_hosted/ page
+// or API request asks Alex whether its cookies are a signed-in session. See README.md.
+
+const http = require('node:http');
+const fs = require('node:fs');
+const path = require('node:path');
+const { load, ConfigError } = require('./lib/config');
+const { S3, S3Error } = require('./lib/s3');
+const { Alex } = require('./lib/alex');
+const { Uploads } = require('./lib/uploads');
+const { Refusal } = require('./lib/names');
+
+const PREFIX = '/_hosted/';
+const MAX_JSON_BYTES = 64 * 1024;
+
+function log(message) {
+  process.stdout.write(`companion: ${message}\n`);
+}
+
+function loadAssets() {
+  const dir = path.join(__dirname, 'page');
+  const types = { 'index.html': 'text/html; charset=utf-8', 'upload.js': 'text/javascript; charset=utf-8', 'upload.css': 'text/css; charset=utf-8' };
+  const assets = {};
+  for (const [file, type] of Object.entries(types)) assets[file] = { body: fs.readFileSync(path.join(dir, file)), type };
+  return assets;
+}
+
+function sendJson(res, status, value) {
+  const body = Buffer.from(JSON.stringify(value));
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': body.length,
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+  });
+  res.end(body);
+}
+
+function readJson(req) {
+  return new Promise((resolve, reject) => {
+    if (!/^application\/json\b/i.test(req.headers['content-type'] || '')) {
+      reject(new Refusal(415, 'Send the request as JSON.'));
+      return;
+    }
+    const chunks = [];
+    let length = 0;
+    // Too much is drained, not kept, so the client still reads the refusal (a reset would hide it).
+    req.on('data', (chunk) => {
+      length += chunk.length;
+      if (length <= MAX_JSON_BYTES) chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (length > MAX_JSON_BYTES) {
+        reject(new Refusal(413, 'That request is too large.'));
+        return;
+      }
+      try {
+        const value = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        if (!value || typeof value !== 'object' || Array.isArray(value)) throw new Error('not an object');
+        resolve(value);
+      } catch {
+        reject(new Refusal(400, 'That request is not valid JSON.'));
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+// A cross-site page cannot POST JSON without a CORS preflight we never answer, and a browser always
+// sends Origin on POST: one that is not this host is refused outright.
+function sameOrigin(req) {
+  const origin = req.headers.origin;
+  if (!origin) return true;
+  try {
+    return new URL(origin).host === req.headers.host;
+  } catch {
+    return false;
+  }
+}
+
+function createServer(config) {
+  const assets = loadAssets();
+  const s3 = new S3(config.r2);
+  const alex = new Alex(config.alexUrl, { sessionTimeoutMs: config.sessionTimeoutMs });
+  const uploads = new Uploads({ config, s3, log });
+  // The page talks to this host and to the bucket's endpoint (presigned PUTs), nothing else.
+  const pageHeaders = {
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+    'X-Frame-Options': 'DENY',
+    'Referrer-Policy': 'same-origin',
+    'Content-Security-Policy':
+      `default-src 'self'; connect-src 'self' ${config.r2.endpoint.origin}; img-src 'self' data:; ` +
+      "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+  };
+  const api = {
+    '/_hosted/api/uploads': (body) => uploads.plan(body),
+    '/_hosted/api/uploads/parts': (body) => uploads.refresh(body),
+    '/_hosted/api/uploads/complete': (body) => uploads.complete(body),
+    '/_hosted/api/uploads/abort': (body) => uploads.abort(body),
+  };
+
+  async function hosted(req, res, pathname) {
+    if (pathname === '/_hosted/healthz') {
+      sendJson(res, 200, { ok: true, alex: await alex.ping() });
+      return;
+    }
+    const asset = { '/_hosted/upload.js': 'upload.js', '/_hosted/upload.css': 'upload.css' }[pathname];
+    if (asset && (req.method === 'GET' || req.method === 'HEAD')) {
+      // No secret in them: served without a session, like Alex's own /_next/ assets.
+      res.writeHead(200, { ...pageHeaders, 'Content-Type': assets[asset].type, 'Content-Length': assets[asset].body.length });
+      res.end(req.method === 'HEAD' ? undefined : assets[asset].body);
+      return;
+    }
+    const isApi = pathname.startsWith('/_hosted/api/');
+    if (!isApi && pathname !== PREFIX) {
+      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end('Not found\n');
+      return;
+    }
+    let user;
+    try {
+      user = await alex.session(req);
+    } catch (err) {
+      log(`session check failed: ${err.message}`);
+      if (isApi) sendJson(res, 502, { error: 'Your library is not answering right now. Please try again in a moment.' });
+      else {
+        res.writeHead(502, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
+        res.end('Your library is not answering right now. Please try again in a moment.\n');
+      }
+      return;
+    }
+    if (!user) {
+      if (isApi) sendJson(res, 401, { error: 'You are signed out. Sign in again, then add your books.' });
+      else {
+        res.writeHead(302, { Location: `/login?callbackUrl=${PREFIX}`, 'Cache-Control': 'no-store' });
+        res.end();
+      }
+      return;
+    }
+    if (!isApi) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { Allow: 'GET, HEAD' });
+        res.end();
+        return;
+      }
+      res.writeHead(200, { ...pageHeaders, 'Content-Type': assets['index.html'].type, 'Content-Length': assets['index.html'].body.length });
+      res.end(req.method === 'HEAD' ? undefined : assets['index.html'].body);
+      return;
+    }
+    const handler = api[pathname];
+    if (!handler) {
+      sendJson(res, 404, { error: 'There is no such thing here.' });
+      return;
+    }
+    if (req.method !== 'POST') {
+      res.setHeader('Allow', 'POST');
+      sendJson(res, 405, { error: 'Use POST.' });
+      return;
+    }
+    if (!sameOrigin(req)) {
+      sendJson(res, 403, { error: 'This request did not come from your library\'s page.' });
+      return;
+    }
+    try {
+      sendJson(res, 200, await handler(await readJson(req)));
+    } catch (err) {
+      if (err instanceof Refusal) {
+        sendJson(res, err.status, { error: err.message, ...err.extra });
+      } else if (err instanceof S3Error) {
+        log(`storage: ${err.message}`);
+        sendJson(res, 502, { error: 'Your book storage is not answering right now. Please try again in a moment.' });
+      } else {
+        log(`error: ${err && err.message}`);
+        sendJson(res, 500, { error: 'Something went wrong on our side. Please try again.' });
+      }
+    }
+  }
+
+  const server = http.createServer((req, res) => {
+    const pathname = (req.url || '/').split('?')[0];
+    if (pathname === '/_hosted') {
+      res.writeHead(308, { Location: PREFIX });
+      res.end();
+    } else if (pathname.startsWith(PREFIX)) {
+      hosted(req, res, pathname).catch((err) => {
+        log(`error: ${err && err.message}`);
+        if (!res.headersSent) sendJson(res, 500, { error: 'Something went wrong on our side. Please try again.' });
+        else res.destroy();
+      });
+    } else {
+      alex.proxy(req, res);
+    }
+  });
+  // Long answers (SSE) and slow clients are the norm here: no whole-request deadline. Fly's proxy
+  // keeps idle connections for 60 s, so ours stay open a little longer than that.
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = 65000;
+  server.headersTimeout = 66000;
+  return server;
+}
+
+function main() {
+  let config;
+  try {
+    config = load();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`companion: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const server = createServer(config);
+  server.listen(config.port, config.bind, () => {
+    const quota = config.quotaBytes === null ? 'no quota' : `quota ${config.quotaBytes} bytes`;
+    log(`listening on ${config.bind}:${server.address().port}, Alex at ${config.alexUrl.origin}, ${quota}`);
+  });
+  // Open SSE streams would hold close() forever: idle ones close now, everything within 3 s.
+  const stop = () => {
+    server.close(() => process.exit(0));
+    server.closeIdleConnections();
+    setTimeout(() => process.exit(0), 3000).unref();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+if (require.main === module) main();
+
+module.exports = { createServer };

@@ -1,0 +1,139 @@
+"""Runs the real companion (`node image/companion/server.js`) as a subprocess on 127.0.0.1.
+
+Shared with the browser tests: `start_companion(...)` gives a running `Companion`; `CompanionEnv` says
+what it is pointed at (the stand-in Alex of tests/support/alex_web.py, moto's S3 server as R2).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.servers import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+COMPANION_DIR = REPO / "image" / "companion"
+SERVER_JS = COMPANION_DIR / "server.js"
+R2_KEY_ID = "companion-test-key-id"
+R2_SECRET = "companion-test-secret-5e6f7a8b"
+
+
+def require_node() -> str:
+    """node and the companion's node_modules (`make setup` runs `npm ci --prefix image/companion`)."""
+    node = shutil.which("node")
+    problem = None
+    if node is None:
+        problem = "node is missing"
+    elif not (COMPANION_DIR / "node_modules" / "aws4").is_dir():
+        problem = "image/companion/node_modules is missing: run `npm ci --prefix image/companion` (make setup)"
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(problem)
+        pytest.skip(problem)
+    assert node is not None
+    return node
+
+
+@dataclass
+class Companion:
+    proc: subprocess.Popen[bytes]
+    url: str
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+@dataclass
+class CompanionEnv:
+    alex_url: str
+    r2_endpoint: str
+    bucket: str
+    library: Path
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def environ(self, port: int) -> dict[str, str]:
+        env = {
+            "PATH": os.environ["PATH"],
+            "COMPANION_PORT": str(port),
+            "COMPANION_BIND": "127.0.0.1",
+            "ALEX_URL": self.alex_url,
+            "R2_ENDPOINT": self.r2_endpoint,
+            "R2_BUCKET": self.bucket,
+            "R2_ACCESS_KEY_ID": R2_KEY_ID,
+            "R2_SECRET_ACCESS_KEY": R2_SECRET,
+            "R2_REGION": "us-east-1",
+            "LIBRARY_PATH": str(self.library),
+        }
+        env.update(self.extra)
+        return env
+
+
+def start_companion(env: CompanionEnv, log_path: Path, *, wait: bool = True) -> Companion:
+    node = require_node()
+    port = free_port()
+    log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed with this process
+    proc = subprocess.Popen(
+        [node, str(SERVER_JS)], env=env.environ(port), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+    )
+    log.close()
+    companion = Companion(proc=proc, url=f"http://127.0.0.1:{port}", log_path=log_path)
+    if wait:
+        deadline = time.monotonic() + 10
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"companion exited with {proc.returncode}: {companion.output()}")
+            try:
+                if httpx.get(f"{companion.url}/_hosted/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                companion.stop()
+                raise AssertionError(f"companion did not answer in 10 s: {companion.output()}")
+            time.sleep(0.05)
+    return companion
+
+
+def rss_kib(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (peak) of a process, in KiB, from /proc/<pid>/status."""
+    figures: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            figures[name] = int(value.split()[0])
+    return figures
+
+
+def s3_client(endpoint: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=R2_KEY_ID,
+        aws_secret_access_key=R2_SECRET,
+        region_name="us-east-1",
+    )

@@ -1,0 +1,318 @@
+"""components.collector against the Fly emulator, moto (as R2) and the Cloudflare analytics stand-in, with a
+tenant in every problem state: each alert rule fires on its case and stays quiet on the others, a tenant's
+error is recorded without stopping the run, and a source that cannot be read at all stops it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from components import bucket_layout
+from components.alert_rules import Thresholds, evaluate
+from components.collector import HEALTH_KEY, FleetUnreadable, TooManyTenants, collect
+from components.fleet_health import AlertKind
+from components.fly.client import FlyClient
+from components.quota import fetch_usage
+from components.r2 import r2_client
+from emulators.cloudflare import BucketUsage
+from emulators.faults import Fault
+from emulators.fly import FlyEmulator
+from emulators.fly.speeds import INSTANT
+from emulators.fly.state import Machine
+from tenants.roster import RosterEntry
+from tests.conftest import FLY_TEST_TOKEN
+
+from .conftest import CF_TOKEN, R2_KEY_ID, R2_SECRET
+from .test_status import provision
+
+GIB = 1024**3
+NOW = datetime.now(UTC)  # the emulator stamps certificates with the real clock
+OLD = date(2026, 1, 1)
+
+
+def tenant(tid: str, plan: str = "reader", state: str = "active", created: date = OLD) -> RosterEntry:
+    extra: dict[str, Any] = {}
+    if state in ("cancelled", "purging"):
+        extra = {"cancelled_at": date(2026, 9, 1), "purge_after": date(2026, 10, 1)}
+    if state == "purging":
+        extra["purge_marked_at"] = date(2026, 10, 2)
+    return RosterEntry(tid, tid.removesuffix("01"), f"{tid}@example.com", plan, state, created_at=created, **extra)
+
+
+WELL = tenant("welluser01")
+FAILED = tenant("faileduser01")
+RESTARTS = tenant("restartuser01")
+STALE = tenant("staleuser01")
+NOSNAP = tenant("nosnapuser01")
+NEWBIE = tenant("newbieuser01", created=NOW.date())
+OVER = tenant("overuser01", plan="free")
+CERT = tenant("certuser01")
+RESTORE = tenant("restoreuser01")
+BROKEN = tenant("brokenuser01")
+NOBUCKET = tenant("nobucketuser01")
+ASLEEP = tenant("suspendeduser01", state="suspended")
+LEAVING = tenant("purginguser01", plan="free", state="purging")
+
+EXPECTED: dict[str, set[AlertKind]] = {
+    WELL.id: set(),
+    FAILED.id: {AlertKind.MACHINE_FAILED},
+    RESTARTS.id: {AlertKind.MACHINE_FAILED},
+    STALE.id: {AlertKind.BACKUP_STALE},
+    NOSNAP.id: {AlertKind.BACKUP_STALE},
+    NEWBIE.id: set(),  # no snapshot yet, but still in its first day
+    OVER.id: {AlertKind.OVER_QUOTA},
+    CERT.id: {AlertKind.CERTIFICATE_PENDING},
+    RESTORE.id: {AlertKind.RESTORE_FAILED},
+    BROKEN.id: set(),  # Fly answered 500 for it: a problem, not an alert
+    NOBUCKET.id: {AlertKind.BACKUP_STALE},  # no bucket: no backup at all (and a problem)
+    ASLEEP.id: set(),  # suspended: an old snapshot is expected
+    LEAVING.id: set(),  # purging: nothing alerts
+}
+ALL = [WELL, FAILED, RESTARTS, STALE, NOSNAP, NEWBIE, OVER, CERT, RESTORE, BROKEN, NOBUCKET, ASLEEP, LEAVING]
+
+
+@pytest.fixture
+def machine_extras(monkeypatch):
+    """The emulator always answers `events: []` and `checks: []`; this lets a test give a machine its own."""
+    extras: dict[str, dict[str, Any]] = {}
+    plain = Machine.to_json
+
+    def to_json(self: Machine) -> dict[str, Any]:
+        return {**plain(self), **extras.get(self.id, {})}
+
+    monkeypatch.setattr(Machine, "to_json", to_json)
+    return extras
+
+
+@pytest.fixture
+def fly_emu():
+    with FlyEmulator(token=FLY_TEST_TOKEN, org="personal", rate_limit=False, **INSTANT.kwargs()) as emu:
+        yield emu
+
+
+@pytest.fixture
+def fly(fly_emu):
+    with FlyClient(base_url=fly_emu.url, token=FLY_TEST_TOKEN, retries=1, retry_base_s=0.01) as client:
+        yield client
+
+
+def ms(when: datetime) -> int:
+    return int(when.timestamp() * 1000)
+
+
+def put(s3, bucket: str, key: str, body: bytes = b"x") -> None:
+    s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+
+def z(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def health_json(*, last_backup: datetime | None, restore: dict[str, Any] | None = None) -> bytes:
+    doc = {
+        "version": 1,
+        "last_backup_at": z(last_backup) if last_backup else None,
+        "last_snapshot": None,
+        "books": 3,
+        "restore": restore,
+        "boot_at": z(NOW - timedelta(hours=2)),
+        "image": "ghcr.io/alex-hosted/alex-hosted:0.6.0-1",
+    }
+    return json.dumps(doc).encode()
+
+
+def fresh_bucket(s3, entry: RosterEntry, *, snapshot_age: timedelta | None, image: bytes | None = None) -> str:
+    bucket = f"alex-{entry.id}"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "auto"})  # R2 region
+    put(s3, bucket, "books/a.epub")
+    put(s3, bucket, "books/dir/b.pdf")
+    if snapshot_age is not None:
+        put(s3, bucket, bucket_layout.snapshot_key(NOW - snapshot_age - timedelta(hours=5)))
+        put(s3, bucket, bucket_layout.snapshot_key(NOW - snapshot_age))
+        put(s3, bucket, "db/library-not-a-snapshot.db")  # never restored, never counted
+    if image is not None:
+        put(s3, bucket, HEALTH_KEY, image)
+    return bucket
+
+
+@pytest.fixture
+def fleet(fly_emu, s3, cloudflare, stack_config, machine_extras):
+    """Every tenant of ALL provisioned in its problem state; returns the usage the analytics answer."""
+    for entry in ALL:
+        if entry in (LEAVING,):
+            continue
+        stopped = entry.state == "suspended"
+        provision(
+            fly_emu,
+            stack_config,
+            entry,
+            machine="stopped" if stopped else "started",
+            gb=1 if entry.plan != "library" else 2,
+        )
+        app = stack_config.app_name(entry.id)
+        host = stack_config.hostname(entry.username)
+        fly_emu.set_certificate_status(app, host, "pending_validation" if entry is CERT else "active")
+    state = fly_emu.state
+    cert = state.certificates[stack_config.app_name(CERT.id)][stack_config.hostname(CERT.username)]
+    cert.created_at = (NOW - timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    (failed,) = state.machines_of(stack_config.app_name(FAILED.id))
+    failed.state = "failed"
+    (restarting,) = state.machines_of(stack_config.app_name(RESTARTS.id))
+    exits = [
+        {
+            "type": "exit",
+            "status": "stopped",
+            "source": "flyd",
+            "timestamp": ms(NOW - timedelta(minutes=10 * i)),
+            "request": {"exit_event": {"exit_code": 1, "restarting": True}},
+        }
+        for i in range(1, 4)
+    ]
+    start = {"type": "start", "status": "started", "source": "flyd", "timestamp": ms(NOW - timedelta(minutes=5))}
+    machine_extras[restarting.id] = {
+        "events": [start, *exits],
+        "checks": [{"name": "http", "status": "critical", "output": "secret-ish output never shown"}],
+    }
+    (well,) = state.machines_of(stack_config.app_name(WELL.id))
+    machine_extras[well.id] = {"checks": [{"name": "http", "status": "passing"}], "events": [start]}
+
+    fresh = health_json(last_backup=NOW - timedelta(minutes=5))
+    for entry in (WELL, FAILED, RESTARTS, OVER, CERT, BROKEN, NEWBIE):
+        fresh_bucket(s3, entry, snapshot_age=timedelta(hours=1) if entry is not NEWBIE else None, image=fresh)
+    fresh_bucket(s3, STALE, snapshot_age=timedelta(days=3))
+    fresh_bucket(s3, NOSNAP, snapshot_age=None)
+    fresh_bucket(s3, ASLEEP, snapshot_age=timedelta(days=20))
+    fresh_bucket(s3, LEAVING, snapshot_age=timedelta(days=90))
+    failed_restore = {"at": z(NOW), "ok": False, "error": "sqlite3: file is not a database <script>"}
+    fresh_bucket(
+        s3, RESTORE, snapshot_age=timedelta(hours=1), image=health_json(last_backup=None, restore=failed_restore)
+    )
+    fly_emu.inject(
+        Fault(path=f"/v1/apps/{stack_config.app_name(BROKEN.id)}/machines$", method="GET", status=500, times=50)
+    )
+    cloudflare.usage = {
+        f"alex-{e.id}": BucketUsage(
+            payload_size=int((0.5 if e is OVER else 0.1) * GIB), metadata_size=0, object_count=3
+        )
+        for e in ALL
+        if e is not NEWBIE
+    }
+    fly_emu.reset_log()
+    return fetch_usage(cloudflare.url, CF_TOKEN, stack_config.cloudflare_account_id, NOW, timeout=5)
+
+
+def snapshot(s3) -> dict[str, dict[str, str]]:
+    found = {}
+    for bucket in s3.list_buckets()["Buckets"]:
+        objects = s3.list_objects_v2(Bucket=bucket["Name"]).get("Contents", [])
+        found[bucket["Name"]] = {o["Key"]: o["ETag"] for o in objects}
+    return found
+
+
+def test_every_problem_state_fires_its_rule_and_only_it(fleet, fly, fly_emu, s3, stack_config):
+    before = snapshot(s3)
+    seen: list[tuple[int, int]] = []
+
+    found = collect(
+        ALL,
+        stack_config,
+        now=NOW,
+        fly=fly,
+        r2=s3,
+        usage=fleet,
+        progress=lambda d, t: seen.append((d, t)),
+        progress_every=5,
+    )
+
+    by_id = {h.tenant: h for h in found}
+    assert [h.tenant for h in found] == [e.id for e in ALL]  # roster order, whatever finished first
+    fired = {h.tenant: {a.kind for a in evaluate(h, Thresholds(), "dev", NOW)} for h in found}
+    assert fired == EXPECTED
+    assert seen == [(5, 13), (10, 13), (13, 13)]
+    # read-only: GETs only on Fly, every bucket as it was
+    assert {r.method for r in fly_emu.requests} == {"GET"}
+    assert snapshot(s3) == before
+
+    well = by_id[WELL.id]
+    assert (well.machine_state, well.check_status, well.machine_restarts) == ("started", "passing", 0)
+    assert well.machine_last_start is not None and abs(
+        well.machine_last_start - (NOW - timedelta(minutes=5))
+    ) < timedelta(seconds=1)
+    assert well.volume_gb == 1 and well.certificate_status == "active" and well.problems == ()
+    assert well.newest_snapshot_at is not None
+    assert abs(well.newest_snapshot_at - (NOW - timedelta(hours=1))) < timedelta(seconds=1)
+    assert well.newest_book_backup_at is not None and well.last_backup_at is not None
+    assert well.storage_bytes == int(0.1 * GIB) and well.quota_bytes == GIB
+    assert well.monthly_cost_usd > 0
+    restarting = by_id[RESTARTS.id]
+    assert (restarting.machine_restarts, restarting.check_status) == (3, "critical")
+    assert by_id[RESTORE.id].restore_error == "sqlite3: file is not a database <script>"
+    assert by_id[CERT.id].certificate_status == "pending_validation"
+    assert by_id[NEWBIE.id].storage_bytes is None  # no analytics sample yet: unknown, not zero
+
+
+def test_a_tenants_failure_is_its_problem_and_the_run_goes_on(fleet, fly, s3, stack_config):
+    found = {h.tenant: h for h in collect(ALL, stack_config, now=NOW, fly=fly, r2=s3, usage=fleet)}
+
+    broken = found[BROKEN.id]
+    assert broken.machine_state == "error"
+    assert any("500" in p for p in broken.problems), broken.problems
+    assert broken.newest_snapshot_at is not None  # R2 was still read for it
+    assert found[NOBUCKET.id].problems == ("bucket alex-nobucketuser01 does not exist",)
+    assert found[LEAVING.id].problems == ()  # purging: no app, no machine is expected
+    assert found[WELL.id].problems == ()
+    assert FLY_TEST_TOKEN not in repr(found)
+
+
+def test_fly_token_refused_stops_the_run_with_a_typed_error(fly_emu, s3, stack_config):
+    bad = FlyClient(base_url=fly_emu.url, token="wrong-token-never-shown", retries=0)
+    with bad, pytest.raises(FleetUnreadable, match="refused FLY_API_TOKEN") as caught:
+        collect([WELL, STALE], stack_config, now=NOW, fly=bad)
+    assert "wrong-token-never-shown" not in str(caught.value)
+
+
+def test_r2_unreachable_stops_the_run_with_a_typed_error(stack_config, closed_port):
+    r2 = r2_client(f"http://127.0.0.1:{closed_port}", R2_KEY_ID, R2_SECRET, timeout=2, max_attempts=1)
+    with pytest.raises(FleetUnreadable, match="R2 unreachable") as caught:
+        collect([WELL], stack_config, now=NOW, r2=r2)
+    assert R2_SECRET not in str(caught.value)
+
+
+def test_sources_are_optional_and_unknown_stays_none(stack_config):
+    (health,) = collect([WELL], stack_config, now=NOW)
+    assert health.machine_state is None and health.newest_snapshot_at is None and health.storage_bytes is None
+    assert health.created_at == datetime(2026, 1, 1, tzinfo=UTC)
+    assert collect([], stack_config, now=NOW) == []
+
+
+def test_more_than_ten_thousand_tenants_is_refused_before_any_request(stack_config):
+    with pytest.raises(TooManyTenants, match="10000"):
+        collect([WELL] * 10_001, stack_config, now=NOW)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[1,2]",
+        b'{"version": 2}',
+        b'{"version":1,"last_backup_at":"yesterday"}',
+        b"[" * 50_000,
+        b" " * 20_000,
+    ],
+    ids=["not json", "a list", "another version", "a bad time", "deep", "too big"],
+)
+def test_a_malformed_status_object_is_a_problem_and_unknown(s3, stack_config, body):
+    fresh_bucket(s3, WELL, snapshot_age=timedelta(hours=1), image=body)
+
+    (health,) = collect([WELL], stack_config, now=NOW, r2=s3)
+
+    assert health.problems == (
+        f"{HEALTH_KEY} in alex-welluser01 is malformed: " + health.problems[0].split(": ", 1)[1],
+    )
+    assert "malformed" in health.problems[0]
+    assert health.last_backup_at is None and health.restore_error is None
+    assert health.newest_snapshot_at is not None  # the rest of the bucket was still read
