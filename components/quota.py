@@ -16,7 +16,6 @@ import httpx
 
 from components.errors import OperationError
 from components.machine_config import bucket_name
-from tenants.plans import Plan
 from tenants.roster import RosterEntry
 from tenants.states import Hold, TenantState
 
@@ -138,29 +137,6 @@ def _messages(body: Any) -> str:
 def usage_of(usage: Mapping[str, Usage], tenant_id: str) -> Usage | None:
     """A tenant's sample (its bucket's), None when the analytics have none yet: unknown, not zero."""
     return usage.get(bucket_name(tenant_id))
-
-
-def measure(tenants: Sequence[RosterEntry], plans: Mapping[str, Plan], usage: Mapping[str, Usage]) -> list[Row]:
-    """One row per tenant that still has a bucket to count (purging tenants are on their way out)."""
-    rows = []
-    for tenant in tenants:
-        if tenant.state == TenantState.PURGING:
-            continue
-        found = usage_of(usage, tenant.id)
-        rows.append(
-            Row(
-                tenant=tenant.id,
-                username=tenant.username,
-                plan=tenant.plan,
-                state=tenant.state,
-                used_bytes=found.bytes if found else 0,
-                objects=found.objects if found else 0,
-                quota_bytes=plans[tenant.plan].quota_bytes,
-                has_data=found is not None,
-                over_quota_since=tenant.over_quota_since,
-            )
-        )
-    return sorted(rows, key=lambda r: (-r.used_bytes, r.tenant))
 
 
 def mark_over_quota(

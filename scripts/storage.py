@@ -1,11 +1,12 @@
 """`python -m scripts.storage --stack S`: each tenant's R2 use against its plan's quota.
 
 Usage comes from Cloudflare's GraphQL Analytics dataset `r2StorageAdaptiveGroups`, one query for the
-whole account grouped by bucket (docs/reference/cloudflare.md §4). Those numbers lag real use, so this is a
-sweep for plan limits, not a hard cap. With `--suspend-after DAYS` it also records in the roster since
-when each tenant has been over quota (`over_quota_since`, cleared once back under) and suspends active
-tenants over quota for more than DAYS days (`state: suspended`, `hold: over_quota`, which the Stripe sync
-never lifts). Without that flag the script only reads.
+whole account grouped by bucket (docs/reference/cloudflare.md §4); each tenant's figures are gathered by the
+fleet collector (`components.collector`, analytics only: no Fly, no R2), the same path `status` uses.
+Those numbers lag real use, so this is a sweep for plan limits, not a hard cap. With `--suspend-after DAYS`
+it also records in the roster since when each tenant has been over quota (`over_quota_since`, cleared once
+back under) and suspends active tenants over quota for more than DAYS days (`state: suspended`,
+`hold: over_quota`, which the Stripe sync never lifts). Without that flag the script only reads.
 
 Environment: CLOUDFLARE_API_TOKEN (a token with Account Analytics read; never printed), CLOUDFLARE_BASE_URL
 (default https://api.cloudflare.com/client/v4).
@@ -14,9 +15,11 @@ Exit codes: 0 every tenant within quota, 1 some tenant over quota, 2 could not r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
+from datetime import datetime
 
+from components.collector import collect
 from components.config_keys import CLOUDFLARE_API_TOKEN_ENV
 from components.quota import (
     DEFAULT_BASE_URL,
@@ -26,13 +29,42 @@ from components.quota import (
     UsageUnavailable,
     fetch_usage,
     mark_over_quota,
-    measure,
+    usage_of,
 )
+from components.stack_config import StackConfig
 from scripts import cli
 from tenants.roster import RosterEntry, RosterError, write_roster
-from tenants.states import Hold
+from tenants.states import Hold, TenantState
 
-__all__ = ["Row", "Usage", "UsageUnavailable", "fetch_usage", "main", "mark_over_quota", "measure"]
+__all__ = ["Row", "Usage", "UsageUnavailable", "fetch_usage", "main", "mark_over_quota", "tenant_rows"]
+
+
+def tenant_rows(
+    tenants: Sequence[RosterEntry], config: StackConfig, usage: Mapping[str, Usage], now: datetime
+) -> list[Row]:
+    """One row per tenant that still has a bucket to count (purging tenants are on their way out), largest
+    use first; bytes and quota from the collector, the object count from the same analytics sample."""
+    by_id = {tenant.id: tenant for tenant in tenants}
+    out = []
+    for health in collect(tenants, config, now=now, usage=usage):
+        if health.state == TenantState.PURGING:
+            continue
+        tenant = by_id[health.tenant]
+        found = usage_of(usage, tenant.id)
+        out.append(
+            Row(
+                tenant=tenant.id,
+                username=tenant.username,
+                plan=tenant.plan,
+                state=tenant.state,
+                used_bytes=health.storage_bytes or 0,
+                objects=found.objects if found else 0,
+                quota_bytes=health.quota_bytes,
+                has_data=health.storage_bytes is not None,
+                over_quota_since=tenant.over_quota_since,
+            )
+        )
+    return sorted(out, key=lambda r: (-r.used_bytes, r.tenant))
 
 
 def _notes(tenants: Sequence[RosterEntry], rows: Sequence[Row]) -> list[str]:
@@ -88,7 +120,7 @@ def _body(argv: Sequence[str] | None) -> int:
     base_url = cli.env_url("CLOUDFLARE_BASE_URL", DEFAULT_BASE_URL)
     cli.progress(f"reading R2 usage of account {config.cloudflare_account_id} for {len(tenants)} tenant(s)")
     usage = fetch_usage(base_url, token, config.cloudflare_account_id, now, timeout=args.timeout)
-    rows = measure(tenants, config.plans, usage)
+    rows = tenant_rows(tenants, config, usage, now)
     changes: list[str] = []
     written = False
     if args.suspend_after is not None:

@@ -15,6 +15,15 @@ Choices where the reference leaves a question open (documented here so clients c
   A `current_version` mismatch is 412.
 * App visibility delay applies to GET /v1/apps/{app} and the app list only; sub-resources answer at once.
 * Deleted volumes stay listed as `pending_destroy`; deleting one again answers it again (200).
+* Machine `events` (newest first, last 10, `timestamp` in epoch ms of the emulator clock): `launch`
+  (created) on create, then `start` from flyd unless `skip_launch`; `start`/`stop`/`restart`/`suspend`
+  from /start, /stop, /restart, /suspend; `update` then a flyd `start` on update; `destroy` on delete;
+  `stop` from flyd on `autostop()`; `exit` (with `request.exit_event`) from `crash()`, which does not
+  enforce the restart policy: the caller says whether flyd restarts (`start` event) or leaves it `stopped`.
+  The emulator never enters `failed` by itself (the reference does not say when Fly does).
+* Machine `checks`: one entry per configured check (`config.checks` names, then service checks named
+  `servicecheck-NN-<type>-<port>`), reported once the machine has booted; every boot resets them to
+  `passing`; `set_check()` sets one until the next boot. A booting machine's checks already pass.
 * Duplicate machine name, or a mount of a volume another machine holds: 422. Mount of an unknown or
   other-region volume, or `min_secrets_version` above the app's secrets version: 400.
 """

@@ -17,6 +17,7 @@ def start_machine(world: World, req: Request) -> Response:
     previous = machine.state
     if previous in ("stopped", "suspended", "failed"):
         machine.go(world.clock.monotonic(), ["starting", "started"], world.settings.transition)
+        machine.boot("user", world.clock.time())
     elif previous not in ("started", "starting"):
         # docs/reference/fly-machines-api.md §1.1: observed text for a start while the machine is still `created`.
         raise precondition(f"unable to start machine from current state: '{previous}'")
@@ -32,6 +33,7 @@ def stop_machine(world: World, req: Request) -> Response:
         # Stopping a suspended machine discards its snapshot (docs/reference/fly-machines-api.md §1.4): it ends
         # `stopped` too.
         machine.go(world.clock.monotonic(), ["stopping", "stopped"], world.settings.transition)
+        machine.record("stop", "stopped", "user", world.clock.time())
     return Response(200, {"ok": True})
 
 
@@ -40,6 +42,7 @@ def restart_machine(world: World, req: Request) -> Response:
     if machine.state != "started":
         raise precondition(f"unable to restart machine from current state: '{machine.state}'")
     machine.go(world.clock.monotonic(), ["restarting", "started"], world.settings.transition)
+    machine.boot("user", world.clock.time(), kind="restart")
     return Response(200, {"ok": True})
 
 
@@ -50,6 +53,7 @@ def suspend_machine(world: World, req: Request) -> Response:
     if machine.config["guest"]["memory_mb"] > 2048:
         raise precondition(f"machine {machine.id} has more than 2 GB of memory and cannot be suspended")
     machine.go(world.clock.monotonic(), ["suspending", "suspended"], world.settings.transition)
+    machine.record("suspend", "suspended", "user", world.clock.time())
     return Response(200, {"ok": True})
 
 

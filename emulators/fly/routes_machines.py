@@ -64,6 +64,9 @@ def create_machine(world: World, req: Request) -> Response:
     # stopped so that /wait?state=stopped and /start both work on it).
     steps = ["created", "stopped"] if skip_launch else ["created", "starting", "started"]
     machine.go(now, steps, world.settings.transition)
+    machine.record("launch", "created", "user", world.clock.time())
+    if not skip_launch:
+        machine.boot("flyd", world.clock.time())
     out = machine.to_json()
     if lease_ttl is not None:
         machine.lease = new_lease(world, lease_ttl, "created with lease_ttl")
@@ -110,6 +113,9 @@ def update_machine(world: World, req: Request) -> Response:
     # A running machine restarts; a stopped one boots unless skip_launch (then it ends `stopped`).
     steps = ["updating", "stopped"] if skip_launch else ["updating", "starting", "started"]
     machine.go(world.clock.monotonic(), steps, world.settings.transition)
+    machine.record("update", steps[-1], "user", world.clock.time())
+    if not skip_launch:
+        machine.boot("flyd", world.clock.time())
     return Response(200, machine.to_json())
 
 
@@ -124,6 +130,7 @@ def delete_machine(world: World, req: Request) -> Response:
         )
     if machine.state != "destroying":
         machine.go(world.clock.monotonic(), ["destroying", "destroyed"], world.settings.transition)
+        machine.record("destroy", "destroyed", "user", world.clock.time())
     return Response(200, {"ok": True})
 
 

@@ -24,7 +24,7 @@ from emulators.fly.api import ApiError, Request, Response, Route
 from emulators.fly.faults import RateLimiter, RecordedRequest, fault_body
 from emulators.fly.routes import ROUTES
 from emulators.fly.speeds import REFERENCE
-from emulators.fly.state import FlyState
+from emulators.fly.state import CHECK_STATUSES, FlyState, Machine, iso
 from emulators.fly.world import Settings, World
 
 _NO_BODY = object()  # marks a request body that is not valid JSON
@@ -131,14 +131,57 @@ class FlyEmulator:
         """The Fly proxy stops an idle machine: started -> stopped, config untouched
         (docs/reference/fly-machines-api.md §1.9)."""
         with self._world.cond:
-            self._world.tick()
-            machine = self._world.state.machines.get(machine_id)
-            if machine is None or machine.app != app:
-                raise KeyError(f"no machine {machine_id} in app {app}")
+            machine = self._live_machine(app, machine_id)
             if machine.state != "started":
                 raise ValueError(f"machine {machine_id} is {machine.state}, autostop needs started")
             machine.go(self.clock.monotonic(), ["stopped"], self._settings.transition)
+            machine.record("stop", "stopped", "flyd", self.clock.time())
             self._world.cond.notify_all()
+
+    def crash(
+        self, app: str, machine_id: str, *, restarting: bool = True, exit_code: int = 1, oom: bool = False
+    ) -> None:
+        """The guest exits on its own: an `exit` event (with `request.exit_event`), then, if flyd restarts it
+        (`restarting`: the caller plays the restart policy), a `start` event and a fresh boot; otherwise the
+        machine ends `stopped`."""
+        with self._world.cond:
+            machine = self._live_machine(app, machine_id)
+            if machine.state not in ("started", "starting", "restarting", "updating"):
+                raise ValueError(f"machine {machine_id} is {machine.state}, only a running machine can crash")
+            at = self.clock.time()
+            exit_event = {
+                "exit_code": exit_code,
+                "oom_killed": oom,
+                "requested_stop": False,
+                "restarting": restarting,
+                "exited_at": iso(at),
+            }
+            machine.record("exit", "stopped", "flyd", at, {"exit_event": exit_event})
+            now = self.clock.monotonic()
+            if restarting:
+                machine.go(now, ["starting", "started"], self._settings.transition)
+                machine.boot("flyd", at)
+            else:
+                machine.go(now, ["stopped"], self._settings.transition)
+            self._world.cond.notify_all()
+
+    def set_check(self, app: str, machine_id: str, name: str, status: str, output: str = "") -> None:
+        """What the machine's health check `name` now reports (until the machine boots again)."""
+        if status not in CHECK_STATUSES:
+            raise ValueError(f"check status must be one of {', '.join(CHECK_STATUSES)}, got {status!r}")
+        with self._world.cond:
+            machine = self._live_machine(app, machine_id)
+            if name not in machine.check_names():
+                raise KeyError(f"machine {machine_id} has no check named {name!r}")
+            machine.check_results[name] = {"status": status, "output": output, "updated_at": iso(self.clock.time())}
+
+    def _live_machine(self, app: str, machine_id: str) -> Machine:
+        """With the world lock held: a machine of `app` that is not destroyed, transitions applied."""
+        self._world.tick()
+        machine = self._world.state.machines.get(machine_id)
+        if machine is None or machine.app != app or machine.state == "destroyed":
+            raise KeyError(f"no machine {machine_id} in app {app}")
+        return machine
 
     def set_certificate_status(self, app: str, hostname: str, status: str) -> None:
         with self._world.cond:

@@ -24,6 +24,8 @@ from secrets import token_hex
 from typing import Any
 
 _ULID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+MAX_EVENTS = 10  # Fly keeps a machine's last few events; older ones drop off
+CHECK_STATUSES = ("passing", "warning", "critical")
 
 
 def iso(ts: float) -> str:
@@ -100,6 +102,9 @@ class Machine:
     lease: Lease | None = None
     cordoned: bool = False
     destroyed_at: float | None = None  # clock.monotonic()
+    events: list[dict[str, Any]] = field(default_factory=list)  # newest first, at most MAX_EVENTS
+    # name -> {"status", "output", "updated_at"}; reset to "passing" on every boot, set by FlyEmulator.set_check.
+    check_results: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def go(self, now: float, steps: list[str], transition: float) -> None:
         """Enter steps[0] now and each later step `transition` seconds after the previous one."""
@@ -107,6 +112,33 @@ class Machine:
         self.plan = [(now + i * transition, step) for i, step in enumerate(steps[1:], start=1)]
         if self.state == "destroyed":
             self.destroyed_at = now
+
+    def record(self, kind: str, status: str, source: str, at: float, request: dict[str, Any] | None = None) -> None:
+        """Prepend one event (`at` in epoch seconds; Fly stamps events in epoch milliseconds)."""
+        event: dict[str, Any] = {"type": kind, "status": status, "source": source, "timestamp": int(at * 1000)}
+        event["request"] = request or {}
+        self.events = [event, *self.events][:MAX_EVENTS]
+
+    def boot(self, source: str, at: float, kind: str = "start") -> None:
+        """A (re)boot: its event, and every configured check passing again (the guest answers afresh)."""
+        self.record(kind, "started", source, at)
+        stamp = iso(at)
+        self.check_results = {
+            name: {"status": "passing", "output": "", "updated_at": stamp} for name in self.check_names()
+        }
+
+    def check_names(self) -> list[str]:
+        """The configured checks: `config.checks` names, then each service's checks as Fly names them."""
+        names = list(self.config.get("checks") or {})
+        for service in self.config.get("services") or []:
+            for i, check in enumerate(service.get("checks") or []):
+                kind = check.get("type", "tcp") if isinstance(check, dict) else "tcp"
+                names.append(f"servicecheck-{i:02d}-{kind}-{service.get('internal_port', 0)}")
+        return names
+
+    def checks_json(self) -> list[dict[str, Any]]:
+        configured = self.check_names()
+        return [{"name": name, **self.check_results[name]} for name in configured if name in self.check_results]
 
     def live_lease(self, now: float) -> Lease | None:
         """The lease unless it expired by `now` (epoch seconds)."""
@@ -126,8 +158,8 @@ class Machine:
             "image_ref": self.image_ref,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
-            "events": [],
-            "checks": [],
+            "events": [dict(e) for e in self.events],
+            "checks": self.checks_json(),
             "host_status": "ok",
             "cordoned": self.cordoned,
         }

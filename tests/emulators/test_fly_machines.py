@@ -279,3 +279,153 @@ def test_autostop_event_stops_the_machine_and_keeps_its_config(fly, app):
     assert after["state"] == "stopped"
     assert after["config"] == before["config"] and after["instance_id"] == before["instance_id"]
     assert emu.state.machines[machine["id"]].state == "stopped"
+
+
+# -- events and checks (docs/reference/fly-machines-api.md §1.4: the machine object carries both) ---------------
+CHECKED = {"login": {"type": "http", "port": 3000, "method": "GET", "path": "/login", "interval": "30s"}}
+
+
+def _read(client, machine):
+    return client.get(_url(APP, machine)).json()
+
+
+def _kinds(machine_json):
+    return [(e["type"], e["status"], e["source"]) for e in machine_json["events"]]
+
+
+def test_machine_events_follow_its_lifecycle_newest_first_on_the_emulator_clock(still, clock):
+    emu, client = still
+    machine = create_machine(client, APP, config=machine_config(checks=CHECKED))
+    clock.advance(0.5)
+    assert client.post(_url(APP, machine, "/stop")).status_code == 200
+    clock.advance(0.5)
+    assert client.post(_url(APP, machine, "/start")).status_code == 200
+    clock.advance(0.5)
+    config = _read(client, machine)["config"]
+    assert client.post(_url(APP, machine), json={"config": config}).status_code == 200
+    clock.advance(0.5)
+    assert client.post(_url(APP, machine, "/restart")).status_code == 200
+
+    events = _read(client, machine)["events"]
+    assert _kinds({"events": events}) == [
+        ("restart", "started", "user"),
+        ("start", "started", "flyd"),
+        ("update", "started", "user"),
+        ("start", "started", "user"),
+        ("stop", "stopped", "user"),
+        ("start", "started", "flyd"),
+        ("launch", "created", "user"),
+    ]
+    stamps = [e["timestamp"] for e in events]
+    assert stamps == sorted(stamps, reverse=True)
+    assert stamps[-1] == int(clock.time() * 1000) - 2000  # epoch ms of the fake clock at create
+    assert all(isinstance(e["request"], dict) for e in events)
+
+
+def test_machine_events_are_bounded_to_the_last_ten(still, clock):
+    emu, client = still
+    machine = create_machine(client, APP)
+    clock.advance(0.5)
+    for _ in range(8):
+        emu.crash(APP, machine["id"])
+        clock.advance(0.5)
+    events = _read(client, machine)["events"]
+    assert len(events) == 10
+    assert events[0]["type"] == "start" and events[1]["type"] == "exit"
+    assert "launch" not in [e["type"] for e in events]  # the oldest dropped off
+
+
+def test_machine_crash_with_restart_logs_the_exit_and_boots_again(still, clock):
+    emu, client = still
+    machine = create_machine(client, APP)
+    clock.advance(0.5)
+    emu.crash(APP, machine["id"], exit_code=137, oom=True)
+    read = _read(client, machine)
+    assert read["state"] == "starting"
+    exit_event = read["events"][1]
+    assert (exit_event["type"], exit_event["source"]) == ("exit", "flyd")
+    assert exit_event["request"]["exit_event"] == {
+        "exit_code": 137,
+        "oom_killed": True,
+        "requested_stop": False,
+        "restarting": True,
+        "exited_at": exit_event["request"]["exit_event"]["exited_at"],
+    }
+    assert read["events"][0]["type"] == "start"
+    clock.advance(0.25)
+    assert _read(client, machine)["state"] == "started"
+
+
+def test_machine_crash_without_restart_leaves_it_stopped(still, clock):
+    emu, client = still
+    machine = create_machine(client, APP)
+    clock.advance(0.5)
+    emu.crash(APP, machine["id"], restarting=False, exit_code=0)
+    read = _read(client, machine)
+    assert read["state"] == "stopped"
+    assert read["events"][0]["type"] == "exit"
+    assert read["events"][0]["request"]["exit_event"]["restarting"] is False
+    assert read["events"][0]["request"]["exit_event"]["exit_code"] == 0
+
+
+def test_machine_crash_needs_a_running_machine_of_that_app(still, clock):
+    emu, client = still
+    machine = create_machine(client, APP, skip_launch=True)
+    clock.advance(0.5)
+    with pytest.raises(ValueError, match="stopped"):
+        emu.crash(APP, machine["id"])
+    with pytest.raises(KeyError):
+        emu.crash("alex-other", machine["id"])
+    with pytest.raises(KeyError):
+        emu.crash(APP, "nosuchmachine")
+
+
+def test_machine_checks_pass_once_booted_and_follow_set_check(still, clock):
+    emu, client = still
+    config = machine_config(checks=CHECKED)
+    config["services"][0]["checks"] = [{"type": "http", "path": "/", "interval": "15s"}]
+    machine = create_machine(client, APP, config=config)
+    clock.advance(0.5)
+    checks = _read(client, machine)["checks"]
+    assert [(c["name"], c["status"]) for c in checks] == [
+        ("login", "passing"),
+        ("servicecheck-00-http-3000", "passing"),
+    ]
+    assert all(c["output"] == "" and c["updated_at"].endswith("Z") for c in checks)
+
+    emu.set_check(APP, machine["id"], "login", "critical", "HTTP 502")
+    checks = {c["name"]: c for c in _read(client, machine)["checks"]}
+    assert (checks["login"]["status"], checks["login"]["output"]) == ("critical", "HTTP 502")
+    assert checks["servicecheck-00-http-3000"]["status"] == "passing"
+
+    assert client.post(_url(APP, machine, "/restart")).status_code == 200  # a fresh boot runs checks afresh
+    assert {c["status"] for c in _read(client, machine)["checks"]} == {"passing"}
+
+
+def test_machine_without_configured_checks_or_never_booted_reports_none(still, clock):
+    emu, client = still
+    plain = create_machine(client, APP)
+    unbooted = create_machine(client, APP, skip_launch=True, config=machine_config(checks=CHECKED))
+    clock.advance(0.5)
+    assert _read(client, plain)["checks"] == []
+    assert _read(client, unbooted)["checks"] == []
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "error"),
+    [("login", "ok", ValueError), ("login", "PASSING", ValueError), ("nosuch", "passing", KeyError)],
+    ids=["unknown-status", "status-case", "unknown-check"],
+)
+def test_set_check_refuses_what_fly_would_never_report(still, clock, name, status, error):
+    emu, client = still
+    machine = create_machine(client, APP, config=machine_config(checks=CHECKED))
+    with pytest.raises(error):
+        emu.set_check(APP, machine["id"], name, status)
+
+
+def test_autostop_is_a_stop_event_from_flyd(still, clock):
+    emu, client = still
+    machine = create_machine(client, APP)
+    clock.advance(0.5)
+    emu.autostop(APP, machine["id"])
+    assert _kinds(_read(client, machine))[0] == ("stop", "stopped", "flyd")

@@ -20,7 +20,7 @@ from tests.conftest import FLY_TEST_TOKEN
 from tests.support.browser import chromium, page, screenshot  # noqa: F401 - fixtures
 
 from .conftest import CF_TOKEN, R2_SECRET, STACK
-from .test_collector import ALL, EXPECTED, NOW, fleet, fly_emu, machine_extras  # noqa: F401 - fixtures
+from .test_collector import ALL, EXPECTED, NOW, fleet, fly_emu  # noqa: F401 - fixtures
 
 GIB = 1024**3
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
