@@ -15,9 +15,10 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 When = Literal["before_work", "after_work"]
+Request = TypeVar("Request")
 _WHEN = ("before_work", "after_work")
 
 
@@ -75,3 +76,43 @@ class FaultBook:
                     fault.times -= 1
                     return fault
             return None
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as an emulator answered it, for tests that count calls and writes."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    status: int
+
+    @property
+    def writes(self) -> bool:
+        return self.method in ("POST", "PATCH", "PUT", "DELETE")
+
+
+class LoggingFaultBook(FaultBook, Generic[Request]):
+    """A fault book that also keeps every request, for emulators that answer every request themselves.
+
+    Such an emulator cannot drop a connection (it may run without sockets), so `drop` faults are refused.
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self._name = name
+        self._log_lock = threading.Lock()
+        self.log: list[Request] = []
+
+    def add(self, fault: Fault) -> None:
+        if fault.drop:
+            raise ValueError(f"the {self._name} answers every request: drop is not supported")
+        super().add(fault)
+
+    def record(self, request: Request) -> None:
+        with self._log_lock:
+            self.log.append(request)
+
+    def requests(self) -> list[Request]:
+        with self._log_lock:
+            return list(self.log)

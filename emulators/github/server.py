@@ -19,18 +19,16 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from emulators.clock import Clock
-from emulators.faults import Fault
-from emulators.faults import FaultBook as SharedFaultBook
+from emulators.faults import Fault, LoggingFaultBook, RecordedRequest
 from emulators.github.state import GitHubWorld, Issue, Label
+from emulators.serving import serve_in_thread
 
 STATS_PATH = "/_emulator/stats"
 DOCS = "https://docs.github.com/rest"
@@ -52,38 +50,11 @@ class ApiError(Exception):
         self.body = {"message": message, "documentation_url": DOCS, "status": str(status), **extra}
 
 
-@dataclass(frozen=True)
-class RecordedRequest:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    status: int
-
-    @property
-    def writes(self) -> bool:
-        return self.method in ("POST", "PATCH", "PUT", "DELETE")
-
-
-class FaultBook(SharedFaultBook):
+class FaultBook(LoggingFaultBook[RecordedRequest]):
     """The shared fault book plus the log of every request."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self._log_lock = threading.Lock()
-        self.log: list[RecordedRequest] = []
-
-    def add(self, fault: Fault) -> None:
-        if fault.drop:
-            raise ValueError("the GitHub stand-in answers every request: drop is not supported")
-        super().add(fault)
-
-    def record(self, request: RecordedRequest) -> None:
-        with self._log_lock:
-            self.log.append(request)
-
-    def requests(self) -> list[RecordedRequest]:
-        with self._log_lock:
-            return list(self.log)
+        super().__init__("GitHub stand-in")
 
     def writes(self) -> list[RecordedRequest]:
         return [r for r in self.requests() if r.writes]
@@ -285,16 +256,8 @@ def serve(
     """Runs the stand-in on 127.0.0.1 in a daemon thread; yields (base URL, fake)."""
     world = world or GitHubWorld(clock=clock)
     fake = FakeGitHub(world, max_per_page=max_per_page)
-    server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(fake))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="fake-github", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_in_thread(_handler_for(fake), port=port, name="fake-github") as url:
+        yield url, fake
 
 
 __all__ = ["FakeGitHub", "GitHubWorld", "Label", "RecordedRequest", "serve"]

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
 from typing import Any
 
-from emulators.faults import Fault
-from emulators.faults import FaultBook as SharedFaultBook
+from emulators.faults import Fault, LoggingFaultBook, RecordedRequest
 
 # The bodies Stripe really sends (docs/reference/stripe.md §1.6; docs.stripe.com/error-codes).
 RATE_LIMIT_BODY: dict[str, Any] = {
@@ -30,30 +27,11 @@ def error_body(fault: Fault) -> dict[str, Any]:
     return RATE_LIMIT_BODY if fault.status == 429 else SERVER_ERROR_BODY
 
 
-@dataclass(frozen=True)
-class RecordedRequest:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    status: int
-
-
-class FaultBook(SharedFaultBook):
+class FaultBook(LoggingFaultBook[RecordedRequest]):
     """The shared fault book plus the log of every request."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self._log_lock = threading.Lock()
-        self.log: list[RecordedRequest] = []
-
-    def add(self, fault: Fault) -> None:
-        if fault.drop:
-            raise ValueError("the fake Stripe answers every request (it is socket-free): drop is not supported")
-        super().add(fault)
-
-    def record(self, request: RecordedRequest) -> None:
-        with self._log_lock:
-            self.log.append(request)
+        super().__init__("fake Stripe (it is socket-free)")
 
     def count(self, path_prefix: str = "/v1/") -> int:
         with self._log_lock:

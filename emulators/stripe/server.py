@@ -9,15 +9,16 @@ carry `Authorization: Bearer <api_key>` (401 otherwise) and, when the world pins
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from emulators.clock import Clock, RealClock
-from emulators.stripe.faults import FaultBook, RecordedRequest, error_body
+from emulators.faults import RecordedRequest
+from emulators.serving import serve_in_thread
+from emulators.stripe.faults import FaultBook, error_body
 from emulators.stripe.state import STATUSES, StripeWorld, Subscription
 
 STATS_PATH = "/_emulator/stats"
@@ -164,14 +165,5 @@ def _handler_for(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
 def serve(world: StripeWorld, *, port: int = 0, clock: Clock | None = None) -> Iterator[tuple[str, FakeStripe]]:
     """Runs the fake on 127.0.0.1 in a daemon thread; yields (base URL, fake)."""
     fake = FakeStripe(world, clock)
-    server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(fake))
-    server.daemon_threads = True
-    # A short poll interval keeps shutdown (once per test) quick.
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="fake-stripe", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_in_thread(_handler_for(fake), port=port, name="fake-stripe") as url:
+        yield url, fake
