@@ -60,7 +60,7 @@ def test_roster_positions_duplicate_username_is_reported_whatever_else_is_wrong(
 
 
 def test_roster_positions_a_failed_earlier_copy_does_not_steal_the_later_entry_number() -> None:
-    """The red-team case: entry 1 fails to parse, entries 2 and 3 share its id; 3's problem is entry 3's."""
+    """Entry 1 fails to parse, entries 2 and 3 share its id; 3's problem is entry 3's."""
     text = (
         entry(state=None)
         + entry(username="bob", email="b@example.org")
