@@ -33,17 +33,18 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from email.utils import parsedate_to_datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
+from components.closing import ClosesOnExit
 from components.errors import OperationError
 from components.fleet_health import Alert, AlertKind
 from components.inputs import BadInput, check_credential, check_http_url
 from components.redact import scrub
+from components.retry_after import retry_after_s
 
 DEFAULT_API_URL = "https://api.github.com"
 API_URL_ENV = "GITHUB_API_URL"
@@ -126,7 +127,7 @@ def _issue(data: Any) -> Issue:
     )
 
 
-class GitHubClient:
+class GitHubClient(ClosesOnExit):
     """Synchronous client for one repository's issues and labels; `with` closes it.
 
     `sleep`, `jitter` and `wall_clock` (epoch seconds) are seams for tests: no real waiting.
@@ -178,12 +179,6 @@ class GitHubClient:
         self._jitter = jitter
         self._wall_clock = wall_clock
         self.requests_sent = 0
-
-    def __enter__(self) -> GitHubClient:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
 
     def close(self) -> None:
         self._http.close()
@@ -311,7 +306,7 @@ class GitHubClient:
         if status not in (403, 429):
             return None
         headers = response.headers
-        asked = _retry_after(headers.get("retry-after"), self._wall_clock())
+        asked = retry_after_s(headers.get("retry-after"), datetime.fromtimestamp(self._wall_clock(), UTC))
         if asked is not None:
             return asked
         reset = headers.get("x-ratelimit-reset", "").strip()
@@ -358,19 +353,6 @@ def _path(response: httpx.Response) -> str:
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-def _retry_after(value: str | None, now: float) -> float | None:
-    if value is None:
-        return None
-    value = value.strip()
-    if _DIGITS.fullmatch(value):
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    return max(0.0, when.timestamp() - now) if when.tzinfo else None
 
 
 def open_client(environ: Mapping[str, str] | None = None, **options: Any) -> GitHubClient:

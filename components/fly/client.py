@@ -16,49 +16,31 @@
 from __future__ import annotations
 
 import random
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
+from components.closing import ClosesOnExit
 from components.fly import settings
-from components.fly.closing import ClosesOnExit
 from components.fly.deadline import Deadline
 from components.fly.errors import FlyConfigError, FlyRequestError, FlyResponseError, raise_for_status
 from components.fly.ratelimit import RateLimiter, shared_limiter
 from components.inputs import credential_problem
 from components.redact import scrub
+from components.retry_after import retry_after_s
 
 TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 MAX_RETRY_AFTER_S = 60.0  # a longer ask is treated as this: a provider call must not hang for hours
 _SAFE_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 _MAX_BACKOFF_S = 8.0
-_DELTA_SECONDS = re.compile(r"[0-9]{1,9}")  # ASCII digits only: int() would take "١٢" and "+5" too
 
 
 def auth_header(token: str) -> str:
     return token if token.startswith("FlyV1 ") else f"Bearer {token}"
-
-
-def retry_after_s(value: str | None, now: datetime) -> float | None:
-    """Seconds asked for by a Retry-After header (delta-seconds or HTTP-date), None when absent or unreadable."""
-    if value is None:
-        return None
-    value = value.strip()
-    if _DELTA_SECONDS.fullmatch(value):
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
 
 
 class FlyClient(ClosesOnExit):

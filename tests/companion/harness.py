@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
+from tests.support import servers
+from tests.support.requires import missing
 from tests.support.servers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,9 +37,7 @@ def require_node() -> str:
     elif not (COMPANION_DIR / "node_modules" / "aws4").is_dir():
         problem = "image/companion/node_modules is missing: run `npm ci --prefix image/companion` (make setup)"
     if problem:
-        if os.environ.get("CI"):
-            pytest.fail(problem)
-        pytest.skip(problem)
+        missing(problem)
     assert node is not None
     return node
 
@@ -128,12 +127,4 @@ def rss_kib(pid: int) -> dict[str, int]:
 
 
 def s3_client(endpoint: str) -> Any:
-    import boto3
-
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=R2_KEY_ID,
-        aws_secret_access_key=R2_SECRET,
-        region_name="us-east-1",
-    )
+    return servers.s3_client(endpoint, R2_KEY_ID, R2_SECRET)

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from components.fly.client import MAX_RETRY_AFTER_S, FlyClient, retry_after_s
+from components.fly.client import MAX_RETRY_AFTER_S, FlyClient
 from components.fly.errors import FlyStatusError
+from components.retry_after import retry_after_s
 
 NOW = datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC)
 JITTERED = 0.25  # base 0.5 * 2**0 * jitter 0.5: what the backoff gives when no usable Retry-After came

@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from tests.image import alex_db
+from tests.support import servers
+from tests.support.requires import missing
 from tests.support.servers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,9 +51,7 @@ def debian_tools() -> None:
 
 def need(message: str) -> None:
     """Fails under CI (.ci/run installs what these tests need), skips on a workstation without it."""
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+    missing(message)
 
 
 def real_node() -> str:
@@ -68,13 +67,7 @@ def real_node() -> str:
 
 
 def s3_client(endpoint: str) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=R2_KEY_ID,
-        aws_secret_access_key=R2_SECRET,
-        region_name="us-east-1",
-    )
+    return servers.s3_client(endpoint, R2_KEY_ID, R2_SECRET)
 
 
 @dataclass

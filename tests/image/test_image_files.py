@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.requires import missing
+
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = REPO / "image"
 WORKFLOW = REPO / ".github" / "workflows" / "image.yml"
@@ -21,7 +23,7 @@ def tool(name: str) -> str:
     beside_python = Path(sys.executable).parent / name
     found = str(beside_python) if beside_python.exists() else shutil.which(name)
     if found is None:
-        pytest.skip(f"{name} is not installed (requirements-dev.txt pins it)")
+        missing(f"{name} is not installed (requirements-dev.txt pins it)")
     return found
 
 
@@ -91,7 +93,7 @@ def test_image_hash_helper_hashes_env_password_with_cost_10(
 ) -> None:
     node = shutil.which("node")
     if node is None:
-        pytest.skip("node is not installed")
+        missing("node is not installed")
     result = subprocess.run(
         [node, str(app_with_stub_bcrypt / "hosted" / "hash-password.cjs")],
         env={"OWNER_INITIAL_PASSWORD": password, "PATH": "/usr/bin:/bin"},

@@ -42,6 +42,8 @@ from weakref import WeakKeyDictionary
 
 import pytest
 
+from tests.support.requires import missing
+
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
@@ -76,9 +78,7 @@ def chromium_path() -> Path | None:
 
 def _unavailable(why: str) -> NoReturn:
     """Skips the test, or fails it under CI, where a missing browser is a broken setup."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{why} (under CI a missing browser is a failure: {INSTALL_HINT})")
-    pytest.skip(f"{why}; {INSTALL_HINT}")
+    missing(f"{why}; {INSTALL_HINT}")
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
+from tests.support.requires import missing
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 BUILD = ROOT / "tools" / "gotools" / "build"
@@ -43,7 +43,5 @@ def require_tool(name: str) -> Path:
     """The binary; skips the test without it, or fails it under CI."""
     path, why = find_tool(name)
     if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{why} (under CI a missing tool is a failure: `make setup` builds it)")
-        pytest.skip(why)
+        missing(f"{why}; `make setup` builds it")
     return path

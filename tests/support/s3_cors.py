@@ -23,9 +23,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-import boto3
-
 from components.storage import CorsRule, s3_cors_configuration
+from tests.support import servers
 from tests.support.servers import free_port
 
 if TYPE_CHECKING:
@@ -77,13 +76,7 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
 
 
 def s3_client(endpoint: str) -> S3Client:
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=TEST_KEY_ID,
-        aws_secret_access_key=TEST_SECRET,
-    )
+    return servers.s3_client(endpoint, TEST_KEY_ID, TEST_SECRET)
 
 
 def put_cors(client: S3Client, bucket: str, rules: Sequence[CorsRule]) -> None:

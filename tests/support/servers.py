@@ -9,7 +9,9 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote, quote_plus
 
+import boto3
 from moto.server import ThreadedMotoServer
+from mypy_boto3_s3 import S3Client
 
 
 def free_port() -> int:
@@ -17,6 +19,13 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def s3_client(endpoint: str, key_id: str, secret: str) -> S3Client:
+    """A boto3 S3 client for moto at `endpoint` (moto takes any key; R2's region is "auto", moto's us-east-1)."""
+    return boto3.client(
+        "s3", endpoint_url=endpoint, aws_access_key_id=key_id, aws_secret_access_key=secret, region_name="us-east-1"
+    )
 
 
 def start_moto(port: int = 0) -> tuple[ThreadedMotoServer, str]:
