@@ -11,18 +11,8 @@ import argparse
 import sys
 import time
 
-from tenants.roster import RosterEntry
+from bench.program_eval import EDGE_RESOURCES, RESOURCES_PER_TENANT, roster
 from tests.program.harness import run_program
-
-RESOURCES_PER_TENANT = 14  # the component and its 13 children (tests/program/test_tenant.py)
-
-
-def roster(count: int) -> list[RosterEntry]:
-    plans = ("free", "reader", "library")
-    return [
-        RosterEntry(f"tenant{i:06d}", f"user{i:06d}", f"user{i}@example.org", plans[i % 3], "active")
-        for i in range(count)
-    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
     tenants = len(recording.by_type("alex-hosted:tenant:Tenant"))
     registrations = len(recording.registrations)
-    expected = args.tenants * RESOURCES_PER_TENANT + 1  # and the stack
+    expected = args.tenants * RESOURCES_PER_TENANT + EDGE_RESOURCES + 1  # and the stack
     print(f"{args.tenants:,} tenants under mocks: {elapsed:.1f} s, {registrations:,} registrations")
     if tenants != args.tenants or registrations != expected:
         print(f"expected {args.tenants} tenants and {expected} registrations, got {tenants} and {registrations}")

@@ -2,9 +2,9 @@
 
 Sources, each optional (a caller that needs only Fly passes only Fly):
 - Fly Machines API (`components.fly.endpoints`, GETs only): per tenant app, the machine list (state, the
-  `events` Fly keeps for it: last start and restarts, the `checks` status list), the volume list and the
-  certificate of `<username>.<domain>`. 3 requests a tenant; the client's token bucket per (action, app)
-  keeps to Fly's published limits.
+  `events` Fly keeps for it: last start and restarts, the `checks` status list), the volume list and,
+  on the edge app, the certificate of each custom domain. 2 requests a tenant plus one per custom
+  domain; the client's token bucket per (action, app) keeps to Fly's published limits.
 - R2 (the operator's S3 client, `components.r2`): per tenant bucket, ListObjectsV2 on `db/` (newest snapshot)
   and `books/` (newest LastModified), and a GET of the image's status object. 3 requests a tenant and one
   more per extra 1,000 objects.
@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from components import bucket_layout, pricing, quota
+from components.alert_rules import ISSUED
 from components.errors import OperationError
 from components.fleet_health import TenantHealth
 from components.fly import endpoints
@@ -232,12 +233,16 @@ def _fly_facts(fly: FlyClient, tenant: RosterEntry, config: StackConfig, reading
             problems.append(f"volume {size} GB is smaller than plan {tenant.plan}'s {wanted} GB")
     elif not purging:
         problems.append(f"no volume named {VOLUME_NAME}")
-    hostname = config.hostname(tenant.username)
-    cert = endpoints.get_certificate(fly, app, hostname)
-    reading.values["certificate_status"] = str(cert.get("status") or "unknown") if cert else "none"
-    reading.values["certificate_created_at"] = _timestamp(cert.get("created_at")) if cert else None
-    if cert is None and not purging:
-        problems.append(f"no certificate for {hostname}")
+    # <username>.<domain> is the edge's wildcard (components.edge_status); only custom domains have a
+    # certificate of their own, on the edge app. The least advanced one is the tenant's status.
+    for hostname in tenant.domains or () if not purging else ():
+        cert = endpoints.get_certificate(fly, config.edge_app_name, hostname)
+        if cert is None:
+            problems.append(f"no certificate for {hostname} on the edge")
+        status = str(cert.get("status") or "unknown") if cert else "none"
+        if reading.values.get("certificate_status") in (None, *ISSUED):
+            reading.values["certificate_status"] = status
+            reading.values["certificate_created_at"] = _timestamp(cert.get("created_at")) if cert else None
 
 
 def _events(machine: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -20,6 +20,8 @@ class ConfigKey(StrEnum):
     DOMAIN = "domain"
     ROSTER = "roster"
     IMAGE = "image"
+    EDGE_IMAGE = "edgeImage"
+    EDGE_REGIONS = "edgeRegions"
     FLY_ORG = "flyOrg"
     FLY_REGION = "flyRegion"
     APP_PREFIX = "appPrefix"
@@ -40,6 +42,8 @@ SCHEMA_KEYS: tuple[ConfigKey, ...] = (
     ConfigKey.DOMAIN,
     ConfigKey.ROSTER,
     ConfigKey.IMAGE,
+    ConfigKey.EDGE_IMAGE,
+    ConfigKey.EDGE_REGIONS,
     ConfigKey.FLY_ORG,
     ConfigKey.FLY_REGION,
     ConfigKey.APP_PREFIX,

@@ -11,6 +11,7 @@ from typing import Any
 import pulumi
 
 from components.config_keys import NAMESPACE
+from components.hostnames import primary_hostname
 from components.stack_config import StackConfig
 from tenants.plans import Plan
 from tenants.roster import RosterEntry
@@ -39,7 +40,7 @@ def tenant_env(tenant: RosterEntry, plan: Plan, settings: StackConfig) -> dict[s
         "DATABASE_PATH": f"{DATA_PATH}/library.db",
         "LIBRARY_PATH": f"{DATA_PATH}/library",
         "COVERS_PATH": f"{DATA_PATH}/covers",
-        "NEXTAUTH_URL": f"https://{settings.hostname(tenant.username)}",
+        "NEXTAUTH_URL": f"https://{primary_hostname(tenant, settings)}",
         "OWNER_EMAIL": tenant.email,
         "R2_ENDPOINT": settings.r2_endpoint,
         "R2_BUCKET": bucket_name(tenant.id),

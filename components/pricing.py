@@ -4,8 +4,9 @@ Figures are USD per 30-day month, read on the dates in the sources; check the li
 quoting a customer. Sources:
 - Fly: https://fly.io/docs/about/pricing/ and https://fly.io/docs/about/billing/ (via
   docs/reference/fly-machines-api.md §4): volumes $0.15/GB-month provisioned, stopped-machine rootfs
-  $0.15/GB-month, single-hostname certificates $0.10/month after 10 free per org, v6 and shared v4
-  free; shared-cpu-1x compute $1.94/month (256 MB) running full time, extra RAM about $5/GB-month.
+  $0.15/GB-month, single-hostname certificates $0.10/month after 10 free per org, a wildcard
+  certificate $1/month, v6 and shared v4 free; shared-cpu-1x compute $1.94/month (256 MB) running
+  full time, extra RAM about $5/GB-month.
 - Cloudflare R2: https://developers.cloudflare.com/r2/pricing/ : standard storage $0.015/GB-month
   after 10 GB-month free per account; class A operations $4.50 and class B $0.36 per million; no
   egress fees. DNS records and account tokens cost nothing.
@@ -23,6 +24,7 @@ FLY_ROOTFS_GB_MONTH = 0.15
 FLY_ROOTFS_GB = 1.0  # the tenant image's root filesystem, an estimate (Next.js app plus tools)
 FLY_CERT_MONTH = 0.10
 FLY_FREE_CERTS_PER_ORG = 10
+FLY_WILDCARD_CERT_MONTH = 1.00
 FLY_SHARED_CPU_256MB_MONTH = 1.94
 FLY_RAM_GB_MONTH = 5.00
 R2_STORAGE_GB_MONTH = 0.015
@@ -59,11 +61,18 @@ class TenantMonth:
         return self.fly + self.r2
 
 
+def edge_month(regions: int, custom_domains: int) -> float:
+    """The edge: its always-on routers (shared-cpu-1x, 256 MB), the wildcard certificate, and one
+    single-hostname certificate per custom domain (before the org's free certificates)."""
+    return regions * compute_month(256) + FLY_WILDCARD_CERT_MONTH + custom_domains * FLY_CERT_MONTH
+
+
 def tenant_month(plan: Plan, state: str, usage: Usage) -> TenantMonth:
-    """What a tenant on `plan` in roster `state` costs a month: its volume, certificate, rootfs, compute
-    while awake, and its R2 quota (billed as if full) with operations while it runs."""
+    """What a tenant on `plan` in roster `state` costs a month: its volume, rootfs, compute while awake,
+    and its R2 quota (billed as if full) with operations while it runs. Its hostnames are the edge's
+    certificates (edge_month), not the tenant's."""
     machine = {"active": "running", "stopped": "stopped"}.get(RUN_STATES.get(state, ""), "none")
-    fly = plan.volume_gb * FLY_VOLUME_GB_MONTH + FLY_CERT_MONTH
+    fly = plan.volume_gb * FLY_VOLUME_GB_MONTH
     rootfs = FLY_ROOTFS_GB * FLY_ROOTFS_GB_MONTH
     if machine == "running":
         awake = usage.awake_fraction

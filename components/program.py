@@ -1,6 +1,7 @@
-"""The program's body: stack settings, the roster, one Tenant per entry, and the stack outputs.
+"""The program's body: stack settings, the roster, one Tenant per entry, the edge, and the stack outputs.
 
-`__main__.py` only calls `run()`; tests call `declare_tenants()` and `outputs()` directly under mocks.
+`__main__.py` only calls `run()`; tests call `declare_tenants()`, `declare_edge()` and `outputs()`
+directly under mocks.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 import pulumi
 
 from components.config_keys import NAMESPACE, SETTINGS_KEYS
+from components.edge import Edge
+from components.edge_map import EdgeMapError, EdgeSource
 from components.stack_config import ConfigError, StackConfig, from_mapping
 from components.tenant import Tenant, TenantArgs
 from tenants.roster import RosterEntry, RosterError, load_roster
@@ -31,16 +34,21 @@ def declare_tenants(settings: StackConfig, roster: Sequence[RosterEntry]) -> dic
     return {entry.id: Tenant(TenantArgs(entry, settings.plans[entry.plan], settings)) for entry in roster}
 
 
+def declare_edge(settings: StackConfig, roster: Sequence[RosterEntry]) -> Edge:
+    """The edge of the stack's domain, its map built from this stack's roster (a list, ready for more)."""
+    return Edge(settings, [EdgeSource(settings, roster)])
+
+
 def summary(roster: Sequence[RosterEntry], tenants: Mapping[str, Tenant]) -> dict[str, Any]:
     """What an operator wants from `pulumi stack output`: one line per tenant and the totals."""
     return {
         "tenants": {
             entry.id: {
                 "hostname": tenants[entry.id].hostname,
+                "hostnames": list(tenants[entry.id].hostnames),
                 "app": tenants[entry.id].app_name,
                 "state": str(TenantState(entry.state)),
                 "plan": entry.plan,
-                "certificateStatus": tenants[entry.id].certificate_status,
             }
             for entry in roster
         },
@@ -52,10 +60,11 @@ def summary(roster: Sequence[RosterEntry], tenants: Mapping[str, Tenant]) -> dic
     }
 
 
-def outputs(roster: Sequence[RosterEntry], tenants: Mapping[str, Tenant]) -> dict[str, Any]:
+def outputs(roster: Sequence[RosterEntry], tenants: Mapping[str, Tenant], edge: Edge) -> dict[str, Any]:
     """Every stack output by name: `run` exports exactly these, and the test harness records them."""
     return {
         **summary(roster, tenants),
+        "edge": edge.outputs(),
         "initialPasswords": pulumi.Output.secret({tid: tenant.initial_password for tid, tenant in tenants.items()}),
     }
 
@@ -64,10 +73,14 @@ def run() -> None:
     stack = pulumi.get_stack()
     try:
         settings = read_settings(stack)
-        roster = load_roster(settings.roster, settings.plans)
+        roster = load_roster(settings.roster, settings.plans, domain=settings.domain)
     except (ConfigError, RosterError) as exc:
         # RunError prints the message alone: the operator needs the keys and entries, not a traceback.
         raise pulumi.RunError(str(exc)) from None
     tenants = declare_tenants(settings, roster)
-    for key, value in outputs(roster, tenants).items():
+    try:
+        edge = declare_edge(settings, roster)
+    except EdgeMapError as exc:
+        raise pulumi.RunError(str(exc)) from None
+    for key, value in outputs(roster, tenants, edge).items():
         pulumi.export(key, value)

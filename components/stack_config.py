@@ -60,9 +60,17 @@ class StackConfig:
     cloudflare_account_id: str
     cloudflare_zone_id: str
     plans: dict[str, Plan] = field(default_factory=dict)
+    # The edge (components/edge.py): the router image and the regions of its always-on machines.
+    edge_image: str = ""
+    edge_regions: tuple[str, ...] = ()
 
     def app_name(self, tenant_id: str) -> str:
         return f"{self.app_prefix}-{tenant_id}"
+
+    @property
+    def edge_app_name(self) -> str:
+        # Tenant ids are 6-20 characters, so "edge" can never be one: no tenant app takes this name.
+        return f"{self.app_prefix}-edge"
 
     def hostname(self, username: str) -> str:
         return f"{username}.{self.domain}"
@@ -99,6 +107,7 @@ _RULES: dict[ConfigKey, tuple[str, Callable[[str], str | None]]] = {
         ),
     ),
     ConfigKey.IMAGE: ("the tenant image, pinned", _pinned_image_error),
+    ConfigKey.EDGE_IMAGE: ("the edge router image (image/router), pinned", _pinned_image_error),
     ConfigKey.FLY_ORG: (
         "the Fly organization slug",
         _matches(FLY_ORG_RE, "expected a Fly organization slug (a-z, 0-9, '-')"),
@@ -152,6 +161,7 @@ def from_mapping(stack: str, values: Mapping[str, Any]) -> StackConfig:
         what = "a path without control, invisible or space characters"
         problems.append(f"{ConfigKey.ROSTER.qualified}: expected {what}, got {_shown(roster_value)}")
         roster_value = f"tenants/{stack}.yaml"
+    edge_regions = _edge_regions(values.get(ConfigKey.EDGE_REGIONS.qualified), problems)
     plans: dict[str, Plan] = {}
     try:
         plans = parse_plans(_maybe_yaml(values.get(ConfigKey.PLANS.qualified)))
@@ -174,7 +184,37 @@ def from_mapping(stack: str, values: Mapping[str, Any]) -> StackConfig:
         cloudflare_account_id=checked[ConfigKey.CLOUDFLARE_ACCOUNT_ID],
         cloudflare_zone_id=checked[ConfigKey.CLOUDFLARE_ZONE_ID],
         plans=plans,
+        edge_image=checked[ConfigKey.EDGE_IMAGE],
+        edge_regions=edge_regions,
     )
+
+
+EDGE_REGIONS_MIN = 2  # one region down must not take every tenant down with it
+
+
+def _edge_regions(value: Any, problems: list[str]) -> tuple[str, ...]:
+    """A list of distinct Fly region codes, at least two; problems are appended, naming the key."""
+    key = ConfigKey.EDGE_REGIONS.qualified
+    expected = f"a list of at least {EDGE_REGIONS_MIN} distinct Fly region codes, e.g. [ams, fra]"
+    if value is None or value == "":
+        problems.append(f"{key}: required ({expected})")
+        return ()
+    try:
+        regions = _maybe_yaml(value)
+    except InputError as exc:
+        problems.append(f"{key}: {exc}")
+        return ()
+    if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
+        problems.append(f"{key}: expected {expected}, got {_shown(regions)}")
+        return ()
+    bad = [r for r in regions if not matches(REGION_RE, r)]
+    if bad:
+        problems.append(f"{key}: {quote_value(bad[0])} is not a three-letter Fly region code")
+    elif len(set(regions)) != len(regions):
+        problems.append(f"{key}: a region is listed twice in {', '.join(regions)}")
+    elif len(regions) < EDGE_REGIONS_MIN:
+        problems.append(f"{key}: expected {expected}, got {len(regions)}")
+    return tuple(regions)
 
 
 def _maybe_yaml(value: Any) -> Any:

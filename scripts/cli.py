@@ -205,7 +205,7 @@ def add_grace_days(parser: argparse.ArgumentParser) -> None:
 def read_target(target: Target) -> tuple[list[RosterEntry], str]:
     """The validated roster and its text (for a later write_roster(expected=text)); problems are one CliError."""
     try:
-        return read_roster(target.roster, target.plans)
+        return read_roster(target.roster, target.plans, domain=target.config.domain if target.config else None)
     except RosterError as exc:
         raise CliError(one_line(str(exc))) from None
 

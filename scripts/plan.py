@@ -20,11 +20,12 @@ from components.stack_config import StackConfig
 from scripts import cli, pricing
 from tenants.roster import RosterEntry
 
-# Published ceilings that cap tenants per stack or per account (DESIGN.md, references).
+# Published ceilings that cap tenants per stack or per account (DESIGN.md, references). DNS records and
+# Let's Encrypt issuance no longer grow with tenants: the edge holds one wildcard certificate and one
+# wildcard record for all of them (components/edge.py). Custom domains are each on the customer's own
+# registered domain, so Let's Encrypt's per-domain limit is theirs, one certificate each.
 LIMITS = {
-    "dns_records_free_zone": 200,
     "account_tokens": 500,
-    "new_certificates_per_week": 50,
 }
 
 
@@ -44,6 +45,7 @@ class TenantPlan:
     quota_gb: float
     fly_month: float
     r2_month: float
+    custom_domains: int = 0
 
 
 def plan_tenant(entry: RosterEntry, settings: StackConfig, usage: pricing.Usage) -> TenantPlan:
@@ -64,14 +66,17 @@ def plan_tenant(entry: RosterEntry, settings: StackConfig, usage: pricing.Usage)
         quota_gb=plan.quota_gb,
         fly_month=round(month.fly, 4),
         r2_month=round(month.r2, 4),
+        custom_domains=len(entry.domains or ()) if entry.state != "purging" else 0,
     )
 
 
-def totals(rows: Sequence[TenantPlan]) -> dict[str, object]:
-    free_certs = min(len(rows), pricing.FLY_FREE_CERTS_PER_ORG) * pricing.FLY_CERT_MONTH
+def totals(rows: Sequence[TenantPlan], settings: StackConfig) -> dict[str, object]:
+    domains = sum(r.custom_domains for r in rows)
+    edge = pricing.edge_month(len(settings.edge_regions), domains)
+    free_certs = min(domains, pricing.FLY_FREE_CERTS_PER_ORG) * pricing.FLY_CERT_MONTH
     quota = sum(r.quota_gb for r in rows)
     free_r2 = min(quota, pricing.R2_FREE_GB_MONTH) * pricing.R2_STORAGE_GB_MONTH
-    fly = max(sum(r.fly_month for r in rows) - free_certs, 0.0)
+    fly = max(sum(r.fly_month for r in rows) + edge - free_certs, 0.0)
     r2 = max(sum(r.r2_month for r in rows) - free_r2, 0.0)
     return {
         "tenants": len(rows),
@@ -79,6 +84,9 @@ def totals(rows: Sequence[TenantPlan]) -> dict[str, object]:
         "by_plan": dict(sorted(Counter(r.plan for r in rows).items())),
         "machines_running": sum(r.machine == "running" for r in rows),
         "volume_gb": sum(r.volume_gb for r in rows),
+        "edge_routers": len(settings.edge_regions),
+        "custom_domains": domains,
+        "edge_month": round(edge, 2),
         "r2_quota_gb": round(quota, 2),
         "fly_month": round(fly, 2),
         "r2_month": round(r2, 2),
@@ -87,16 +95,13 @@ def totals(rows: Sequence[TenantPlan]) -> dict[str, object]:
 
 
 def limit_warnings(rows: Sequence[TenantPlan]) -> list[str]:
+    # Every tenant's token counts, purging ones too: the token lives until the tenant leaves the roster.
     count = len(rows)
     warnings = []
-    if count > LIMITS["dns_records_free_zone"] * 0.9:
-        warnings.append(f"{count} DNS records: a free Cloudflare zone holds {LIMITS['dns_records_free_zone']}")
     if count > LIMITS["account_tokens"] * 0.9:
-        warnings.append(f"{count} bucket tokens: a Cloudflare account holds {LIMITS['account_tokens']}")
-    if count > LIMITS["new_certificates_per_week"]:
         warnings.append(
-            f"{count} hostnames: Let's Encrypt issues {LIMITS['new_certificates_per_week']} new certificates "
-            "per registered domain per week; add new tenants in batches"
+            f"{count} bucket tokens: a Cloudflare account holds {LIMITS['account_tokens']} tokens, "
+            "the operator's own included"
         )
     return warnings
 
@@ -135,13 +140,14 @@ def render_text(settings: StackConfig, roster: Path, rows: Sequence[TenantPlan],
     ]  # fmt: skip
     lines = [f"Stack {settings.stack}: {len(rows)} tenant(s) under {settings.domain}, roster {_shown(roster)}"]
     lines.append(cli.table(header, cells))
-    t = totals(rows)
+    t = totals(rows, settings)
     lines += [
         "",
         f"Totals: {t['tenants']} tenant(s): {_counts([r.state for r in rows])}; "
         f"plans: {_counts([r.plan for r in rows])}",
-        f"  Fly: {t['machines_running']} machine(s) scaling to zero, {t['volume_gb']} GB of volumes: "
-        f"${t['fly_month']:.2f}/month",
+        f"  Fly: {t['machines_running']} machine(s) scaling to zero, {t['volume_gb']} GB of volumes, "
+        f"the edge ({t['edge_routers']} routers, the wildcard and {t['custom_domains']} custom domain "
+        f"certificate(s): ${t['edge_month']:.2f}): ${t['fly_month']:.2f}/month",
         f"  Cloudflare R2: {t['r2_quota_gb']} GB of quota if full: ${t['r2_month']:.2f}/month",
         f"  Estimated total: ${t['total_month']:.2f}/month at list prices "
         f"(machines awake {usage.awake_fraction:.0%} of the month; see components/pricing.py)",
@@ -183,7 +189,7 @@ def _body(argv: Sequence[str] | None) -> int:
             "stack": settings.stack,
             "domain": settings.domain,
             "tenants": [asdict(r) for r in rows],
-            "totals": totals(rows),
+            "totals": totals(rows, settings),
             "warnings": limit_warnings(rows),
             "assumptions": asdict(usage),
         }

@@ -9,6 +9,7 @@ from components.pricing import (
     FLY_ROOTFS_GB_MONTH,
     FLY_SHARED_CPU_256MB_MONTH,
     FLY_VOLUME_GB_MONTH,
+    FLY_WILDCARD_CERT_MONTH,
     R2_CLASS_A_PER_MILLION,
     R2_CLASS_B_PER_MILLION,
     R2_FREE_GB_MONTH,
@@ -16,6 +17,7 @@ from components.pricing import (
     TenantMonth,
     Usage,
     compute_month,
+    edge_month,
     tenant_month,
 )
 
@@ -27,6 +29,7 @@ __all__ = [
     "FLY_ROOTFS_GB_MONTH",
     "FLY_SHARED_CPU_256MB_MONTH",
     "FLY_VOLUME_GB_MONTH",
+    "FLY_WILDCARD_CERT_MONTH",
     "R2_CLASS_A_PER_MILLION",
     "R2_CLASS_B_PER_MILLION",
     "R2_FREE_GB_MONTH",
@@ -34,5 +37,6 @@ __all__ = [
     "TenantMonth",
     "Usage",
     "compute_month",
+    "edge_month",
     "tenant_month",
 ]

@@ -1,13 +1,16 @@
-"""`python -m scripts.status --stack S`: each tenant's Fly machine state, certificate and volume, read-only.
+"""`python -m scripts.status --stack S`: each tenant's Fly machine state and volume, and the edge, read-only.
 
 Reads the Fly Machines API with GETs only, through the fleet collector (`components.collector`, Fly
-only) and the project's Fly client (`components.fly.client`;
-`FLY_API_URL` / `FLY_API_TOKEN` from the environment): per tenant app, the machine list, the volume list
-and the certificate of `<username>.<domain>`. Prints a table, then one summary line per machine state.
+only), `components.edge_status` and the project's Fly client (`components.fly.client`;
+`FLY_API_URL` / `FLY_API_TOKEN` from the environment): per tenant app, the machine list and the volume
+list; on the edge app, its routers, the wildcard certificate and each custom domain's certificate with
+the DNS records the customer must create. Prints a table, one summary line per machine state, then the
+edge.
 
-Exit codes: 0 every tenant looks as its roster state says, 1 something needs attention (a missing app,
-machine, volume or certificate, a failed machine, a suspended tenant's machine running, a volume smaller
-than its plan), 2 could not run (no token, Fly unreachable, token refused).
+Exit codes: 0 every tenant looks as its roster state says and the edge serves, 1 something needs
+attention (a missing app, machine, volume or certificate, a failed machine, a suspended tenant's machine
+running, a volume smaller than its plan, a router down or failing its check), 2 could not run (no
+token, Fly unreachable, token refused).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from datetime import UTC, datetime
 
 from components import collector
 from components.collector import FleetUnreadable
+from components.edge_status import EdgeStatus, read_edge
 from components.fleet_health import TenantHealth
 from components.fly.client import FlyClient, open_client
 from components.fly.errors import FlyConfigError, FlyError
@@ -107,12 +111,14 @@ def _body(argv: Sequence[str] | None) -> int:
     try:
         with fly:
             rows = collect(fly, tenants, config)
+            # No tenants, nothing to reach: an empty roster costs no request at all.
+            edge = read_edge(fly, config, tenants) if tenants else EdgeStatus(config.edge_app_name)
     except FleetUnreadable as exc:
         raise cli.CliError(str(exc)) from None
     except FlyError as exc:  # anything the client raises that the collector did not place on a tenant
         raise cli.CliError(fly.scrub(str(exc))) from None
     attention = [row for row in rows if row.problems]
-    code = cli.EXIT_ATTENTION if attention else cli.EXIT_OK
+    code = cli.EXIT_ATTENTION if attention or edge.problems else cli.EXIT_OK
     machine_counts = Counter(row.machine for row in rows)
     if args.json:
         data = {
@@ -120,6 +126,7 @@ def _body(argv: Sequence[str] | None) -> int:
             "machine_states": dict(sorted(machine_counts.items())),
             "certificates": dict(sorted(Counter(row.certificate for row in rows).items())),
             "needs_attention": [row.tenant for row in attention],
+            "edge": asdict(edge),
         }
         cli.print_json("status", args.stack, code, data)
         return code
@@ -127,7 +134,22 @@ def _body(argv: Sequence[str] | None) -> int:
     for line in summary_lines(rows):
         print(line)
     print(f"{len(rows)} tenant(s), {len(attention)} need attention")
+    for line in edge_lines(edge, config) if tenants else ():
+        print(line)
     return code
+
+
+def edge_lines(edge: EdgeStatus, config: StackConfig) -> list[str]:
+    routers = ", ".join(f"{region} {state}" for region, state in sorted(edge.routers.items())) or "none"
+    lines = [f"edge {edge.app}: routers {routers}; *.{config.domain} certificate {edge.wildcard}"]
+    for domain in edge.domains:
+        records = "; ".join(f"{r['type']} {r['name']} -> {r['content']}" for r in domain.records)
+        lines.append(
+            f"  custom domain {domain.hostname} (tenant {domain.tenant}): certificate {domain.certificate}; "
+            f"the customer creates: {records}"
+        )
+    lines += [f"  edge problem: {problem}" for problem in edge.problems]
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -38,6 +38,12 @@ def _dns_name(max_length: int) -> re.Pattern[str]:
 
 # Any hostname we hand to Fly or Cloudflare (a certificate's, a DNS record's).
 HOSTNAME_RE = _dns_name(HOSTNAME_MAX)
+# A certificate may also cover a whole level: `*.<hostname>` (the edge's wildcard, DNS-01 validated).
+CERTIFICATE_HOSTNAME_RE = re.compile(rf"(?:\*\.)?{HOSTNAME_RE.pattern}")
+# A customer's own hostname (roster `domains`): any DNS name, checked against the stack's domain elsewhere.
+CUSTOM_DOMAIN_RE = HOSTNAME_RE
+# Custom domains per tenant: each is a certificate on the edge app ($0.10/month) and a map entry.
+CUSTOM_DOMAINS_MAX = 5
 # The stack's `domain`: a hostname with room for `<username>.` in front of it.
 DOMAIN_RE = _dns_name(DOMAIN_MAX)
 # Fly region codes are three lowercase letters (ams, iad, syd, ...).

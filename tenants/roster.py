@@ -25,7 +25,15 @@ from typing import Any
 import yaml
 
 from tenants.inputs import ImpossibleDate, InputError, load_yaml, matches, quote_value, read_text
-from tenants.naming import REGION_RE, TENANT_ID_RE, USERNAME_MAX, USERNAME_MIN, USERNAME_RE
+from tenants.naming import (
+    CUSTOM_DOMAIN_RE,
+    CUSTOM_DOMAINS_MAX,
+    REGION_RE,
+    TENANT_ID_RE,
+    USERNAME_MAX,
+    USERNAME_MIN,
+    USERNAME_RE,
+)
 from tenants.plans import DEFAULT_PLANS, Plan
 from tenants.states import HOLDS, STATES, TenantState
 
@@ -65,6 +73,8 @@ class RosterEntry:
     plan: str
     state: str
     region: str | None = None
+    # The customer's own hostnames, served by the edge beside <username>.<domain>; the first is primary.
+    domains: tuple[str, ...] | None = None
     stripe_customer: str | None = None
     hold: str | None = None
     created_at: date | None = None
@@ -80,9 +90,16 @@ class RosterEntry:
             value = getattr(self, name)
             if isinstance(value, Enum):
                 object.__setattr__(self, name, value.value)
+        if isinstance(self.domains, list):  # hashable and immutable, however the caller passed it
+            object.__setattr__(self, "domains", tuple(self.domains))
 
     def to_mapping(self) -> dict[str, Any]:
-        return {key: value for key, value in asdict(self).items() if value is not None}
+        # The safe dumper writes lists, not tuples.
+        return {
+            key: list(value) if isinstance(value, tuple) else value
+            for key, value in asdict(self).items()
+            if value is not None
+        }
 
     def with_changes(self, **changes: Any) -> RosterEntry:
         return replace(self, **changes)
@@ -90,6 +107,7 @@ class RosterEntry:
 
 FIELD_NAMES = tuple(f.name for f in fields(RosterEntry))
 REQUIRED = ("id", "username", "email", "plan", "state")
+LIST_FIELDS = ("domains",)
 DATE_FIELDS = ("created_at", "cancelled_at", "purge_after", "purge_marked_at", "over_quota_since")
 
 
@@ -129,12 +147,19 @@ def roster_path(stack: str) -> Path:
 _SafeDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-def load_roster(path: Path | str, plans: Mapping[str, Plan] = DEFAULT_PLANS) -> list[RosterEntry]:
-    """Reads and validates a roster file; raises RosterError listing every problem."""
-    return read_roster(path, plans)[0]
+def load_roster(
+    path: Path | str, plans: Mapping[str, Plan] = DEFAULT_PLANS, *, domain: str | None = None
+) -> list[RosterEntry]:
+    """Reads and validates a roster file; raises RosterError listing every problem.
+
+    `domain` (the stack's) adds the rules that need it: no custom domain in the stack's own name space.
+    """
+    return read_roster(path, plans, domain=domain)[0]
 
 
-def read_roster(path: Path | str, plans: Mapping[str, Plan] = DEFAULT_PLANS) -> tuple[list[RosterEntry], str]:
+def read_roster(
+    path: Path | str, plans: Mapping[str, Plan] = DEFAULT_PLANS, *, domain: str | None = None
+) -> tuple[list[RosterEntry], str]:
     """The validated tenants and the exact text they came from, to hand back to write_roster(expected=).
 
     Whatever is wrong with the file (missing, a directory, not UTF-8, not YAML, the wrong shape) is a
@@ -145,10 +170,12 @@ def read_roster(path: Path | str, plans: Mapping[str, Plan] = DEFAULT_PLANS) -> 
         text = read_text(path)
     except InputError as exc:
         raise RosterError(str(path), [str(exc)]) from None
-    return parse_roster(text, str(path), plans), text
+    return parse_roster(text, str(path), plans, domain=domain), text
 
 
-def parse_roster(text: str, source: str, plans: Mapping[str, Plan] = DEFAULT_PLANS) -> list[RosterEntry]:
+def parse_roster(
+    text: str, source: str, plans: Mapping[str, Plan] = DEFAULT_PLANS, *, domain: str | None = None
+) -> list[RosterEntry]:
     try:
         data = load_yaml(text)
     except InputError as exc:
@@ -172,6 +199,8 @@ def parse_roster(text: str, source: str, plans: Mapping[str, Plan] = DEFAULT_PLA
     # Duplicates count every entry as written, parsed or not: a broken first copy still claims its id.
     claims = [_claim(index, raw) for index, raw in enumerate(data, start=1)]
     problems.extend(_duplicates(claims))
+    if domain is not None and not problems:  # every entry parsed, so list order is file order
+        problems.extend(domain_problems(tenants, domain))
     if problems:
         raise RosterError(source, _in_file_order(problems))
     return tenants
@@ -184,14 +213,18 @@ class _Claim:
     entry: int
     tenant_id: str | None
     username: str | None
+    domains: tuple[str, ...] = ()
 
 
 def _claim(index: int, raw: Any) -> _Claim:
     if not isinstance(raw, Mapping):
         return _Claim(index, None, None)
-    tenant_id, username = raw.get("id"), raw.get("username")
+    tenant_id, username, domains = raw.get("id"), raw.get("username"), raw.get("domains")
     return _Claim(
-        index, tenant_id if isinstance(tenant_id, str) else None, username if isinstance(username, str) else None
+        index,
+        tenant_id if isinstance(tenant_id, str) else None,
+        username if isinstance(username, str) else None,
+        tuple(d for d in domains if isinstance(d, str)) if isinstance(domains, list) else (),
     )
 
 
@@ -231,6 +264,12 @@ def _parse_entry(index: int, raw: Any) -> tuple[RosterEntry | None, list[Problem
                 problem(name, f"expected a date YYYY-MM-DD, got {_shown(value)}{why}")
                 continue
             values[name] = parsed
+        elif name in LIST_FIELDS:
+            items = _text_list(value)
+            if isinstance(items, str):
+                problem(name, items)
+            else:
+                values[name] = items
         elif isinstance(value, ImpossibleDate) or not isinstance(value, str):
             hint = " (quote it)" if isinstance(value, int | float | bool | date | ImpossibleDate) else ""
             problem(name, f"expected text, got {_shown(value)}{hint}")
@@ -239,6 +278,18 @@ def _parse_entry(index: int, raw: Any) -> tuple[RosterEntry | None, list[Problem
     if problems:
         return None, problems
     return RosterEntry(**values), []
+
+
+def _text_list(value: Any) -> tuple[str, ...] | str:
+    """A non-empty list of text, or why the value is not one."""
+    if not isinstance(value, list):
+        return f"expected a list of hostnames, got {_shown(value)}"
+    if not value:
+        return "an empty list: leave the field out instead"
+    for item in value:
+        if isinstance(item, ImpossibleDate) or not isinstance(item, str):
+            return f"expected text in the list, got {_shown(item)}"
+    return tuple(value)
 
 
 def _shown(value: Any) -> str:
@@ -279,7 +330,7 @@ def validate(
     for fallback, tenant in enumerate(tenants, start=1):
         index = positions.get(id(tenant), fallback) if positions else fallback
         problems.extend(_entry_rules(index, tenant, plans))
-        claims.append(_Claim(index, tenant.id, tenant.username))
+        claims.append(_Claim(index, tenant.id, tenant.username, tenant.domains or ()))
     problems.extend(_duplicates(claims))
     return _in_file_order(problems)
 
@@ -311,6 +362,8 @@ def _entry_rules(index: int, tenant: RosterEntry, plans: Mapping[str, Plan]) -> 
         problem("state", f"unknown state {quote_value(tenant.state)} (states: {', '.join(STATES)})")
     if tenant.region is not None and not matches(REGION_RE, tenant.region):
         problem("region", f"{quote_value(tenant.region)} is not a Fly region code (three letters, e.g. ams)")
+    for message in _domain_rules(tenant.domains or ()):
+        problem("domains", message)
     if tenant.stripe_customer is not None and not matches(STRIPE_CUSTOMER_RE, tenant.stripe_customer):
         problem("stripe_customer", f"{quote_value(tenant.stripe_customer)} is not a Stripe customer id (cus_...)")
     if tenant.hold is not None:
@@ -323,11 +376,42 @@ def _entry_rules(index: int, tenant: RosterEntry, plans: Mapping[str, Plan]) -> 
     return problems
 
 
+def _domain_rules(domains: Sequence[str]) -> Iterable[str]:
+    if len(domains) > CUSTOM_DOMAINS_MAX:
+        yield f"at most {CUSTOM_DOMAINS_MAX} custom domains per tenant, got {len(domains)}"
+    seen: set[str] = set()
+    for hostname in domains:
+        if not matches(CUSTOM_DOMAIN_RE, hostname):
+            yield (
+                f"{quote_value(hostname)} is not a hostname: lowercase labels of a-z, 0-9 and '-' with a dot between "
+                "(punycode for international names), no wildcard, port, scheme or trailing dot"
+            )
+        elif hostname in seen:
+            yield f"{quote_value(hostname)} is listed twice"
+        seen.add(hostname)
+
+
+def domain_problems(tenants: Sequence[RosterEntry], domain: str) -> list[Problem]:
+    """Custom domains that would collide with the stack's own: equal to it, under it, or above it.
+
+    The roster alone cannot know the stack's domain; every place that has both (the program, the
+    scripts' stack loader) adds these to the roster's own rules.
+    """
+    problems: list[Problem] = []
+    for index, tenant in enumerate(tenants, start=1):
+        for hostname in tenant.domains or ():
+            if hostname == domain or hostname.endswith(f".{domain}") or domain.endswith(f".{hostname}"):
+                message = f"{quote_value(hostname)} is the stack's own domain {domain} or shares its name space"
+                problems.append(Problem(index, tenant.id, "domains", message))
+    return problems
+
+
 def _duplicates(claims: Sequence[_Claim]) -> list[Problem]:
     """Every later entry that repeats an earlier entry's id or username, whatever else is wrong with either."""
     problems: list[Problem] = []
     first_id: dict[str, _Claim] = {}
     first_username: dict[str, _Claim] = {}
+    first_domain: dict[str, _Claim] = {}
     for claim in claims:
         if claim.tenant_id is not None:
             if claim.tenant_id in first_id:
@@ -342,6 +426,12 @@ def _duplicates(claims: Sequence[_Claim]) -> list[Problem]:
                 owner = f"tenant {quote_value(holder.tenant_id)}" if holder.tenant_id else f"entry {holder.entry}"
                 message = f"{quote_value(claim.username)} is already used by {owner}"
                 problems.append(Problem(claim.entry, claim.tenant_id, "username", message))
+        for hostname in dict.fromkeys(claim.domains):  # a repeat within one entry is _domain_rules'
+            holder = first_domain.setdefault(hostname, claim)
+            if holder is not claim:
+                owner = f"tenant {quote_value(holder.tenant_id)}" if holder.tenant_id else f"entry {holder.entry}"
+                message = f"{quote_value(hostname)} is already a domain of {owner}"
+                problems.append(Problem(claim.entry, claim.tenant_id, "domains", message))
     return problems
 
 

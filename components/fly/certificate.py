@@ -1,4 +1,7 @@
-"""ACME certificate for a tenant hostname. `up` does not wait for issuance; status is an output."""
+"""ACME certificate for a hostname or a wildcard `*.<name>` (sent as `%2A` in paths).
+
+`up` does not wait for issuance; status is an output.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,8 @@ from components.fly.client import open_client
 from components.fly.common import FlyProvider, changed_keys, check_app_name, is_unknown
 from components.fly.converge import create_or_adopt, delete_until_gone
 from components.fly.errors import FlyResourceError
-from tenants.naming import HOSTNAME_RE
+from tenants.inputs import matches
+from tenants.naming import CERTIFICATE_HOSTNAME_RE
 
 KEYS = ("app", "hostname")
 
@@ -42,8 +46,10 @@ class CertificateProvider(FlyProvider):
         failures: list[CheckFailure] = []
         check_app_name(news, "app", failures)
         host = news.get("hostname")
-        if not is_unknown(host) and not (isinstance(host, str) and HOSTNAME_RE.fullmatch(host)):
-            failures.append(CheckFailure("hostname", f"hostname must be a lowercase DNS name, got {host!r}"))
+        if not is_unknown(host) and not (isinstance(host, str) and matches(CERTIFICATE_HOSTNAME_RE, host)):
+            failures.append(
+                CheckFailure("hostname", f"hostname must be a lowercase DNS name or *.<name>, got {host!r}")
+            )
         return CheckResult({k: news.get(k) for k in KEYS}, failures)
 
     # diff

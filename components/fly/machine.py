@@ -39,6 +39,7 @@ def _inputs(props: Mapping[str, Any]) -> dict[str, Any]:
         "config": norm.normalize(props.get("config")),
         "run_state": str(props.get("run_state") or "active"),
         "min_secrets_version": as_int(props.get("min_secrets_version")),
+        "await_checks": props.get("await_checks") is True,
     }
 
 
@@ -97,6 +98,31 @@ def wait_for(fly: FlyClient, app: str, machine_id: str, state: str, instance_id:
             attempt += 1
 
 
+def wait_for_checks(fly: FlyClient, app: str, machine_id: str) -> None:
+    """After a start: poll until every configured check passes, so a rolling update goes one healthy
+    machine at a time (the edge). A check that fails past the deadline fails the update, naming it."""
+    deadline = fly.deadline(tunables().wait_deadline_s, f"checks of machine {machine_id}")
+    attempt = 0
+    while True:
+        machine = _get(fly, app, machine_id)
+        if machine is None:
+            raise FlyResourceError(f"machine {machine_id} of app {app} vanished while waiting for its checks")
+        failing = [
+            f"{check.get('name')}={check.get('status')}"
+            for check in machine.get("checks") or []
+            if isinstance(check, Mapping) and check.get("status") != "passing"
+        ]
+        if not failing:
+            return
+        if deadline.passed():
+            raise FlyResourceError(
+                f"machine {machine_id} of app {app} started but its checks did not pass within "
+                f"{deadline.seconds:.0f}s: {', '.join(failing)}"
+            )
+        deadline.sleep(min(2.0, fly.backoff(attempt) + 0.2))
+        attempt += 1
+
+
 def _acquire_lease(fly: FlyClient, app: str, machine_id: str) -> str:
     deadline = fly.deadline(tunables().wait_deadline_s, f"lease on machine {machine_id}")
     attempt = 0
@@ -143,8 +169,12 @@ class MachineProvider(FlyProvider):
             failures.append(
                 CheckFailure("min_secrets_version", f"min_secrets_version must be a whole number, got {msv!r}")
             )
+        await_checks = news.get("await_checks", False)
+        if not is_unknown(await_checks) and not isinstance(await_checks, bool):
+            failures.append(CheckFailure("await_checks", f"await_checks must be true or false, got {await_checks!r}"))
         inputs = {k: news.get(k) for k in ("app", "region", "name", "config", "min_secrets_version")}
         inputs["run_state"] = run_state
+        inputs["await_checks"] = await_checks
         return CheckResult(inputs, failures)
 
     # diff
@@ -186,6 +216,8 @@ class MachineProvider(FlyProvider):
             )
             settled = settled_machine_state(run_state == "active")
             wait_for(fly, app, str(machine["id"]), settled, str(machine.get("instance_id") or "") or None)
+            if inputs["await_checks"] and run_state == "active":
+                wait_for_checks(fly, app, str(machine["id"]))
         return CreateResult(str(machine["id"]), _outs(inputs, machine))
 
     # read
@@ -196,7 +228,7 @@ class MachineProvider(FlyProvider):
         if machine is None:
             return ReadResult("", {})
         seen = norm.view(machine.get("config"), inputs["config"], inputs["run_state"])
-        config = inputs["config"] if seen == inputs["config"] else seen
+        config = inputs["config"] if norm.content(seen) == norm.content(inputs["config"]) else seen
         return ReadResult(id_, _outs(inputs, machine, config), inputs={**inputs, "config": config})
 
     # update
@@ -228,6 +260,8 @@ class MachineProvider(FlyProvider):
                 machine = endpoints.update_machine(fly, app, id_, body, nonce)
                 # Wait on the new version: started, or settled in stopped after skip_launch.
                 wait_for(fly, app, id_, settled_machine_state(launch), str(machine.get("instance_id") or "") or None)
+                if inputs["await_checks"] and launch:
+                    wait_for_checks(fly, app, id_)
             finally:
                 _release_lease(fly, app, id_, nonce)
         return UpdateResult(_outs(inputs, machine))
@@ -243,7 +277,7 @@ class MachineProvider(FlyProvider):
 
 
 def _diffable(value: Any) -> Any:
-    return norm.normalize(value) if isinstance(value, Mapping) else norm.plain(value)
+    return norm.content(value) if isinstance(value, Mapping) else norm.plain(value)
 
 
 def _check_config(config: Mapping[str, Any]) -> list[CheckFailure]:
@@ -283,7 +317,10 @@ def _check_config(config: Mapping[str, Any]) -> list[CheckFailure]:
 
 
 class Machine(Resource, module="fly", name="Machine"):
-    """A Fly machine in `region` with the Tenant's config; run_state "active" or "stopped"."""
+    """A Fly machine in `region` with the given config; run_state "active" or "stopped".
+
+    `await_checks`: a create or update that starts the machine also waits for its checks to pass.
+    """
 
     machine_id: pulumi.Output[str]
     instance_id: pulumi.Output[str]
@@ -299,9 +336,11 @@ class Machine(Resource, module="fly", name="Machine"):
         config: pulumi.Input[Mapping[str, Any]],
         run_state: pulumi.Input[str] = "active",
         min_secrets_version: pulumi.Input[int] | None = None,
+        await_checks: bool = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
+            "await_checks": await_checks,
             "app": app,
             "region": region,
             "name": name,

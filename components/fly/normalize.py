@@ -8,7 +8,12 @@ shape of the config we asked for, so only keys we set are ever compared.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
+import gzip
+import hashlib
+import zlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,6 +45,31 @@ def normalize(config: Mapping[str, Any] | None) -> dict[str, Any]:
         if isinstance(service, dict) and isinstance(service.get("autostop"), bool):
             service["autostop"] = _AUTOSTOP[service["autostop"]]
     return out
+
+
+def content(config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """`normalize`, with each `files[].raw_value` replaced by the digest of the file it holds.
+
+    For comparing only: two gzip encodings of the same bytes (another zlib, another level) are the same
+    file, so a map re-encoded on another operator's machine is not a change (components/edge_map.py).
+    """
+    out = normalize(config)
+    files = out.get("files")
+    if isinstance(files, list):
+        out["files"] = [_file_content(entry) for entry in files]
+    return out
+
+
+def _file_content(entry: Any) -> Any:
+    if not isinstance(entry, dict) or not isinstance(entry.get("raw_value"), str):
+        return entry
+    try:
+        raw = base64.b64decode(entry["raw_value"], validate=True)
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+    except (binascii.Error, ValueError, OSError, EOFError, zlib.error):
+        return entry  # not ours to read: compared as written
+    return {**entry, "raw_value": f"sha256:{hashlib.sha256(raw).hexdigest()}"}
 
 
 def _project(actual: Any, like: Any) -> Any:

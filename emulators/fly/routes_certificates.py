@@ -1,5 +1,10 @@
 """ACME certificates (docs/reference/fly-machines-api.md §1.8). Status changes only through
-FlyEmulator.set_certificate_status."""
+FlyEmulator.set_certificate_status.
+
+Wildcards: `*.example.com` is created like any hostname and addressed as `%2A.example.com` in paths (the path
+parameter is URL-decoded). DNS-01 validates the parent name, so its `_acme-challenge` and `_fly-ownership` records
+are on `example.com`, and the challenge target is `example.com.<id>.flydns.net`. A hostname is held by one app at a
+time (422); `*.example.com` and `a.example.com` are different hostnames and may sit on different apps."""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ _HOST = re.compile(r"(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
 
 def certificate_json(world: World, cert: Certificate) -> dict[str, Any]:
+    domain = cert.hostname.removeprefix("*.")  # DNS records of a wildcard live on its parent name
     ips = world.state.ips.get(cert.app, [])
     active = cert.status == "active"
     issued = [{"type": kind, "certificate_authority": "lets_encrypt"} for kind in ("ecdsa", "rsa")]
@@ -38,9 +44,9 @@ def certificate_json(world: World, cert: Certificate) -> dict[str, Any]:
             "a": [ip.ip for ip in ips if ip.type in ("v4", "shared_v4")],
             "aaaa": [ip.ip for ip in ips if ip.type == "v6"],
             "cname": f"{cert.app}.fly.dev",
-            "acme_challenge": {"name": f"_acme-challenge.{cert.hostname}", "target": cert.acme_target},
+            "acme_challenge": {"name": f"_acme-challenge.{domain}", "target": cert.acme_target},
             "ownership": {
-                "name": f"_fly-ownership.{cert.hostname}",
+                "name": f"_fly-ownership.{domain}",
                 "app_value": f"app-{cert.app}",
                 "org_value": f"org-{world.settings.org}",
             },

@@ -22,10 +22,11 @@ from emulators.clock import Clock, RealClock
 from emulators.faults import Fault, FaultBook
 from emulators.fly.api import ApiError, Request, Response, Route
 from emulators.fly.faults import RateLimiter, RecordedRequest, fault_body
+from emulators.fly.proxy import FlyProxy
 from emulators.fly.routes import ROUTES
 from emulators.fly.speeds import REFERENCE
 from emulators.fly.state import CHECK_STATUSES, FlyState, Machine, iso
-from emulators.fly.world import Settings, World
+from emulators.fly.world import OrgSettings, Settings, World
 
 _NO_BODY = object()  # marks a request body that is not valid JSON
 
@@ -43,6 +44,8 @@ class FlyEmulator:
         rate_limit: bool = True,
         port: int = 0,
         clock: Clock | None = None,
+        cross_network_replay: bool = False,
+        proxy_port: int = 0,
     ) -> None:
         # Every modelled delay reads this clock; tests pass a FakeClock and advance it.
         self.clock: Clock = clock or RealClock()
@@ -56,7 +59,9 @@ class FlyEmulator:
             transition=transition,
             rate_limit=rate_limit,
         )
-        self._world = World(self._settings, self.clock)
+        self._world = World(self._settings, self.clock, OrgSettings(cross_network_replay=cross_network_replay))
+        # Fly's HTTP edge (proxy.py), on its own port, over the same world; started and stopped with the API.
+        self.proxy = FlyProxy(self._world, port=proxy_port)
         self._faults = FaultBook()
         self._limiter = RateLimiter(self.clock)
         self._idle = threading.Condition()
@@ -76,9 +81,11 @@ class FlyEmulator:
             target=self._server.serve_forever, args=(0.05,), name="fly-emulator", daemon=True
         )
         self._thread.start()
+        self.proxy.start()
         return self
 
     def stop(self) -> None:
+        self.proxy.stop()
         if self._server is None:
             return
         self._server.shutdown()
@@ -101,7 +108,18 @@ class FlyEmulator:
             raise RuntimeError("FlyEmulator is not started; call start() first")
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
+    @property
+    def proxy_url(self) -> str:
+        """Base URL of the Fly edge (FlyProxy): send requests with the Host header of the app to reach."""
+        return self.proxy.url
+
     # -- test controls -----------------------------------------------------------------------------
+    def set_org_setting(self, *, cross_network_replay: bool | None = None) -> None:
+        """Change an organization setting (on Fly: dashboard or flyctl; the Machines REST API has no endpoint)."""
+        with self._world.cond:
+            if cross_network_replay is not None:
+                self._world.org_settings.cross_network_replay = cross_network_replay
+
     def inject(self, fault: Fault) -> None:
         self._faults.add(fault)
 

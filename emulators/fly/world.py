@@ -29,12 +29,22 @@ class Settings:
         return f"emulator@{self.org}.fly"
 
 
+@dataclass
+class OrgSettings:
+    """Organization settings an org admin changes in Fly's dashboard or flyctl; the Machines REST API has no
+    endpoint for them, so tests set them with FlyEmulator.set_org_setting."""
+
+    # `fly orgs cross-network-replays enable`: fly-replay `app=` may cross private networks. Off by default, as on Fly.
+    cross_network_replay: bool = False
+
+
 class World:
     """Handlers run with `cond` held; /wait releases it while it blocks."""
 
-    def __init__(self, settings: Settings, clock: Clock) -> None:
+    def __init__(self, settings: Settings, clock: Clock, org_settings: OrgSettings | None = None) -> None:
         self.settings = settings
         self.clock = clock
+        self.org_settings = org_settings or OrgSettings()
         self.state = FlyState()
         self.cond = threading.Condition(threading.RLock())
 

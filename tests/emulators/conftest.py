@@ -6,6 +6,7 @@ test calls `clock.advance()`, so tests about delays never race a real timer.
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from emulators.clock import FakeClock
@@ -26,6 +27,13 @@ def client(fly):
 @pytest.fixture
 def app(client):
     return create_app(client)
+
+
+@pytest.fixture
+def proxy_client(fly):
+    """A client of the emulator's Fly edge (FlyProxy); pick the app with the Host header."""
+    with httpx.Client(base_url=fly[0].proxy_url, timeout=10) as client:
+        yield client
 
 
 @pytest.fixture

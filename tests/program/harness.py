@@ -7,13 +7,16 @@ providers' create.
 
 from __future__ import annotations
 
+import base64
+import gzip
 import hashlib
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import pulumi
 
-from components.program import declare_tenants, outputs
+from components.program import declare_edge, declare_tenants, outputs
 from components.stack_config import StackConfig, from_mapping
 from tenants.roster import RosterEntry
 from tests.support.recording import (
@@ -32,6 +35,7 @@ __all__ = [
     "Recording",
     "Registration",
     "TenantMocks",
+    "decode_map",
     "is_secret",
     "plain_strings",
     "run_program",
@@ -43,6 +47,8 @@ __all__ = [
 SETTINGS_VALUES = {
     "alex-hosted:domain": "books.example.com",
     "alex-hosted:image": "ghcr.io/alex-hosted/alex-hosted:0.6.0-1",
+    "alex-hosted:edgeImage": "ghcr.io/alex-hosted/alex-hosted-edge:1.0.0-1",
+    "alex-hosted:edgeRegions": '["ams", "fra"]',
     "alex-hosted:flyOrg": "alex-hosted",
     "alex-hosted:flyRegion": "ams",
     "alex-hosted:appPrefix": "alex",
@@ -83,11 +89,23 @@ class TenantMocks(pulumi.runtime.Mocks):
             case "pulumi-python:dynamic/fly:Machine":
                 computed = {"machine_id": f"m-{name}", "instance_id": "01H"}
             case "pulumi-python:dynamic/fly:Certificate":
-                computed = {"status": "pending_validation", "cname_target": f"{inputs.get('app')}.fly.dev"}
+                base = str(inputs.get("hostname")).removeprefix("*.")
+                computed = {
+                    "status": "pending_validation",
+                    "cname_target": f"{inputs.get('app')}.fly.dev",
+                    "acme_challenge_name": f"_acme-challenge.{base}",
+                    "acme_challenge_target": f"{base}.x1y2z3.flydns.net",
+                }
         return f"{name}-id", {**inputs, **computed}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         raise AssertionError(f"the program made an unexpected invoke: {args.token}")
+
+
+def decode_map(machine_config: dict[str, Any]) -> dict[str, Any]:
+    """The edge map a machine config carries (components.edge_map), decoded from its gzip file."""
+    (file,) = machine_config["files"]
+    return dict(json.loads(gzip.decompress(base64.b64decode(file["raw_value"]))))
 
 
 def run_program(roster: Sequence[RosterEntry], stack_settings: StackConfig | None = None) -> Recording:
@@ -98,9 +116,10 @@ def run_program(roster: Sequence[RosterEntry], stack_settings: StackConfig | Non
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def body() -> pulumi.Output[Any]:
         tenants = declare_tenants(config, roster)
+        edge = declare_edge(config, roster)
         # What components.program.run exports, recorded here: mocks finish the stack before exports land.
         waits: list[pulumi.Output[None]] = []
-        for key, value in outputs(roster, tenants).items():
+        for key, value in outputs(roster, tenants, edge).items():
             output = pulumi.Output.from_input(value)
             waits.append(pulumi.Output.all(output, output.is_secret()).apply(record(key)))
         return pulumi.Output.all(*waits, *(t.urn for t in tenants.values()))

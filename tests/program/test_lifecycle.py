@@ -9,7 +9,7 @@ import pytest
 
 from billing.tenant_ids import tenant_id_for_customer
 from tenants.roster import RosterEntry
-from tests.program.harness import Recording, run_program
+from tests.program.harness import Recording, decode_map, run_program
 
 TID = "acme000001"
 DATA_HOLDERS = (f"{TID}-bucket", f"{TID}-volume", f"{TID}-app")
@@ -47,6 +47,34 @@ def test_lifecycle_purging_unprotects_and_destroys_only_the_machine(by_state: di
         assert not purging.one(name).protect, name
     assert f"{TID}-machine" not in purging.registrations
     assert set(by_state["active"].registrations) - set(purging.registrations) == {f"{TID}-machine"}
+
+
+EDGE_MACHINES = ("edge-machine-ams", "edge-machine-fra")
+
+
+def edge_map(recording: Recording) -> dict[str, Any]:
+    """The map every edge machine carries (the same one in each), decoded."""
+    maps = [decode_map(recording.one(name).plain("config")) for name in EDGE_MACHINES]
+    assert all(m == maps[0] for m in maps)
+    return maps[0]
+
+
+@pytest.mark.parametrize(
+    ("state", "target"),
+    [
+        ("active", {"app": f"alex-{TID}"}),
+        ("suspended", {"app": f"alex-{TID}", "state": "suspended"}),
+        ("cancelled", {"app": f"alex-{TID}", "state": "cancelled", "exportUntil": "2026-05-31"}),
+    ],
+)
+def test_lifecycle_the_edge_map_follows_the_roster_state(
+    by_state: dict[str, Recording], state: str, target: dict[str, str]
+) -> None:
+    assert edge_map(by_state[state])["hosts"] == {"alice.books.example.com": target}
+
+
+def test_lifecycle_a_purging_tenant_leaves_the_edge_map(by_state: dict[str, Recording]) -> None:
+    assert edge_map(by_state["purging"])["hosts"] == {}
 
 
 def test_lifecycle_only_purging_arms_the_bucket_emptier(by_state: dict[str, Recording]) -> None:
@@ -94,14 +122,14 @@ def test_lifecycle_unchanged_roster_registers_identical_inputs() -> None:
     assert changed_inputs(run_program([entry()]), run_program([entry()])) == {}
 
 
-def test_lifecycle_username_change_touches_only_dns_certificate_cors_origins_and_nextauth_url() -> None:
+def test_lifecycle_username_change_touches_only_the_edge_map_cors_origins_and_nextauth_url() -> None:
     before, after = run_program([entry()]), run_program([entry(username="alice-reads")])
     assert changed_inputs(before, after) == {
-        f"{TID}-dns": {"name"},
-        f"{TID}-cert": {"hostname"},
         f"{TID}-bucket-cors": {"rules"},  # an in-place update: only account or bucket name replace it
         f"{TID}-machine": {"config"},
+        **{name: {"config"} for name in EDGE_MACHINES},
     }
+    assert edge_map(after)["hosts"] == {"alice-reads.books.example.com": {"app": f"alex-{TID}"}}
     assert set(after.registrations) == set(before.registrations)
     (old_rule,) = before.one(f"{TID}-bucket-cors").plain("rules")
     (new_rule,) = after.one(f"{TID}-bucket-cors").plain("rules")
@@ -141,7 +169,12 @@ def test_lifecycle_adding_a_tenant_leaves_the_others_inputs_untouched() -> None:
         tenant_id_for_customer("cus_B"), "bob", "bob@example.org", "free", "active", stripe_customer="cus_B"
     )
     before, after = run_program([entry()]), run_program([entry(), other])
-    assert changed_inputs(before, after) == {}
+    # At the edge, only the map: one more host, nothing else in the routers' config.
+    assert changed_inputs(before, after) == {name: {"config"} for name in EDGE_MACHINES}
+    for name in EDGE_MACHINES:
+        old, new = before.one(name).plain("config"), after.one(name).plain("config")
+        assert {k for k in old if old[k] != new[k]} == {"files", "metadata"}
+    assert set(edge_map(after)["hosts"]) - set(edge_map(before)["hosts"]) == {"bob.books.example.com"}
     assert set(after.registrations) - set(before.registrations) == {
         name for name in after.registrations if name.startswith(other.id)
     }

@@ -22,14 +22,11 @@ EXPECTED = {
     f"{TID}-bucket-cors": "cloudflare:index/r2BucketCors:R2BucketCors",
     f"{TID}-bucket-emptier": "command:local:Command",
     f"{TID}-app": "pulumi-python:dynamic/fly:App",
-    f"{TID}-ips": "pulumi-python:dynamic/fly:Ips",
     f"{TID}-nextauth-secret": "random:index/randomPassword:RandomPassword",
     f"{TID}-owner-password": "random:index/randomPassword:RandomPassword",
     f"{TID}-secrets": "pulumi-python:dynamic/fly:Secrets",
     f"{TID}-volume": "pulumi-python:dynamic/fly:Volume",
     f"{TID}-machine": "pulumi-python:dynamic/fly:Machine",
-    f"{TID}-cert": "pulumi-python:dynamic/fly:Certificate",
-    f"{TID}-dns": "cloudflare:index/dnsRecord:DnsRecord",
 }
 
 
@@ -44,11 +41,21 @@ def active() -> Recording:
 
 
 def tenant_resources(recording: Recording) -> dict[str, str]:
-    return {name: r.type for name, r in recording.registrations.items() if r.type != "pulumi:pulumi:Stack"}
+    return {name: r.type for name, r in recording.registrations.items() if name.startswith(TID)}
 
 
 def test_tenant_declares_exactly_the_designed_resources(active: Recording) -> None:
     assert tenant_resources(active) == EXPECTED
+
+
+def test_tenant_has_no_public_face_of_its_own(active: Recording) -> None:
+    """No IPs, certificate or DNS record per tenant: every hostname reaches it through the edge."""
+    types = set(tenant_resources(active).values())
+    assert not {"pulumi-python:dynamic/fly:Ips", "pulumi-python:dynamic/fly:Certificate"} & types
+    assert "cloudflare:index/dnsRecord:DnsRecord" not in types
+    # The service stays: the proxy replays into it and autostarts the machine through it.
+    (service,) = active.one(f"{TID}-machine").plain("config")["services"]
+    assert service["autostart"] is True and service["internal_port"] == 3000
 
 
 def test_tenant_children_are_parented_to_the_tenant(active: Recording) -> None:
@@ -125,8 +132,6 @@ def test_tenant_dependencies_follow_the_data(active: Recording) -> None:
     urn = {name: active.one(name).urn for name in EXPECTED}
     assert urn[f"{TID}-bucket"] in deps(f"{TID}-r2-token")
     assert {urn[f"{TID}-volume"], urn[f"{TID}-secrets"], urn[f"{TID}-app"]} <= deps(f"{TID}-machine")
-    assert urn[f"{TID}-ips"] in deps(f"{TID}-cert")
-    assert urn[f"{TID}-app"] in deps(f"{TID}-dns")
 
 
 def test_tenant_bucket_emptier_depends_on_everything_so_it_is_deleted_first(active: Recording) -> None:
@@ -148,17 +153,6 @@ def test_tenant_emptier_uses_the_tenants_own_scoped_credentials(active: Recordin
     assert env["R2_SECRET_ACCESS_KEY"]["value"] == hashlib.sha256(token_value(f"{TID}-r2-token").encode()).hexdigest()
     assert env["R2_BUCKET"] == f"alex-{TID}"
     assert env["ALEX_PURGE_CONFIRMED"] == ""
-
-
-def test_tenant_dns_is_an_unproxied_cname_to_the_fly_app(active: Recording) -> None:
-    dns = active.one(f"{TID}-dns")
-    assert (dns.plain("name"), dns.plain("type"), dns.plain("content")) == (
-        "alice.books.example.com",
-        "CNAME",
-        f"alex-{TID}.fly.dev",
-    )
-    assert dns.plain("proxied") is False
-    assert dns.plain("ttl") == 1
 
 
 def test_tenant_machine_env_is_the_designed_set_and_holds_no_secret(active: Recording) -> None:
@@ -222,10 +216,10 @@ def test_stack_outputs_give_operators_the_summary_and_keep_passwords_secret(acti
     assert tenants == {
         TID: {
             "hostname": "alice.books.example.com",
+            "hostnames": ["alice.books.example.com"],
             "app": f"alex-{TID}",
             "state": "active",
             "plan": "reader",
-            "certificateStatus": "pending_validation",
         }
     }
     assert active.exports["totals"] == ({"tenants": 1, "byPlan": {"reader": 1}, "byState": {"active": 1}}, False)

@@ -8,15 +8,13 @@ same roster writes nothing, and roster changes reach the machine as designed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from typing import Any
 
 import pytest
 
 from components.fly.app import AppProvider
-from components.fly.certificate import CertificateProvider
-from components.fly.ips import IpsProvider
 from components.fly.machine import MachineProvider
 from components.fly.secrets import SecretsProvider
 from components.fly.volume import VolumeProvider
@@ -29,12 +27,10 @@ from tests.support.engine import ProviderHost
 TID = "acme000001"
 APP = f"alex-{TID}"
 ORDER = (
-    ("app", AppProvider),
-    ("ips", IpsProvider),
-    ("secrets", SecretsProvider),
-    ("volume", VolumeProvider),
-    ("machine", MachineProvider),
-    ("cert", CertificateProvider),
+    (f"{TID}-app", AppProvider),
+    (f"{TID}-secrets", SecretsProvider),
+    (f"{TID}-volume", VolumeProvider),
+    (f"{TID}-machine", MachineProvider),
 )
 
 
@@ -55,25 +51,35 @@ def engine_view(value: Any) -> Any:
 
 
 class Engine:
-    """A tiny `pulumi up` for one tenant's Fly resources: state is (id, outputs) per resource."""
+    """A tiny `pulumi up` of some Fly resources, in `order`: state is (id, outputs) per resource.
 
-    def __init__(self, host: ProviderHost) -> None:
+    Like the real engine, a resource the program no longer declares is deleted after every create and
+    update (pulumi/pkg resource/deploy/deployment_executor.go: performPostSteps runs once the program
+    is done and the step executor is idle), in reverse order.
+    """
+
+    def __init__(
+        self,
+        host: ProviderHost,
+        order: Sequence[tuple[str, type[Any]]] = ORDER,
+        resolve: Callable[[Engine, str, dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> None:
         self.host = host
+        self.order = list(order)
+        self.resolve = resolve or _resolve_tenant
         self.state: dict[str, tuple[str, dict[str, Any]]] = {}
         self.steps: list[tuple[str, str]] = []
 
     def up(self, recording: Recording) -> list[tuple[str, str]]:
         self.steps = []
-        for suffix, provider_class in ORDER:
-            name = f"{TID}-{suffix}"
+        gone: list[tuple[str, type[Any]]] = []
+        for name, provider_class in self.order:
             bound = self.host.bind(provider_class())
             if name not in recording.registrations:
                 if name in self.state:
-                    id_, outs = self.state.pop(name)
-                    bound.delete(id_, outs)
-                    self.steps.append((name, "delete"))
+                    gone.append((name, provider_class))
                 continue
-            news = self._resolve(suffix, engine_view(recording.one(name).inputs))
+            news = self.resolve(self, name, engine_view(recording.one(name).inputs))
             old = self.state.get(name)
             checked = bound.check(old[1] if old else {}, news)
             assert not checked.failures, (name, checked.failures)
@@ -91,17 +97,24 @@ class Engine:
             else:
                 self.state[name] = (old[0], bound.update(old[0], old[1], checked.inputs))
                 self.steps.append((name, "update"))
+        for name, provider_class in reversed(gone):
+            id_, outs = self.state.pop(name)
+            self.host.bind(provider_class()).delete(id_, outs)
+            self.steps.append((name, "delete"))
         return self.steps
 
-    def _resolve(self, suffix: str, news: dict[str, Any]) -> dict[str, Any]:
-        """Swap the mocks' stand-in outputs for the real ones the emulator gave earlier resources."""
-        if suffix == "machine":
-            news["config"]["mounts"][0]["volume"] = self.state[f"{TID}-volume"][1]["volume_id"]
-            news["min_secrets_version"] = self.state[f"{TID}-secrets"][1]["version"]
-        return news
+
+def _resolve_tenant(engine: Engine, name: str, news: dict[str, Any]) -> dict[str, Any]:
+    """Swap the mocks' stand-in outputs for the real ones the emulator gave earlier resources."""
+    if name.endswith("-machine"):
+        tid = name.removesuffix("-machine")
+        news["config"]["mounts"][0]["volume"] = engine.state[f"{tid}-volume"][1]["volume_id"]
+        news["min_secrets_version"] = engine.state[f"{tid}-secrets"][1]["version"]
+    return news
 
 
-@pytest.fixture(scope="module")
+# Each test is its own stack on its own emulator: it runs the `up`s it builds on itself.
+@pytest.fixture
 def fly_emu():
     from emulators.fly import FlyEmulator
     from emulators.fly.speeds import PROVIDER_TESTS
@@ -110,7 +123,7 @@ def fly_emu():
         yield emu
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def engine(fly_emu) -> Iterator[Engine]:
     env = {"FLY_API_URL": fly_emu.url, "FLY_API_TOKEN": FLY_TEST_TOKEN, **FAST_ENV, "ALEX_FLY_RATE_PER_S": "1"}
     with ProviderHost(env=env) as host:
@@ -125,7 +138,7 @@ def machine(fly_emu) -> Any:
 def test_tenant_comes_up_on_the_fly_api_and_a_second_up_writes_nothing(engine: Engine, fly_emu) -> None:
     assert settings().fly_org == "alex-hosted"
     steps = engine.up(run_program([entry()]))
-    assert [s for _, s in steps] == ["create"] * 6
+    assert [s for _, s in steps] == ["create"] * 4
     running = machine(fly_emu)
     assert running.state == "started"
     assert running.config["env"]["NEXTAUTH_URL"] == "https://alice.books.example.com"
@@ -138,6 +151,7 @@ def test_tenant_comes_up_on_the_fly_api_and_a_second_up_writes_nothing(engine: E
 
 
 def test_tenant_suspension_stops_the_machine_and_nothing_else(engine: Engine, fly_emu) -> None:
+    engine.up(run_program([entry()]))
     assert engine.up(run_program([entry(state="suspended")])) == [(f"{TID}-machine", "update")]
     stopped = machine(fly_emu)
     assert stopped.state == "stopped"
@@ -147,6 +161,7 @@ def test_tenant_suspension_stops_the_machine_and_nothing_else(engine: Engine, fl
 
 
 def test_tenant_upgrade_grows_the_volume_in_place_and_resizes_the_machine(engine: Engine, fly_emu) -> None:
+    engine.up(run_program([entry()]))
     volume_id = engine.state[f"{TID}-volume"][1]["volume_id"]
     steps = engine.up(run_program([entry(plan="reader")]))
     assert steps == [(f"{TID}-volume", "update"), (f"{TID}-machine", "update")]
@@ -155,6 +170,7 @@ def test_tenant_upgrade_grows_the_volume_in_place_and_resizes_the_machine(engine
 
 
 def test_tenant_downgrade_keeps_the_bigger_volume(engine: Engine, fly_emu) -> None:
+    engine.up(run_program([entry(plan="reader")]))
     volume_id = engine.state[f"{TID}-volume"][1]["volume_id"]
     engine.up(run_program([entry(plan="free")]))
     assert engine.state[f"{TID}-volume"][0] == volume_id  # same volume, never replaced
@@ -162,14 +178,17 @@ def test_tenant_downgrade_keeps_the_bigger_volume(engine: Engine, fly_emu) -> No
     assert machine(fly_emu).config["guest"]["memory_mb"] == 256
 
 
-def test_tenant_rename_replaces_the_certificate_and_updates_nextauth_url(engine: Engine, fly_emu) -> None:
+def test_tenant_rename_updates_nextauth_url_and_nothing_else_of_the_tenant(engine: Engine, fly_emu) -> None:
+    engine.up(run_program([entry()]))
     steps = engine.up(run_program([entry(username="alice-reads")]))
-    assert steps == [(f"{TID}-machine", "update"), (f"{TID}-cert", "replace")]
+    assert steps == [(f"{TID}-machine", "update")]
     assert machine(fly_emu).config["env"]["NEXTAUTH_URL"] == "https://alice-reads.books.example.com"
-    assert set(fly_emu.state.certificates[APP]) == {"alice-reads.books.example.com"}
+    assert APP not in fly_emu.state.certificates or not fly_emu.state.certificates[APP]
+    assert not fly_emu.state.ips.get(APP)
 
 
 def test_tenant_purging_destroys_only_the_machine(engine: Engine, fly_emu) -> None:
+    engine.up(run_program([entry(username="alice-reads")]))
     purging = entry(
         username="alice-reads",
         state="purging",

@@ -26,7 +26,7 @@ from tenants.roster import RosterEntry
 from tests.conftest import FLY_TEST_TOKEN
 
 from .conftest import CF_TOKEN, R2_KEY_ID, R2_SECRET
-from .test_status import provision
+from .test_status import provision, provision_edge
 
 GIB = 1024**3
 NOW = datetime.now(UTC)  # the emulator stamps certificates with the real clock
@@ -39,7 +39,11 @@ def tenant(tid: str, plan: str = "reader", state: str = "active", created: date 
         extra = {"cancelled_at": date(2026, 9, 1), "purge_after": date(2026, 10, 1)}
     if state == "purging":
         extra["purge_marked_at"] = date(2026, 10, 2)
-    return RosterEntry(tid, tid.removesuffix("01"), f"{tid}@example.com", plan, state, created_at=created, **extra)
+    # Each with a custom domain: the certificate a tenant has of its own, on the edge app.
+    return RosterEntry(
+        tid, tid.removesuffix("01"), f"{tid}@example.com", plan, state, created_at=created,
+        domains=(f"{tid}.example.net",), **extra,
+    )  # fmt: skip
 
 
 WELL = tenant("welluser01")
@@ -142,6 +146,8 @@ def fresh_bucket(s3, entry: RosterEntry, *, snapshot_age: timedelta | None, imag
 @pytest.fixture
 def fleet(fly_emu, s3, cloudflare, stack_config):
     """Every tenant of ALL provisioned in its problem state; returns the usage the analytics answer."""
+    provision_edge(fly_emu, stack_config)
+    edge = stack_config.edge_app_name
     for entry in ALL:
         if entry in (LEAVING,):
             continue
@@ -153,11 +159,10 @@ def fleet(fly_emu, s3, cloudflare, stack_config):
             machine="stopped" if stopped else "started",
             gb=1 if entry.plan != "library" else 2,
         )
-        app = stack_config.app_name(entry.id)
-        host = stack_config.hostname(entry.username)
-        fly_emu.set_certificate_status(app, host, "pending_validation" if entry is CERT else "active")
+        (host,) = entry.domains or ()
+        fly_emu.set_certificate_status(edge, host, "pending_validation" if entry is CERT else "active")
     state = fly_emu.state
-    cert = state.certificates[stack_config.app_name(CERT.id)][stack_config.hostname(CERT.username)]
+    cert = state.certificates[edge][f"{CERT.id}.example.net"]
     cert.created_at = (NOW - timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
     (failed,) = state.machines_of(stack_config.app_name(FAILED.id))
     failed.state = "failed"

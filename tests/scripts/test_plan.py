@@ -39,16 +39,15 @@ def test_plan_json_prices_each_state_as_designed(run_cli, make_roster) -> None:
     volume = 1 * pricing.FLY_VOLUME_GB_MONTH  # the dev stack's reader plan has a 1 GB volume
     rootfs = pricing.FLY_ROOTFS_GB * pricing.FLY_ROOTFS_GB_MONTH
     compute = pricing.compute_month(512)
-    assert rows["paused0001"]["fly_month"] == pytest.approx(volume + pricing.FLY_CERT_MONTH + rootfs, abs=1e-3)
-    assert rows["purged0001"]["fly_month"] == pytest.approx(volume + pricing.FLY_CERT_MONTH, abs=1e-3)
-    assert rows["active0001"]["fly_month"] == pytest.approx(
-        volume + pricing.FLY_CERT_MONTH + 0.5 * compute + 0.5 * rootfs, abs=1e-3
-    )
+    # No certificate per tenant any more: hostnames are the edge's.
+    assert rows["paused0001"]["fly_month"] == pytest.approx(volume + rootfs, abs=1e-3)
+    assert rows["purged0001"]["fly_month"] == pytest.approx(volume, abs=1e-3)
+    assert rows["active0001"]["fly_month"] == pytest.approx(volume + 0.5 * compute + 0.5 * rootfs, abs=1e-3)
     assert doc["totals"]["tenants"] == 3 and doc["totals"]["machines_running"] == 1
-    # Three certificates are inside the ten free ones; 3 GB of quota inside R2's free 10 GB.
-    assert doc["totals"]["fly_month"] == pytest.approx(
-        sum(r["fly_month"] for r in doc["tenants"]) - 3 * pricing.FLY_CERT_MONTH, abs=0.01
-    )
+    # The dev stack's edge: two always-on routers and the wildcard certificate.
+    edge = 2 * pricing.compute_month(256) + pricing.FLY_WILDCARD_CERT_MONTH
+    assert doc["totals"]["edge_month"] == pytest.approx(edge, abs=0.01)
+    assert doc["totals"]["fly_month"] == pytest.approx(sum(r["fly_month"] for r in doc["tenants"]) + edge, abs=0.01)
     assert doc["assumptions"]["awake_fraction"] == 0.5
 
 
@@ -85,8 +84,39 @@ def test_plan_warns_when_a_stack_outgrows_the_published_limits(run_cli, make_ros
     )
     result = run_cli(plan.main, ["dev", "--roster", str(roster)])
     assert result.code == 0, result
-    assert "Warning: 190 DNS records: a free Cloudflare zone holds 200" in result.out
-    assert "Warning: 190 hostnames: Let's Encrypt issues 50 new certificates" in result.out
+    # What the edge removed: no DNS record or certificate per tenant, so no warning about either.
+    assert "DNS records" not in result.out and "Let's Encrypt" not in result.out
+    assert "Warning" not in result.out
+    roster = make_roster(
+        [RosterEntry(f"tenant{i:04d}", f"user{i:04d}", f"u{i}@example.org", "free", "active") for i in range(460)]
+    )
+    result = run_cli(plan.main, ["dev", "--roster", str(roster)])
+    assert "Warning: 460 bucket tokens: a Cloudflare account holds 500 tokens" in result.out
+
+
+def test_plan_counts_custom_domain_certificates_on_the_edge(run_cli, make_roster) -> None:
+    roster = make_roster(
+        [
+            RosterEntry("tenant0001", "ann", "a@example.org", "free", "active", domains=("books.ann.net", "ann.net")),
+            RosterEntry("tenant0002", "bea", "b@example.org", "free", "active", domains=("read.bea.org",)),
+        ]
+    )
+    doc = json.loads(run_cli(plan.main, ["dev", "--roster", str(roster), "--json"]).out)
+    assert doc["totals"]["custom_domains"] == 3
+    edge = 2 * pricing.compute_month(256) + pricing.FLY_WILDCARD_CERT_MONTH + 3 * pricing.FLY_CERT_MONTH
+    assert doc["totals"]["edge_month"] == pytest.approx(edge, abs=0.01)
+    # Three single-hostname certificates are inside the org's ten free ones.
+    assert doc["totals"]["fly_month"] == pytest.approx(
+        sum(r["fly_month"] for r in doc["tenants"]) + edge - 3 * pricing.FLY_CERT_MONTH, abs=0.01
+    )
+
+
+def test_plan_refuses_a_custom_domain_in_the_stacks_own_name_space(run_cli, make_roster) -> None:
+    for hostname in ("books-dev.example.com", "x.books-dev.example.com", "example.com"):
+        roster = make_roster([RosterEntry("tenant0001", "ann", "a@example.org", "free", "active", domains=(hostname,))])
+        result = run_cli(plan.main, ["dev", "--roster", str(roster)])
+        assert result.code == 1, hostname
+        assert f"domains: '{hostname}' is the stack's own domain books-dev.example.com" in result.err
 
 
 def test_plan_takes_the_stack_as_the_other_scripts_do(run_cli) -> None:

@@ -16,9 +16,33 @@ from tests.conftest import FLY_TEST_TOKEN
 
 from .conftest import STACK
 
-RUNNING = RosterEntry("runninguser", "runner", "run@example.com", "reader", "active", created_at=date(2026, 9, 1))
-ASLEEP = RosterEntry("sleepyuser1", "sleepy", "sleep@example.com", "free", "active", created_at=date(2026, 9, 1))
-PAUSED = RosterEntry("pauseduser1", "paused", "paused@example.com", "reader", "suspended", created_at=date(2026, 9, 1))
+RUNNING = RosterEntry(
+    "runninguser",
+    "runner",
+    "run@example.com",
+    "reader",
+    "active",
+    created_at=date(2026, 9, 1),
+    domains=("run.example.net",),
+)
+ASLEEP = RosterEntry(
+    "sleepyuser1",
+    "sleepy",
+    "sleep@example.com",
+    "free",
+    "active",
+    created_at=date(2026, 9, 1),
+    domains=("zz.example.net",),
+)
+PAUSED = RosterEntry(
+    "pauseduser1",
+    "paused",
+    "paused@example.com",
+    "reader",
+    "suspended",
+    created_at=date(2026, 9, 1),
+    domains=("paused.example.net",),
+)
 MISSING = RosterEntry("missinguser", "missing", "missing@example.com", "free", "active", created_at=date(2026, 9, 1))
 
 
@@ -32,19 +56,40 @@ def fly(monkeypatch):
         yield emu
 
 
+def api(emu: FlyEmulator) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {FLY_TEST_TOKEN}"}
+    return httpx.Client(base_url=f"{emu.url}/v1", headers=headers, timeout=10)
+
+
+def caller(http: httpx.Client):
+    def call(method: str, path: str, body=None):
+        response = http.request(method, path, json=body)
+        assert response.status_code < 300, response.text
+        return response.json() if response.content else None
+
+    return call
+
+
+def provision_edge(emu: FlyEmulator, stack_config, *, regions=None, wildcard: bool = True) -> None:
+    """The edge as the program makes it: its app, a started router per region, the wildcard certificate."""
+    app = stack_config.edge_app_name
+    with api(emu) as http:
+        call = caller(http)
+        call("POST", "/apps", {"app_name": app, "org_slug": "personal"})
+        for region in regions or stack_config.edge_regions:
+            created = call("POST", f"/apps/{app}/machines", {"region": region, "config": {"image": "edge:1"}})
+            call("GET", f"/apps/{app}/machines/{created['id']}/wait?state=started&timeout=5")
+        if wildcard:
+            call("POST", f"/apps/{app}/certificates/acme", {"hostname": f"*.{stack_config.domain}"})
+
+
 def provision(
     emu: FlyEmulator, stack_config, tenant: RosterEntry, *, machine: str | None, cert: bool = True, gb: int = 1
 ):
-    """Creates what the Pulumi program would (app, volume, machine, certificate) straight through the API."""
+    """Creates what the Pulumi program would (app, volume, machine, custom domain certificates) through the API."""
     app = stack_config.app_name(tenant.id)
-    headers = {"Authorization": f"Bearer {FLY_TEST_TOKEN}"}
-    with httpx.Client(base_url=f"{emu.url}/v1", headers=headers, timeout=10) as http:
-
-        def call(method: str, path: str, body=None):
-            response = http.request(method, path, json=body)
-            assert response.status_code < 300, response.text
-            return response.json() if response.content else None
-
+    with api(emu) as http:
+        call = caller(http)
         call("POST", "/apps", {"app_name": app, "org_slug": "personal"})
         volume = call("POST", f"/apps/{app}/volumes", {"name": "data", "region": "ams", "size_gb": gb})
         if machine is not None:
@@ -53,10 +98,11 @@ def provision(
             call("GET", f"/apps/{app}/machines/{created['id']}/wait?state=started&timeout=5")
             if machine == "stopped":
                 call("POST", f"/apps/{app}/machines/{created['id']}/stop")
-        if cert:
-            call("POST", f"/apps/{app}/certificates/acme", {"hostname": stack_config.hostname(tenant.username)})
-    if cert and machine == "started":
-        emu.set_certificate_status(app, stack_config.hostname(tenant.username), "active")
+        edge_made = stack_config.edge_app_name in emu.state.apps
+        for hostname in tenant.domains or () if cert and edge_made else ():
+            call("POST", f"/apps/{stack_config.edge_app_name}/certificates/acme", {"hostname": hostname})
+            if machine == "started":
+                emu.set_certificate_status(stack_config.edge_app_name, hostname, "active")
 
 
 def args(roster, *extra: str) -> list[str]:
@@ -64,6 +110,7 @@ def args(roster, *extra: str) -> list[str]:
 
 
 def test_status_reports_each_tenant_with_a_line_per_state_using_gets_only(fly, make_roster, run_cli, stack_config):
+    provision_edge(fly, stack_config)
     provision(fly, stack_config, RUNNING, machine="started")
     provision(fly, stack_config, ASLEEP, machine="stopped")
     provision(fly, stack_config, PAUSED, machine="stopped")
@@ -79,11 +126,18 @@ def test_status_reports_each_tenant_with_a_line_per_state_using_gets_only(fly, m
     assert "started: 1 (runninguser)" in result.out
     assert "stopped: 2 (pauseduser1, sleepyuser1)" in result.out
     assert "3 tenant(s), 0 need attention" in result.out
+    edge = stack_config.edge_app_name
+    assert f"edge {edge}: routers ams started, fra started; *.{stack_config.domain} certificate" in result.out
+    assert (
+        "custom domain zz.example.net (tenant sleepyuser1): certificate pending_validation; the customer creates: "
+        f"CNAME zz.example.net -> {edge}.fly.dev; CNAME _acme-challenge.zz.example.net -> zz.example.net."
+    ) in result.out
     requests = fly.requests
     assert requests and {r.method for r in requests} == {"GET"}, [(r.method, r.path) for r in requests]
 
 
 def test_status_flags_missing_and_mismatched_resources_and_exits_1(fly, make_roster, run_cli, stack_config):
+    provision_edge(fly, stack_config)
     provision(fly, stack_config, PAUSED, machine="started", cert=False, gb=1)  # dev plan reader: 1 GB
 
     result = run_cli(main, args(make_roster([PAUSED, MISSING]), "--json"))
@@ -93,12 +147,46 @@ def test_status_flags_missing_and_mismatched_resources_and_exits_1(fly, make_ros
     rows = {row["tenant"]: row for row in envelope["data"]["tenants"]}
     assert rows["pauseduser1"]["problems"] == [
         "machine started but the tenant is suspended",
-        f"no certificate for {stack_config.hostname('paused')}",
+        "no certificate for paused.example.net on the edge",
     ]
     assert rows["missinguser"]["machine"] == "no app"
     assert rows["missinguser"]["problems"] == [f"Fly app {stack_config.app_name('missinguser')} does not exist"]
     assert envelope["data"]["machine_states"] == {"no app": 1, "started": 1}
     assert envelope["data"]["needs_attention"] == ["missinguser", "pauseduser1"]
+    assert envelope["data"]["edge"]["problems"] == ["no certificate for paused.example.net (tenant pauseduser1)"]
+
+
+@pytest.mark.parametrize(
+    ("setup", "problem"),
+    [
+        ({"regions": ["ams"]}, "no router in fra"),
+        ({"wildcard": False}, "no certificate for *.books-dev.example.com"),
+        (None, "the edge app alexdev-edge does not exist: no tenant is reachable"),
+    ],
+)
+def test_status_flags_an_edge_that_cannot_serve_and_exits_1(fly, make_roster, run_cli, stack_config, setup, problem):
+    if setup is not None:
+        provision_edge(fly, stack_config, **setup)
+    provision(fly, stack_config, ASLEEP, machine="stopped", cert=setup is not None)
+
+    result = run_cli(main, args(make_roster([ASLEEP])))
+
+    assert result.code == 1, result
+    assert f"edge problem: {problem}" in result.out
+
+
+def test_status_flags_a_router_failing_its_check(fly, make_roster, run_cli, stack_config):
+    provision_edge(fly, stack_config)
+    edge = stack_config.edge_app_name
+    (router, *_) = [m for m in fly.state.machines_of(edge) if m.region == "fra"]
+    router.config["checks"] = {"health": {"type": "http", "port": 8080, "path": "/_edge/health"}}
+    fly.set_check(edge, router.id, "health", "critical")
+    provision(fly, stack_config, ASLEEP, machine="stopped")
+
+    result = run_cli(main, args(make_roster([ASLEEP])))
+
+    assert result.code == 1, result
+    assert "edge problem: router in fra is started (health=critical)" in result.out
 
 
 def test_status_empty_roster_exits_0_without_calls(fly, make_roster, run_cli):

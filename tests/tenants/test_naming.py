@@ -22,16 +22,7 @@ from tenants.naming import (
     USERNAME_RE,
 )
 from tenants.roster import username_error
-
-SETTINGS_VALUES = {
-    "alex-hosted:domain": "books.example.com",
-    "alex-hosted:image": "ghcr.io/alex-hosted/alex-hosted:0.6.0-1",
-    "alex-hosted:flyOrg": "alex-hosted",
-    "alex-hosted:flyRegion": "ams",
-    "alex-hosted:appPrefix": "alex",
-    "alex-hosted:cloudflareAccountId": "0123456789abcdef0123456789abcdef",
-    "alex-hosted:cloudflareZoneId": "fedcba9876543210fedcba9876543210",
-}
+from tests.program.harness import SETTINGS_VALUES
 
 
 def dns_name(length: int) -> str:

@@ -105,7 +105,7 @@ def test_roster_samples_load_and_write_back_byte_identical(stack: str, tmp_path:
         ),
         ({"created_at": "yesterday"}, "created_at: expected a date YYYY-MM-DD, got 'yesterday'"),
         ({"created_at": "2026-01-01T10:00:00Z"}, "created_at: expected a date YYYY-MM-DD, got the timestamp 2026-01-01T10:00:00+00:00"),
-        ({"nickname": "al"}, "nickname: unknown field (known: id, username, email, plan, state, region, stripe_customer, hold, created_at, cancelled_at, purge_after, purge_marked_at, over_quota_since)"),
+        ({"nickname": "al"}, "nickname: unknown field (known: id, username, email, plan, state, region, domains, stripe_customer, hold, created_at, cancelled_at, purge_after, purge_marked_at, over_quota_since)"),
         ({"email": None}, "email: required"),
     ],
 )  # fmt: skip
