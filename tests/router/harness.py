@@ -1,0 +1,161 @@
+"""Runs the real edge router (`node image/router/server.js`) as a subprocess on 127.0.0.1.
+
+Shared with bench/router_reload.py: `write_map(...)` writes a routing map (plain or gzipped JSON, put in
+place with a rename as the program does), `start_router(...)` gives a running `Router` once its health
+check answers, `run_until_exit(...)` runs one that is expected to refuse to start.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support.requires import missing
+from tests.support.servers import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+SERVER_JS = REPO / "image" / "router" / "server.js"
+
+Hosts = dict[str, dict[str, str]]
+
+
+def require_node() -> str:
+    node = shutil.which("node")
+    if node is None:
+        missing("node is missing: the edge router runs on Node 20+")
+    return node
+
+
+def map_document(hosts: Hosts, digest: str) -> dict[str, Any]:
+    return {"version": 1, "digest": digest, "hosts": hosts}
+
+
+def write_map(path: Path, hosts: Hosts, digest: str, *, compress: bool = False) -> Path:
+    """The map at `path`, written beside it and renamed into place, so a reader never sees half a file."""
+    return write_bytes(path, json.dumps(map_document(hosts, digest)).encode(), compress=compress)
+
+
+def write_bytes(path: Path, data: bytes, *, compress: bool = False) -> Path:
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_bytes(gzip.compress(data) if compress else data)
+    os.replace(temp, path)
+    return path
+
+
+def environ(map_path: Path, port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
+    # The file watcher is off unless a test asks for it: reloads then happen only on the test's SIGHUP.
+    env = {"PATH": os.environ["PATH"], "PORT": str(port), "HOST": "127.0.0.1", "EDGE_MAP": str(map_path)}
+    env["EDGE_WATCH_MS"] = "0"
+    env.update(extra or {})
+    return env
+
+
+@dataclass
+class Router:
+    proc: subprocess.Popen[bytes]
+    url: str
+    port: int
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def health(self) -> dict[str, Any]:
+        response = httpx.get(f"{self.url}/_edge/health", timeout=5)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def signal(self, sig: signal.Signals) -> None:
+        self.proc.send_signal(sig)
+
+    def reload_to(self, digest: str, timeout: float = 5) -> float:
+        """SIGHUP, then wait until health reports `digest`: the seconds that took."""
+        started = time.monotonic()
+        self.signal(signal.SIGHUP)
+        while self.health()["digest"] != digest:
+            if time.monotonic() - started > timeout:
+                raise AssertionError(f"no reload to {digest} in {timeout} s: {self.output()}")
+            time.sleep(0.002)
+        return time.monotonic() - started
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def start_router(map_path: Path, log_path: Path, extra: dict[str, str] | None = None) -> Router:
+    node = require_node()
+    port = free_port()
+    log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed with this process
+    proc = subprocess.Popen(
+        [node, str(SERVER_JS)],
+        env=environ(map_path, port, extra),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    log.close()
+    router = Router(proc=proc, url=f"http://127.0.0.1:{port}", port=port, log_path=log_path)
+    deadline = time.monotonic() + 10
+    while True:
+        if proc.poll() is not None:
+            raise AssertionError(f"router exited with {proc.returncode}: {router.output()}")
+        try:
+            if httpx.get(f"{router.url}/_edge/health", timeout=1).status_code == 200:
+                return router
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            router.stop()
+            raise AssertionError(f"router did not answer in 10 s: {router.output()}")
+        time.sleep(0.01)
+
+
+def run_until_exit(map_path: Path, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """A router expected to refuse to start: its exit status and output (it must exit on its own)."""
+    node = require_node()
+    return subprocess.run(
+        [node, str(SERVER_JS)],
+        env=environ(map_path, free_port(), extra),
+        capture_output=True,
+        text=True,
+        timeout=10,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def raw_exchange(port: int, request: bytes, timeout: float = 5) -> tuple[int, str]:
+    """Sends bytes no HTTP client would (a Host with a control character, no Host at all) and reads the
+    answer until the router closes the connection: its status and the whole answer as text."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    text = b"".join(chunks).decode("utf-8", "replace")
+    match = re.match(r"HTTP/1\.[01] (\d{3}) ", text)
+    assert match, f"not an HTTP answer: {text[:200]!r}"
+    return int(match.group(1)), text
