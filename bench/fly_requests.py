@@ -17,9 +17,7 @@ from typing import Any
 import httpx
 
 from components.fly.app import AppProvider
-from components.fly.certificate import CertificateProvider
 from components.fly.client import FlyClient
-from components.fly.ips import IpsProvider
 from components.fly.machine import MachineProvider
 from components.fly.ratelimit import RateLimiter
 from components.fly.secrets import SecretsProvider
@@ -34,10 +32,10 @@ ENV = {"ALEX_FLY_RATE_PER_S": "0", "ALEX_FLY_RETRY_BASE_S": "0.01"}
 
 
 def tenant_steps(app: str) -> list[tuple[str, Any, Callable[[dict[str, str]], dict[str, Any]]]]:
-    """(label, provider, inputs from earlier outputs) in the Tenant's order."""
+    """(label, provider, inputs from earlier outputs) in the Tenant's order. A tenant has no IPs or
+    certificate of its own: its hostnames are the edge's (components/edge.py)."""
     return [
         ("app", AppProvider(), lambda _: {"name": app, "org": "personal"}),
-        ("ips", IpsProvider(), lambda _: {"app": app}),
         ("secrets", SecretsProvider(), lambda _: {"app": app, "values": {"NEXTAUTH_SECRET": "x", "R2_KEY": "y"}}),
         ("volume", VolumeProvider(), lambda _: {"app": app, "name": "data", "region": "ams", "size_gb": 1}),
         (
@@ -52,7 +50,6 @@ def tenant_steps(app: str) -> list[tuple[str, Any, Callable[[dict[str, str]], di
                 "min_secrets_version": o["secrets_version"],
             },
         ),
-        ("certificate", CertificateProvider(), lambda _: {"app": app, "hostname": f"{app}.example.com"}),
     ]
 
 

@@ -193,6 +193,14 @@ class FlyEmulator:
                 raise KeyError(f"machine {machine_id} has no check named {name!r}")
             machine.check_results[name] = {"status": status, "output": output, "updated_at": iso(self.clock.time())}
 
+    def set_boot_checks(self, app: str, machine_id: str, status: str) -> None:
+        """What every check of the machine reports after each boot from now on: a guest that comes up
+        unhealthy (a bad image or config) until a test sets "passing" again."""
+        if status not in CHECK_STATUSES:
+            raise ValueError(f"check status must be one of {', '.join(CHECK_STATUSES)}, got {status!r}")
+        with self._world.cond:
+            self._live_machine(app, machine_id).boot_checks = status
+
     def _live_machine(self, app: str, machine_id: str) -> Machine:
         """With the world lock held: a machine of `app` that is not destroyed, transitions applied."""
         self._world.tick()

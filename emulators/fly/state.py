@@ -105,6 +105,7 @@ class Machine:
     events: list[dict[str, Any]] = field(default_factory=list)  # newest first, at most MAX_EVENTS
     # name -> {"status", "output", "updated_at"}; reset to "passing" on every boot, set by FlyEmulator.set_check.
     check_results: dict[str, dict[str, str]] = field(default_factory=dict)
+    boot_checks: str = "passing"  # what every check reports after a boot (FlyEmulator.set_boot_checks)
 
     def go(self, now: float, steps: list[str], transition: float) -> None:
         """Enter steps[0] now and each later step `transition` seconds after the previous one."""
@@ -120,11 +121,12 @@ class Machine:
         self.events = [event, *self.events][:MAX_EVENTS]
 
     def boot(self, source: str, at: float, kind: str = "start") -> None:
-        """A (re)boot: its event, and every configured check passing again (the guest answers afresh)."""
+        """A (re)boot: its event, and every configured check reporting `boot_checks` afresh (passing,
+        unless a test made the guest unhealthy with FlyEmulator.set_boot_checks)."""
         self.record(kind, "started", source, at)
         stamp = iso(at)
         self.check_results = {
-            name: {"status": "passing", "output": "", "updated_at": stamp} for name in self.check_names()
+            name: {"status": self.boot_checks, "output": "", "updated_at": stamp} for name in self.check_names()
         }
 
     def check_names(self) -> list[str]:

@@ -8,109 +8,26 @@ same roster writes nothing, and roster changes reach the machine as designed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
 import pytest
 
-from components.fly.app import AppProvider
-from components.fly.machine import MachineProvider
-from components.fly.secrets import SecretsProvider
-from components.fly.volume import VolumeProvider
 from tenants.roster import RosterEntry
 from tests.conftest import FLY_TEST_TOKEN
 from tests.fly.conftest import FAST_ENV
-from tests.program.harness import Recording, is_secret, run_program, settings
+from tests.program.fly_engine import FlyEngine
+from tests.program.harness import run_program, settings
 from tests.support.engine import ProviderHost
 
 TID = "acme000001"
 APP = f"alex-{TID}"
-ORDER = (
-    (f"{TID}-app", AppProvider),
-    (f"{TID}-secrets", SecretsProvider),
-    (f"{TID}-volume", VolumeProvider),
-    (f"{TID}-machine", MachineProvider),
-)
 
 
 def entry(**changes: Any) -> RosterEntry:
     base = RosterEntry(TID, "alice", "alice@example.org", "free", "active", created_at=date(2026, 1, 1))
     return base.with_changes(**changes)
-
-
-def engine_view(value: Any) -> Any:
-    """What the engine hands a dynamic provider: secrets unwrapped (it accepts no secrets)."""
-    if is_secret(value):
-        return engine_view(value["value"])
-    if isinstance(value, dict):
-        return {k: engine_view(v) for k, v in value.items() if k != "__provider"}
-    if isinstance(value, list):
-        return [engine_view(v) for v in value]
-    return value
-
-
-class Engine:
-    """A tiny `pulumi up` of some Fly resources, in `order`: state is (id, outputs) per resource.
-
-    Like the real engine, a resource the program no longer declares is deleted after every create and
-    update (pulumi/pkg resource/deploy/deployment_executor.go: performPostSteps runs once the program
-    is done and the step executor is idle), in reverse order.
-    """
-
-    def __init__(
-        self,
-        host: ProviderHost,
-        order: Sequence[tuple[str, type[Any]]] = ORDER,
-        resolve: Callable[[Engine, str, dict[str, Any]], dict[str, Any]] | None = None,
-    ) -> None:
-        self.host = host
-        self.order = list(order)
-        self.resolve = resolve or _resolve_tenant
-        self.state: dict[str, tuple[str, dict[str, Any]]] = {}
-        self.steps: list[tuple[str, str]] = []
-
-    def up(self, recording: Recording) -> list[tuple[str, str]]:
-        self.steps = []
-        gone: list[tuple[str, type[Any]]] = []
-        for name, provider_class in self.order:
-            bound = self.host.bind(provider_class())
-            if name not in recording.registrations:
-                if name in self.state:
-                    gone.append((name, provider_class))
-                continue
-            news = self.resolve(self, name, engine_view(recording.one(name).inputs))
-            old = self.state.get(name)
-            checked = bound.check(old[1] if old else {}, news)
-            assert not checked.failures, (name, checked.failures)
-            if old is None:
-                self.state[name] = bound.create(checked.inputs)
-                self.steps.append((name, "create"))
-                continue
-            diff = bound.diff(old[0], old[1], checked.inputs)
-            if not diff.changes:
-                continue
-            if diff.replaces:
-                bound.delete(*old)  # every Fly replace here is delete-before-create
-                self.state[name] = bound.create(checked.inputs)
-                self.steps.append((name, "replace"))
-            else:
-                self.state[name] = (old[0], bound.update(old[0], old[1], checked.inputs))
-                self.steps.append((name, "update"))
-        for name, provider_class in reversed(gone):
-            id_, outs = self.state.pop(name)
-            self.host.bind(provider_class()).delete(id_, outs)
-            self.steps.append((name, "delete"))
-        return self.steps
-
-
-def _resolve_tenant(engine: Engine, name: str, news: dict[str, Any]) -> dict[str, Any]:
-    """Swap the mocks' stand-in outputs for the real ones the emulator gave earlier resources."""
-    if name.endswith("-machine"):
-        tid = name.removesuffix("-machine")
-        news["config"]["mounts"][0]["volume"] = engine.state[f"{tid}-volume"][1]["volume_id"]
-        news["min_secrets_version"] = engine.state[f"{tid}-secrets"][1]["version"]
-    return news
 
 
 # Each test is its own stack on its own emulator: it runs the `up`s it builds on itself.
@@ -124,10 +41,10 @@ def fly_emu():
 
 
 @pytest.fixture
-def engine(fly_emu) -> Iterator[Engine]:
+def engine(fly_emu) -> Iterator[FlyEngine]:
     env = {"FLY_API_URL": fly_emu.url, "FLY_API_TOKEN": FLY_TEST_TOKEN, **FAST_ENV, "ALEX_FLY_RATE_PER_S": "1"}
     with ProviderHost(env=env) as host:
-        yield Engine(host)
+        yield FlyEngine(host, only=TID)  # the tenant's resources; the edge has tests of its own
 
 
 def machine(fly_emu) -> Any:
@@ -135,7 +52,7 @@ def machine(fly_emu) -> Any:
     return found
 
 
-def test_tenant_comes_up_on_the_fly_api_and_a_second_up_writes_nothing(engine: Engine, fly_emu) -> None:
+def test_tenant_comes_up_on_the_fly_api_and_a_second_up_writes_nothing(engine: FlyEngine, fly_emu) -> None:
     assert settings().fly_org == "alex-hosted"
     steps = engine.up(run_program([entry()]))
     assert [s for _, s in steps] == ["create"] * 4
@@ -150,7 +67,7 @@ def test_tenant_comes_up_on_the_fly_api_and_a_second_up_writes_nothing(engine: E
     assert fly_emu.writes() == 0, [r for r in fly_emu.requests if r.method != "GET"]
 
 
-def test_tenant_suspension_stops_the_machine_and_nothing_else(engine: Engine, fly_emu) -> None:
+def test_tenant_suspension_stops_the_machine_and_nothing_else(engine: FlyEngine, fly_emu) -> None:
     engine.up(run_program([entry()]))
     assert engine.up(run_program([entry(state="suspended")])) == [(f"{TID}-machine", "update")]
     stopped = machine(fly_emu)
@@ -160,7 +77,7 @@ def test_tenant_suspension_stops_the_machine_and_nothing_else(engine: Engine, fl
     assert machine(fly_emu).state == "started"
 
 
-def test_tenant_upgrade_grows_the_volume_in_place_and_resizes_the_machine(engine: Engine, fly_emu) -> None:
+def test_tenant_upgrade_grows_the_volume_in_place_and_resizes_the_machine(engine: FlyEngine, fly_emu) -> None:
     engine.up(run_program([entry()]))
     volume_id = engine.state[f"{TID}-volume"][1]["volume_id"]
     steps = engine.up(run_program([entry(plan="reader")]))
@@ -169,7 +86,7 @@ def test_tenant_upgrade_grows_the_volume_in_place_and_resizes_the_machine(engine
     assert machine(fly_emu).config["guest"]["memory_mb"] == 512
 
 
-def test_tenant_downgrade_keeps_the_bigger_volume(engine: Engine, fly_emu) -> None:
+def test_tenant_downgrade_keeps_the_bigger_volume(engine: FlyEngine, fly_emu) -> None:
     engine.up(run_program([entry(plan="reader")]))
     volume_id = engine.state[f"{TID}-volume"][1]["volume_id"]
     engine.up(run_program([entry(plan="free")]))
@@ -178,7 +95,7 @@ def test_tenant_downgrade_keeps_the_bigger_volume(engine: Engine, fly_emu) -> No
     assert machine(fly_emu).config["guest"]["memory_mb"] == 256
 
 
-def test_tenant_rename_updates_nextauth_url_and_nothing_else_of_the_tenant(engine: Engine, fly_emu) -> None:
+def test_tenant_rename_updates_nextauth_url_and_nothing_else_of_the_tenant(engine: FlyEngine, fly_emu) -> None:
     engine.up(run_program([entry()]))
     steps = engine.up(run_program([entry(username="alice-reads")]))
     assert steps == [(f"{TID}-machine", "update")]
@@ -187,7 +104,7 @@ def test_tenant_rename_updates_nextauth_url_and_nothing_else_of_the_tenant(engin
     assert not fly_emu.state.ips.get(APP)
 
 
-def test_tenant_purging_destroys_only_the_machine(engine: Engine, fly_emu) -> None:
+def test_tenant_purging_destroys_only_the_machine(engine: FlyEngine, fly_emu) -> None:
     engine.up(run_program([entry(username="alice-reads")]))
     purging = entry(
         username="alice-reads",
