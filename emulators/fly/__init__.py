@@ -23,7 +23,8 @@ Choices where the reference leaves a question open (documented here so clients c
   The emulator never enters `failed` by itself (the reference does not say when Fly does).
 * Machine `checks`: one entry per configured check (`config.checks` names, then service checks named
   `servicecheck-NN-<type>-<port>`), reported once the machine has booted; every boot resets them to
-  `passing` (or what `set_boot_checks()` set for that machine); `set_check()` sets one until the next boot. A booting machine's checks already pass.
+  `passing` (or to what `set_boot_checks()` set for that machine: a guest that comes up unhealthy);
+  `set_check()` sets one until the next boot. A booting machine's checks already pass.
 * Duplicate machine name, or a mount of a volume another machine holds: 422. Mount of an unknown or
   other-region volume, or `min_secrets_version` above the app's secrets version: 400.
 * Certificates: a hostname is held by one app at a time (another app's create is 422 `already_exists`).
