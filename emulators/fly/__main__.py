@@ -1,4 +1,4 @@
-"""`python -m emulators.fly --port 4280 [--token T] [--org O]`: serve the emulator until Ctrl-C."""
+"""`python -m emulators.fly --port 4280 [--token T] [--org O]`: serve the emulator and its proxy until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -18,6 +18,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--transition", type=float, default=REFERENCE.transition, help="seconds in each transient state"
     )
+    parser.add_argument("--proxy-port", type=int, default=0, help="port of Fly's proxy on 127.0.0.1 (0: a free one)")
+    parser.add_argument(
+        "--cross-network-replay", action="store_true", help="the org allows fly-replay across private networks"
+    )
     args = parser.parse_args(argv)
     emu = FlyEmulator(
         token=args.token,
@@ -25,9 +29,12 @@ def main(argv: list[str] | None = None) -> int:
         rate_limit=not args.no_rate_limit,
         transition=args.transition,
         port=args.port,
+        proxy_port=args.proxy_port,
+        cross_network_replay=args.cross_network_replay,
     )
     emu.start()
     print(f"Fly Machines API emulator listening on {emu.url}", flush=True)
+    print(f"Fly proxy (send a Host header) listening on {emu.proxy_url}", flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
