@@ -14,6 +14,7 @@ from typing import Any
 from components.fly import endpoints
 from components.fly.client import FlyClient
 from components.fly.errors import FlyNotFoundError
+from components.fly.states import MACHINE_GONE
 from components.stack_config import StackConfig
 from tenants.roster import RosterEntry
 from tenants.states import TenantState
@@ -55,6 +56,8 @@ def read_edge(fly: FlyClient, config: StackConfig, roster: Sequence[RosterEntry]
         status.problems.append(f"the edge app {app} does not exist: no tenant is reachable")
         return status
     for machine in machines:
+        if machine.get("state") in MACHINE_GONE:  # a replaced router's remains
+            continue
         region, state = str(machine.get("region") or "?"), str(machine.get("state") or "?")
         failing = [
             f"{c.get('name')}={c.get('status')}"

@@ -204,14 +204,19 @@ def _edge_regions(value: Any, problems: list[str]) -> tuple[str, ...]:
     except InputError as exc:
         problems.append(f"{key}: {exc}")
         return ()
-    if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
+    if not isinstance(regions, list):
         problems.append(f"{key}: expected {expected}, got {_shown(regions)}")
         return ()
+    odd = [r for r in regions if not isinstance(r, str)]
+    if odd:
+        problems.append(f"{key}: expected region codes as text, got {_shown(odd[0])} in the list")
+        return ()
     bad = [r for r in regions if not matches(REGION_RE, r)]
+    twice = sorted({r for r in regions if regions.count(r) > 1})
     if bad:
         problems.append(f"{key}: {quote_value(bad[0])} is not a three-letter Fly region code")
-    elif len(set(regions)) != len(regions):
-        problems.append(f"{key}: a region is listed twice in {', '.join(regions)}")
+    elif twice:
+        problems.append(f"{key}: {quote_value(twice[0])} is listed more than once")
     elif len(regions) < EDGE_REGIONS_MIN:
         problems.append(f"{key}: expected {expected}, got {len(regions)}")
     return tuple(regions)

@@ -90,8 +90,9 @@ class RosterEntry:
             value = getattr(self, name)
             if isinstance(value, Enum):
                 object.__setattr__(self, name, value.value)
-        if isinstance(self.domains, list):  # hashable and immutable, however the caller passed it
-            object.__setattr__(self, "domains", tuple(self.domains))
+        if isinstance(self.domains, list | tuple):  # hashable and immutable, however the caller passed it
+            # No domains is no field: an empty list would be written, and the loader refuses one.
+            object.__setattr__(self, "domains", tuple(self.domains) or None)
 
     def to_mapping(self) -> dict[str, Any]:
         # The safe dumper writes lists, not tuples.
@@ -199,7 +200,7 @@ def parse_roster(
     # Duplicates count every entry as written, parsed or not: a broken first copy still claims its id.
     claims = [_claim(index, raw) for index, raw in enumerate(data, start=1)]
     problems.extend(_duplicates(claims))
-    if domain is not None and not problems:  # every entry parsed, so list order is file order
+    if domain is not None and len(tenants) == len(data):  # every entry parsed: list order is file order
         problems.extend(domain_problems(tenants, domain))
     if problems:
         raise RosterError(source, _in_file_order(problems))
@@ -288,8 +289,15 @@ def _text_list(value: Any) -> tuple[str, ...] | str:
         return "an empty list: leave the field out instead"
     for item in value:
         if isinstance(item, ImpossibleDate) or not isinstance(item, str):
-            return f"expected text in the list, got {_shown(item)}"
+            return f"expected text in the list, got {_shown(item)}{_text_hint(item)}"
     return tuple(value)
+
+
+def _text_hint(value: Any) -> str:
+    """What to do about a YAML scalar that was meant as text."""
+    if isinstance(value, ImpossibleDate):
+        return " (no such day)"
+    return " (quote it)" if isinstance(value, int | float | bool | date) else ""
 
 
 def _shown(value: Any) -> str:
@@ -380,14 +388,16 @@ def _domain_rules(domains: Sequence[str]) -> Iterable[str]:
     if len(domains) > CUSTOM_DOMAINS_MAX:
         yield f"at most {CUSTOM_DOMAINS_MAX} custom domains per tenant, got {len(domains)}"
     seen: set[str] = set()
+    repeated: set[str] = set()
     for hostname in domains:
         if not matches(CUSTOM_DOMAIN_RE, hostname):
             yield (
                 f"{quote_value(hostname)} is not a hostname: lowercase labels of a-z, 0-9 and '-' with a dot between "
                 "(punycode for international names), no wildcard, port, scheme or trailing dot"
             )
-        elif hostname in seen:
-            yield f"{quote_value(hostname)} is listed twice"
+        elif hostname in seen and hostname not in repeated:
+            repeated.add(hostname)
+            yield f"{quote_value(hostname)} is listed more than once"
         seen.add(hostname)
 
 

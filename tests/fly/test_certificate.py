@@ -38,3 +38,36 @@ def test_certificate_lifecycle_pending_then_active_without_diff(certs, emu, app)
 
 def test_certificate_check_rejects_bad_hostname(certs):
     assert [p for p, _ in certs.check({}, {"app": "a-app", "hostname": "Not A Host"}).failures] == ["hostname"]
+
+
+@pytest.mark.parametrize(
+    "hostname", ["*.books.example.com", "books.example.com", "read.alice.net", "*.a.co", "xn--bcher-kva.de"]
+)
+def test_certificate_check_accepts_a_hostname_or_a_wildcard_of_one(certs, hostname):
+    result = certs.check({}, {"app": "a-app", "hostname": hostname})
+    assert result.failures == []
+    assert result.inputs["hostname"] == hostname
+
+
+@pytest.mark.parametrize(
+    "hostname",
+    [
+        "*.*.example.com",
+        "a*.example.com",
+        "*a.example.com",
+        "books.*.example.com",
+        "*.com",
+        "*",
+        "*.",
+        "*.Books.Example.com",
+        "Books.example.com",
+        "*.books.example.com.",
+        "*.books.example.com\n",
+        " *.books.example.com",
+    ],
+)
+def test_certificate_check_refuses_a_wildcard_that_is_not_one_whole_level(certs, hostname):
+    failures = certs.check({}, {"app": "a-app", "hostname": hostname}).failures
+    assert [(p, m) for p, m in failures] == [
+        ("hostname", f"hostname must be a lowercase DNS name or *.<name>, got {hostname!r}")
+    ]

@@ -185,3 +185,25 @@ def test_machine_create_persistent_500_is_a_clear_error_without_token(machines, 
 def test_machine_check_rejects_bad_inputs(machines, change, prop):
     failures = machines.check({}, {**machine_inputs("a-app"), **change}).failures
     assert [p for p, _ in failures] == [prop]
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    # Numbers cross the engine's wire as floats.
+    [("yes", "'yes'"), ("true", "'true'"), (1, "1.0"), (0, "0.0"), ([True], "[True]")],
+)
+def test_machine_check_refuses_await_checks_that_is_not_a_bool(machines, value, shown):
+    failures = machines.check({}, {**machine_inputs("a-app"), "await_checks": value}).failures
+    assert [(p, m) for p, m in failures] == [("await_checks", f"await_checks must be true or false, got {shown}")]
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_machine_check_keeps_a_bool_await_checks(machines, value):
+    result = machines.check({}, {**machine_inputs("a-app"), "await_checks": value})
+    assert result.failures == [] and result.inputs["await_checks"] is value
+
+
+def test_machine_check_await_checks_defaults_to_false(machines):
+    inputs = {k: v for k, v in machine_inputs("a-app").items() if k != "await_checks"}
+    result = machines.check({}, inputs)
+    assert result.failures == [] and result.inputs["await_checks"] is False
