@@ -90,6 +90,9 @@ def sign_in(tab: Page, companion: Companion) -> None:
     tab.click("#login-submit")
     expect(tab).to_have_url(f"{companion.url}/_hosted/")
     expect(tab.get_by_role("heading", name="Add books")).to_be_visible()
+    # The page's script runs after the HTML shows (defer): choosing files before it has its handlers
+    # would be a test racing the page, not a reader using it.
+    expect(tab.locator("html")).to_have_attribute("data-ready", "true")
 
 
 def test_reader_uploads_two_books_in_a_browser_and_they_land_in_the_library(

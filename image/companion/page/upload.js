@@ -217,4 +217,6 @@
   // A file dropped next to the zone would otherwise make the browser leave the page to open it.
   window.addEventListener('dragover', (event) => event.preventDefault());
   window.addEventListener('drop', (event) => event.preventDefault());
+  // Every handler is in place: a file chosen before this moment would have been ignored.
+  document.documentElement.dataset.ready = 'true';
 })();
