@@ -22,6 +22,11 @@ class ConfigKey(StrEnum):
     IMAGE = "image"
     EDGE_IMAGE = "edgeImage"
     EDGE_REGIONS = "edgeRegions"
+    SIGNUP_IMAGE = "signupImage"
+    GITHUB_REPOSITORY = "githubRepository"
+    STRIPE_RESTRICTED_KEY = "stripeRestrictedKey"
+    STRIPE_WEBHOOK_SECRET = "stripeWebhookSecret"
+    GITHUB_DISPATCH_TOKEN = "githubDispatchToken"
     FLY_ORG = "flyOrg"
     FLY_REGION = "flyRegion"
     APP_PREFIX = "appPrefix"
@@ -31,6 +36,11 @@ class ConfigKey(StrEnum):
     CLOUDFLARE_ZONE_ID = "cloudflareZoneId"
     PLANS = "plans"
     ALERTS = "alerts"
+    SMTP = "smtp"
+    SMTP_PASSWORD = "smtpPassword"
+    BILLING_PORTAL_URL = "billingPortalUrl"
+    SUPPORT_EMAIL = "supportEmail"
+    EMAILS_SINCE = "emailsSince"
 
     @property
     def qualified(self) -> str:
@@ -44,6 +54,8 @@ SCHEMA_KEYS: tuple[ConfigKey, ...] = (
     ConfigKey.IMAGE,
     ConfigKey.EDGE_IMAGE,
     ConfigKey.EDGE_REGIONS,
+    ConfigKey.SIGNUP_IMAGE,
+    ConfigKey.GITHUB_REPOSITORY,
     ConfigKey.FLY_ORG,
     ConfigKey.FLY_REGION,
     ConfigKey.APP_PREFIX,
@@ -54,10 +66,40 @@ SCHEMA_KEYS: tuple[ConfigKey, ...] = (
 # Left out of the schema on purpose: optional, and a schema entry without a default makes a key required.
 # flyApiToken is a secret (or env FLY_API_TOKEN); plans is a mapping (defaults in tenants/plans.py).
 # alerts is a mapping of alert thresholds (components/alert_rules.py), read by the alerts scripts only.
-UNDECLARED_KEYS: tuple[ConfigKey, ...] = (ConfigKey.FLY_API_TOKEN, ConfigKey.PLANS, ConfigKey.ALERTS)
+# The signup app's secrets (components/signup.py) likewise: set with `pulumi config set --secret`.
+# The owner emails (components/email.py): smtp is a mapping (host, port, user, from, starttls; parsed by
+# components/smtp.py), smtpPassword a secret (or env ALEX_SMTP_PASSWORD), billingPortalUrl the Stripe
+# customer-portal login URL, supportEmail the address owners write to, emailsSince an ISO date (tenants
+# created before it get no welcome email).
+UNDECLARED_KEYS: tuple[ConfigKey, ...] = (
+    ConfigKey.FLY_API_TOKEN,
+    ConfigKey.PLANS,
+    ConfigKey.ALERTS,
+    ConfigKey.STRIPE_RESTRICTED_KEY,
+    ConfigKey.STRIPE_WEBHOOK_SECRET,
+    ConfigKey.GITHUB_DISPATCH_TOKEN,
+    ConfigKey.SMTP,
+    ConfigKey.SMTP_PASSWORD,
+    ConfigKey.BILLING_PORTAL_URL,
+    ConfigKey.SUPPORT_EMAIL,
+    ConfigKey.EMAILS_SINCE,
+)
 # The plain (non-secret) keys the program reads into StackConfig; secrets are read where they are used.
-SETTINGS_KEYS: tuple[ConfigKey, ...] = (*SCHEMA_KEYS, ConfigKey.PLANS)
-SECRET_KEYS: tuple[ConfigKey, ...] = (ConfigKey.FLY_API_TOKEN,)
+SETTINGS_KEYS: tuple[ConfigKey, ...] = (
+    *SCHEMA_KEYS,
+    ConfigKey.PLANS,
+    ConfigKey.SMTP,
+    ConfigKey.BILLING_PORTAL_URL,
+    ConfigKey.SUPPORT_EMAIL,
+    ConfigKey.EMAILS_SINCE,
+)
+SECRET_KEYS: tuple[ConfigKey, ...] = (
+    ConfigKey.FLY_API_TOKEN,
+    ConfigKey.STRIPE_RESTRICTED_KEY,
+    ConfigKey.STRIPE_WEBHOOK_SECRET,
+    ConfigKey.GITHUB_DISPATCH_TOKEN,
+    ConfigKey.SMTP_PASSWORD,
+)
 
 # Keys of other namespaces that a stack file may set (the Cloudflare provider's token, a secret).
 CLOUDFLARE_API_TOKEN_KEY = "cloudflare:apiToken"
@@ -67,3 +109,5 @@ FOREIGN_KEYS: tuple[str, ...] = (CLOUDFLARE_API_TOKEN_KEY,)
 FLY_API_URL_ENV = "FLY_API_URL"
 FLY_API_TOKEN_ENV = "FLY_API_TOKEN"
 CLOUDFLARE_API_TOKEN_ENV = "CLOUDFLARE_API_TOKEN"
+SMTP_PASSWORD_ENV = "ALEX_SMTP_PASSWORD"
+SMTP_TIMEOUT_ENV = "ALEX_SMTP_TIMEOUT_S"

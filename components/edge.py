@@ -21,7 +21,7 @@ one router always answers. An unchanged map is an unchanged config: no write.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,12 +115,17 @@ class Edge(pulumi.ComponentResource):
     custom_domains: list[CustomDomain]
 
     def __init__(
-        self, settings: StackConfig, sources: Sequence[EdgeSource], opts: pulumi.ResourceOptions | None = None
+        self,
+        settings: StackConfig,
+        sources: Sequence[EdgeSource],
+        apps: Mapping[str, str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """`apps`: the control plane's own hostnames under the wildcard (hostname -> app), e.g. signup."""
         super().__init__(EDGE_TYPE, "edge", None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.app_name = settings.edge_app_name
-        hosts = edge_hosts(sources)
+        hosts = edge_hosts(sources, apps)
         document = map_document(hosts)
         self.map_digest, self.map_hosts = document["digest"], len(hosts)
 

@@ -20,7 +20,7 @@ import base64
 import gzip
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,10 +57,13 @@ def _target(entry: RosterEntry, settings: StackConfig) -> dict[str, str]:
     return target
 
 
-def edge_hosts(sources: Iterable[EdgeSource]) -> dict[str, dict[str, str]]:
-    """hostname -> target, sorted; raises EdgeMapError naming both tenants of a hostname claimed twice."""
-    hosts: dict[str, dict[str, str]] = {}
-    owners: dict[str, str] = {}
+def edge_hosts(sources: Iterable[EdgeSource], apps: Mapping[str, str] | None = None) -> dict[str, dict[str, str]]:
+    """hostname -> target, sorted; raises EdgeMapError naming both claimants of a hostname claimed twice.
+
+    `apps` adds the control plane's own hostnames (the signup site's `www.<domain>`: hostname -> app).
+    """
+    hosts: dict[str, dict[str, str]] = {host: {"app": app} for host, app in (apps or {}).items()}
+    owners: dict[str, str] = {host: f"the app {app}" for host, app in (apps or {}).items()}
     clashes: list[str] = []
     for source in sources:
         for entry in source.roster:
@@ -70,7 +73,9 @@ def edge_hosts(sources: Iterable[EdgeSource]) -> dict[str, dict[str, str]]:
             target = _target(entry, source.settings)
             for hostname in tenant_hostnames(entry, source.settings):
                 if hostname in owners:
-                    clashes.append(f"{hostname} is claimed by tenant {owners[hostname]} and tenant {owner}")
+                    first = owners[hostname]
+                    first = first if first.startswith("the app ") else f"tenant {first}"
+                    clashes.append(f"{hostname} is claimed by {first} and tenant {owner}")
                     continue
                 owners[hostname] = owner
                 hosts[hostname] = target

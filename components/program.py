@@ -15,6 +15,7 @@ import pulumi
 from components.config_keys import NAMESPACE, SETTINGS_KEYS
 from components.edge import Edge
 from components.edge_map import EdgeMapError, EdgeSource
+from components.signup import Signup
 from components.stack_config import ConfigError, StackConfig, from_mapping
 from components.tenant import Tenant, TenantArgs
 from tenants.roster import RosterEntry, RosterError, load_roster
@@ -34,9 +35,15 @@ def declare_tenants(settings: StackConfig, roster: Sequence[RosterEntry]) -> dic
     return {entry.id: Tenant(TenantArgs(entry, settings.plans[entry.plan], settings)) for entry in roster}
 
 
-def declare_edge(settings: StackConfig, roster: Sequence[RosterEntry]) -> Edge:
-    """The edge of the stack's domain, its map built from this stack's roster (a list, ready for more)."""
-    return Edge(settings, [EdgeSource(settings, roster)])
+def declare_edge(settings: StackConfig, roster: Sequence[RosterEntry], config: pulumi.Config | None = None) -> Edge:
+    """The edge of the stack's domain, its map built from this stack's roster (a list, ready for more),
+    and the signup site behind it when the stack has one."""
+    sources = [EdgeSource(settings, roster)]
+    apps: dict[str, str] = {}
+    if settings.signup_image:
+        signup = Signup(settings, sources, config)
+        apps[signup.hostname] = signup.app_name
+    return Edge(settings, sources, apps)
 
 
 def summary(roster: Sequence[RosterEntry], tenants: Mapping[str, Tenant]) -> dict[str, Any]:

@@ -63,6 +63,9 @@ class StackConfig:
     # The edge (components/edge.py): the router image and the regions of its always-on machines.
     edge_image: str = ""
     edge_regions: tuple[str, ...] = ()
+    # The signup site (components/signup.py); no image, no site.
+    signup_image: str = ""
+    github_repository: str = ""
 
     def app_name(self, tenant_id: str) -> str:
         return f"{self.app_prefix}-{tenant_id}"
@@ -162,6 +165,7 @@ def from_mapping(stack: str, values: Mapping[str, Any]) -> StackConfig:
         problems.append(f"{ConfigKey.ROSTER.qualified}: expected {what}, got {_shown(roster_value)}")
         roster_value = f"tenants/{stack}.yaml"
     edge_regions = _edge_regions(values.get(ConfigKey.EDGE_REGIONS.qualified), problems)
+    signup_image, github_repository = _signup(values, problems)
     plans: dict[str, Plan] = {}
     try:
         plans = parse_plans(_maybe_yaml(values.get(ConfigKey.PLANS.qualified)))
@@ -186,7 +190,30 @@ def from_mapping(stack: str, values: Mapping[str, Any]) -> StackConfig:
         plans=plans,
         edge_image=checked[ConfigKey.EDGE_IMAGE],
         edge_regions=edge_regions,
+        signup_image=signup_image,
+        github_repository=github_repository,
     )
+
+
+_REPOSITORY_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
+
+
+def _signup(values: Mapping[str, Any], problems: list[str]) -> tuple[str, str]:
+    """The signup site's image (optional: empty runs none) and the repository its webhook dispatches to."""
+    image_key, repo_key = ConfigKey.SIGNUP_IMAGE.qualified, ConfigKey.GITHUB_REPOSITORY.qualified
+    image, repository = values.get(image_key) or "", values.get(repo_key) or ""
+    for key, value in ((image_key, image), (repo_key, repository)):
+        if not isinstance(value, str):
+            problems.append(f"{key}: expected text, got {_shown(value)}")
+            return "", ""
+    if repository and not matches(_REPOSITORY_RE, repository):
+        problems.append(f"{repo_key}: expected owner/name of this repository, got {quote_value(repository)}")
+    elif image and not repository:
+        problems.append(f"{repo_key}: required with {image_key} (its webhook triggers this repository's Stripe sync)")
+    error = _pinned_image_error(image) if image else None
+    if error:
+        problems.append(f"{image_key}: {error}, got {quote_value(image)}")
+    return image, repository
 
 
 EDGE_REGIONS_MIN = 2  # one region down must not take every tenant down with it

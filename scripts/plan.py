@@ -76,7 +76,8 @@ def totals(rows: Sequence[TenantPlan], settings: StackConfig) -> dict[str, objec
     free_certs = min(domains, pricing.FLY_FREE_CERTS_PER_ORG) * pricing.FLY_CERT_MONTH
     quota = sum(r.quota_gb for r in rows)
     free_r2 = min(quota, pricing.R2_FREE_GB_MONTH) * pricing.R2_STORAGE_GB_MONTH
-    fly = max(sum(r.fly_month for r in rows) + edge - free_certs, 0.0)
+    signup = pricing.compute_month(256) if settings.signup_image else 0.0  # one always-on machine
+    fly = max(sum(r.fly_month for r in rows) + edge + signup - free_certs, 0.0)
     r2 = max(sum(r.r2_month for r in rows) - free_r2, 0.0)
     return {
         "tenants": len(rows),
@@ -87,6 +88,7 @@ def totals(rows: Sequence[TenantPlan], settings: StackConfig) -> dict[str, objec
         "edge_routers": len(settings.edge_regions),
         "custom_domains": domains,
         "edge_month": round(edge, 2),
+        "signup_month": round(signup, 2),
         "r2_quota_gb": round(quota, 2),
         "fly_month": round(fly, 2),
         "r2_month": round(r2, 2),
@@ -147,7 +149,8 @@ def render_text(settings: StackConfig, roster: Path, rows: Sequence[TenantPlan],
         f"plans: {_counts([r.plan for r in rows])}",
         f"  Fly: {t['machines_running']} machine(s) scaling to zero, {t['volume_gb']} GB of volumes, "
         f"the edge ({t['edge_routers']} routers, the wildcard and {t['custom_domains']} custom domain "
-        f"certificate(s): ${t['edge_month']:.2f}): ${t['fly_month']:.2f}/month",
+        f"certificate(s): ${t['edge_month']:.2f}), the signup site: ${t['signup_month']:.2f}: "
+        f"${t['fly_month']:.2f}/month",
         f"  Cloudflare R2: {t['r2_quota_gb']} GB of quota if full: ${t['r2_month']:.2f}/month",
         f"  Estimated total: ${t['total_month']:.2f}/month at list prices "
         f"(machines awake {usage.awake_fraction:.0%} of the month; see components/pricing.py)",

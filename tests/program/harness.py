@@ -108,15 +108,17 @@ def decode_map(machine_config: dict[str, Any]) -> dict[str, Any]:
     return dict(json.loads(gzip.decompress(base64.b64decode(file["raw_value"]))))
 
 
-def run_program(roster: Sequence[RosterEntry], stack_settings: StackConfig | None = None) -> Recording:
+def run_program(
+    roster: Sequence[RosterEntry], stack_settings: StackConfig | None = None, config: Any = None
+) -> Recording:
     """Declares the tenants exactly as `components.program.run` does and waits for every output."""
     recording = record_under(TenantMocks())
-    config = stack_settings or settings()
+    stack = stack_settings or settings()
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def body() -> pulumi.Output[Any]:
-        tenants = declare_tenants(config, roster)
-        edge = declare_edge(config, roster)
+        tenants = declare_tenants(stack, roster)
+        edge = declare_edge(stack, roster, config)
         # What components.program.run exports, recorded here: mocks finish the stack before exports land.
         waits: list[pulumi.Output[None]] = []
         for key, value in outputs(roster, tenants, edge).items():

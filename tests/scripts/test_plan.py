@@ -122,3 +122,10 @@ def test_plan_refuses_a_custom_domain_in_the_stacks_own_name_space(run_cli, make
 def test_plan_takes_the_stack_as_the_other_scripts_do(run_cli) -> None:
     assert run_cli(plan.main, ["--stack", "dev"]).out == run_cli(plan.main, ["dev"]).out
     assert run_cli(plan.main, []).code == 2
+
+
+def test_plan_prices_the_signup_site_only_where_the_stack_runs_one(run_cli) -> None:
+    prod = json.loads(run_cli(plan.main, ["prod", "--json"]).out)["totals"]
+    dev = json.loads(run_cli(plan.main, ["dev", "--json"]).out)["totals"]
+    assert prod["signup_month"] == pytest.approx(pricing.compute_month(256), abs=0.01)
+    assert dev["signup_month"] == 0
