@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 
 from billing.decide import Verdict, decide
-from billing.report import Change, ChangeKind, Notice, NoticeKind, Report
+from billing.report import Change, ChangeKind, LostClaim, Notice, NoticeKind, Report
 from billing.snapshot import USERNAME_KEY, Snapshot, StripeCustomer
 from billing.tenant_ids import tenant_id_for_customer
 from tenants.inputs import matches, quote_value
@@ -52,6 +52,7 @@ class _Run:
         self.report = Report()
         self.renames: list[tuple[str, str, str]] = []  # (tenant id, wanted username, customer)
         self.adds: list[RosterEntry] = []
+        self.subscriptions: dict[str, str] = {}  # customer -> the subscription a planned add came from
 
     def change(self, tenant: RosterEntry, kind: ChangeKind, detail: str) -> None:
         self.report.changes.append(Change(kind, tenant.id, tenant.username, tenant.stripe_customer or "", detail))
@@ -208,6 +209,8 @@ def _plan_new(run: _Run, verdict: Verdict) -> None:
         run.notice("skipped", customer, tenant_id, f"not added: tenant id {tenant_id} is already another entry's")
         return
     assert wanted is not None and verdict.plan is not None and verdict.state is not None
+    if verdict.subscription is not None:
+        run.subscriptions[customer] = verdict.subscription
     run.adds.append(
         RosterEntry(
             id=tenant_id,
@@ -255,6 +258,14 @@ def _assign_usernames(run: _Run) -> None:
     for tenant in adds:
         message = f"not added: username {tenant.username!r} is already used by tenant {taken[tenant.username]}"
         run.notice("skipped", tenant.stripe_customer or "", None, message)
+        subscription = run.subscriptions.get(tenant.stripe_customer or "")
+        if tenant.state == TenantState.ACTIVE and subscription is not None:
+            # It paid (or chose the free plan) for a name someone else got first: cancelled and refunded.
+            run.report.lost_claims.append(
+                LostClaim(
+                    tenant.stripe_customer or "", subscription, tenant.username, tenant.email, taken[tenant.username]
+                )
+            )
 
 
 def _settle(run: _Run) -> list[RosterEntry]:

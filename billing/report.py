@@ -10,8 +10,8 @@ ChangeKind = Literal[
     "added", "upgraded", "downgraded", "suspended", "reactivated", "cancelled", "rescheduled",
     "purging", "removed", "renamed", "email",
 ]  # fmt: skip
-# skipped/warning need an operator; missing/pending are information only.
-NoticeKind = Literal["skipped", "warning", "missing", "pending"]
+# skipped/warning need an operator; missing/pending/settled are information only.
+NoticeKind = Literal["skipped", "warning", "missing", "pending", "settled"]
 ATTENTION: tuple[NoticeKind, ...] = ("skipped", "warning")
 
 
@@ -32,10 +32,22 @@ class Notice:
     message: str
 
 
+@dataclass(frozen=True)
+class LostClaim:
+    """A new, live subscription whose username another tenant holds: billing.name_taken settles it."""
+
+    customer: str
+    subscription: str
+    username: str
+    email: str
+    holder: str  # the tenant id that has the name
+
+
 @dataclass
 class Report:
     changes: list[Change] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
+    lost_claims: list[LostClaim] = field(default_factory=list)
     subscriptions: int = 0
     customers: int = 0
     stripe_tenants: int = 0  # roster entries with stripe_customer after the run

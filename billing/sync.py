@@ -11,7 +11,8 @@ from pathlib import Path
 import stripe
 
 from billing.reconcile import DEFAULT_GRACE_DAYS, reconcile
-from billing.report import RunSummary
+from billing import name_taken
+from billing.report import LostClaim, Notice, RunSummary
 from billing.snapshot import Snapshot
 from billing.stripe_source import RetryPolicy, StripeUnavailable, fetch_snapshot
 from components import redact
@@ -39,8 +40,13 @@ def run_sync(
     *,
     secret: str = "",
     sleep: Callable[[float], None] = time.sleep,
+    notify: Callable[[LostClaim], None] | None = None,
 ) -> RunSummary:
-    """Raises SyncError (with `secret` scrubbed from its text) when the run cannot complete."""
+    """Raises SyncError (with `secret` scrubbed from its text) when the run cannot complete.
+
+    After the roster is written, subscriptions that lost a username race are cancelled and refunded and
+    their customers told (`notify`; billing.name_taken). A dry run only reports them.
+    """
     try:
         current, text = read_roster(settings.roster, settings.plans)
         snapshot = _read_stripe(client, settings.retries, sleep)
@@ -49,6 +55,16 @@ def run_sync(
         written = False if settings.dry_run else write_roster(settings.roster, tenants, settings.plans, expected=text)
     except (RosterError, StripeUnavailable, OSError) as exc:
         raise SyncError(scrub(str(exc), secret)) from None
+    if not settings.dry_run:
+        for done in name_taken.settle(report.lost_claims, client, notify):
+            claim = done.claim
+            if done.problem:
+                report.notices.append(Notice("warning", claim.customer, None, scrub(done.problem, secret)))
+            else:
+                money = f"refunded {done.refunded} {done.currency}" if done.refunded else "nothing to refund"
+                mail = "customer emailed" if done.emailed else "no email sent"
+                message = f"username {claim.username!r} taken: cancelled {claim.subscription}, {money}, {mail}"
+                report.notices.append(Notice("settled", claim.customer, None, message))
     return RunSummary(
         report=report,
         roster=str(settings.roster),

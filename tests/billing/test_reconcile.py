@@ -239,3 +239,24 @@ def test_reconcile_never_takes_a_shorter_hand_edited_window_as_an_extension():
     )
     tenants, _ = run([shortened], snapshot((customer("cus_A", "alice"), "canceled", "reader_monthly")))
     assert by_customer(tenants)["cus_A"].purge_after == date(2026, 12, 20)
+
+
+def test_reconcile_two_checkouts_for_one_name_the_first_customer_wins_and_the_other_is_to_be_settled():
+    early = customer("cus_Early", "alice", created="2026-01-01")
+    late = customer("cus_Late", "alice", created="2026-01-02")
+    tenants, report = run([], snapshot((late, "active", "reader_monthly"), (early, "active", "reader_monthly")))
+    assert by_customer(tenants)["cus_Early"].username == "alice"
+    assert "cus_Late" not in by_customer(tenants)
+    (lost,) = report.lost_claims
+    assert (lost.customer, lost.subscription, lost.username, lost.email) == (
+        "cus_Late", "sub_0", "alice", "late@example.com"
+    )  # fmt: skip
+    assert lost.holder == tenant_id_for_customer("cus_Early")
+
+
+def test_reconcile_a_name_held_by_a_hand_managed_tenant_is_also_settled_but_a_suspended_claim_is_not():
+    snap = snapshot(
+        (customer("cus_A", "erin"), "active", "reader_monthly"), (customer("cus_B", "erin"), "unpaid", "reader_monthly")
+    )
+    _, report = run(HAND_MANAGED, snap)
+    assert [c.customer for c in report.lost_claims] == ["cus_A"]  # the unpaid one is charged nothing
