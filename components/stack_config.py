@@ -12,12 +12,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from components.config_keys import NAMESPACE as NAMESPACE  # re-exported: components.program reads it here
 from components.config_keys import ConfigKey
 from components.fly.settings import DEFAULT_API_URL
+from components.smtp import SmtpConfigError, SmtpSettings, parse_settings
 from tenants.inputs import InputError, clean_text, load_yaml, matches, quote_value, read_text
 from tenants.naming import (
     APP_PREFIX_MAX,
@@ -30,7 +32,7 @@ from tenants.naming import (
     REGION_RE,
 )
 from tenants.plans import Plan, PlanError, parse_plans
-from tenants.roster import REPO_ROOT
+from tenants.roster import REPO_ROOT, email_error
 
 # Whole-string patterns, used only through tenants.inputs.matches (fullmatch on clean text).
 _URL_RE = re.compile(r"https?://[^\s/]+(:\d+)?(/\S*)?")
@@ -45,6 +47,16 @@ class ConfigError(ValueError):
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"stack {stack!r} configuration is not usable:\n{lines}")
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    """Where owner emails go out, and what they link to; None in StackConfig means no emails at all."""
+
+    smtp: SmtpSettings
+    since: date
+    portal_url: str
+    support_email: str
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,8 @@ class StackConfig:
     # The signup site (components/signup.py); no image, no site.
     signup_image: str = ""
     github_repository: str = ""
+    # Owner emails (components/email.py): sent only to tenants created on or after `emails_since`.
+    emails: EmailSettings | None = None
 
     def app_name(self, tenant_id: str) -> str:
         return f"{self.app_prefix}-{tenant_id}"
@@ -166,6 +180,7 @@ def from_mapping(stack: str, values: Mapping[str, Any]) -> StackConfig:
         roster_value = f"tenants/{stack}.yaml"
     edge_regions = _edge_regions(values.get(ConfigKey.EDGE_REGIONS.qualified), problems)
     signup_image, github_repository = _signup(values, problems)
+    emails = _emails(values, problems)
     plans: dict[str, Plan] = {}
     try:
         plans = parse_plans(_maybe_yaml(values.get(ConfigKey.PLANS.qualified)))
@@ -192,7 +207,51 @@ def from_mapping(stack: str, values: Mapping[str, Any]) -> StackConfig:
         edge_regions=edge_regions,
         signup_image=signup_image,
         github_repository=github_repository,
+        emails=emails,
     )
+
+
+_HTTPS_RE = re.compile(r"https://[^\s/]+(/\S*)?")
+_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _emails(values: Mapping[str, Any], problems: list[str]) -> EmailSettings | None:
+    """The owner emails' settings: all four keys, or none (no emails). Problems name each key."""
+    keys = (ConfigKey.EMAILS_SINCE, ConfigKey.SMTP, ConfigKey.BILLING_PORTAL_URL, ConfigKey.SUPPORT_EMAIL)
+    given = {key: values.get(key.qualified) for key in keys}
+    if all(value in (None, "") for value in given.values()):
+        return None
+    found = len(problems)
+    for key, value in given.items():
+        if value in (None, ""):
+            others = ", ".join(k.qualified for k in keys if k is not key)
+            problems.append(f"{key.qualified}: required with {others} (owner emails)")
+    since_value = given[ConfigKey.EMAILS_SINCE]
+    since = None
+    if isinstance(since_value, date):
+        since = since_value
+    elif isinstance(since_value, str) and matches(_DATE_RE, since_value):
+        try:
+            since = date.fromisoformat(since_value)
+        except ValueError:
+            since = None
+    if since is None and since_value not in (None, ""):
+        problems.append(f"{ConfigKey.EMAILS_SINCE.qualified}: expected a date YYYY-MM-DD, got {_shown(since_value)}")
+    portal = given[ConfigKey.BILLING_PORTAL_URL]
+    if portal not in (None, "") and not (isinstance(portal, str) and matches(_HTTPS_RE, portal)):
+        problems.append(f"{ConfigKey.BILLING_PORTAL_URL.qualified}: expected an https:// URL, got {_shown(portal)}")
+    support = given[ConfigKey.SUPPORT_EMAIL]
+    if support not in (None, "") and (not isinstance(support, str) or email_error(support)):
+        problems.append(f"{ConfigKey.SUPPORT_EMAIL.qualified}: expected an email address, got {_shown(support)}")
+    smtp: SmtpSettings | None = None
+    if given[ConfigKey.SMTP] not in (None, ""):
+        try:
+            smtp = parse_settings(_maybe_yaml(given[ConfigKey.SMTP]))
+        except (SmtpConfigError, InputError) as exc:
+            problems.append(str(exc))
+    if len(problems) > found or smtp is None or since is None:
+        return None
+    return EmailSettings(smtp, since, str(portal), str(support))
 
 
 _REPOSITORY_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")

@@ -27,11 +27,13 @@ import pulumi
 import pulumi_random as random
 
 from components.config_keys import NAMESPACE
+from components.email import Email
 from components.fly.app import App
 from components.fly.machine import Machine
 from components.fly.secrets import Secrets
 from components.fly.volume import Volume
 from components.hostnames import primary_hostname, tenant_hostnames
+from components.owner_emails import owner_emails
 from components.machine_config import RUN_STATES, VOLUME_NAME, bucket_name, machine_config
 from components.stack_config import StackConfig
 from components.storage import TenantStorage, bucket_cors, bucket_emptier, https_origins, tenant_storage
@@ -121,6 +123,7 @@ class Tenant(pulumi.ComponentResource):
     hostnames: tuple[str, ...]
     app_name: str
     initial_password: pulumi.Output[str]
+    emails: list[Email]
 
     def __init__(self, args: TenantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         entry, settings = args.entry, args.settings
@@ -135,6 +138,7 @@ class Tenant(pulumi.ComponentResource):
         storage = tenant_storage(tid, bucket_name(tid), settings.cloudflare_account_id, parent=self, protect=keep)
         cors = bucket_cors(tid, storage, settings.cloudflare_account_id, https_origins(self.hostnames), parent=self)
         fly = tenant_fly(args, storage, self.app_name, parent=self, protect=keep)
+        self.emails = owner_emails(entry, settings, self.hostname, fly.owner_password, fly.machine, parent=self)
         bucket_emptier(
             tid,
             storage,
