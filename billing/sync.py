@@ -10,8 +10,8 @@ from pathlib import Path
 
 import stripe
 
-from billing.reconcile import DEFAULT_GRACE_DAYS, reconcile
 from billing import name_taken
+from billing.reconcile import DEFAULT_GRACE_DAYS, reconcile
 from billing.report import LostClaim, Notice, RunSummary
 from billing.snapshot import Snapshot
 from billing.stripe_source import RetryPolicy, StripeUnavailable, fetch_snapshot

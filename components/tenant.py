@@ -33,8 +33,8 @@ from components.fly.machine import Machine
 from components.fly.secrets import Secrets
 from components.fly.volume import Volume
 from components.hostnames import primary_hostname, tenant_hostnames
-from components.owner_emails import owner_emails
 from components.machine_config import RUN_STATES, VOLUME_NAME, bucket_name, machine_config
+from components.owner_emails import owner_emails
 from components.stack_config import StackConfig
 from components.storage import TenantStorage, bucket_cors, bucket_emptier, https_origins, tenant_storage
 from tenants.plans import Plan
