@@ -53,9 +53,11 @@ def owner_emails(
     sent = []
     if machine is not None:
         body = owner_password.result.apply(
-            lambda password: email_templates.welcome(
-                hostname=hostname, login_email=entry.email, password=password, portal_url=emails.portal_url
-            ).body
+            lambda password: (
+                email_templates.welcome(
+                    hostname=hostname, login_email=entry.email, password=password, portal_url=emails.portal_url
+                ).body
+            )
         )
         sent.append(email("welcome", EmailKind.WELCOME, email_templates.WELCOME_SUBJECT, body, [machine]))
     if entry.state == TenantState.SUSPENDED:

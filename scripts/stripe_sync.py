@@ -6,11 +6,14 @@ A thin shell over billing.sync: it parses flags, builds the Stripe client and pr
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from billing.report import render_human, render_json
+from billing.report import LostClaim, render_human, render_json
 from billing.stripe_source import make_client
 from billing.sync import SyncError, SyncSettings, run_sync
+from components import email_templates, smtp
+from components.email import message_id
+from components.stack_config import StackConfig
 from scripts import cli
 
 EPILOG = """\
@@ -52,9 +55,32 @@ def _body(argv: Sequence[str] | None) -> int:
     key = cli.stripe_api_key()
     client = make_client(key, api_base=cli.stripe_api_base(args))
     settings = SyncSettings(roster=target.roster, plans=target.plans, grace_days=args.grace_days, dry_run=args.dry_run)
-    summary = run_sync(settings, client, now, secret=key)
+    notify = name_taken_mailer(target.config) if target.config is not None else None
+    summary = run_sync(settings, client, now, secret=key, notify=notify)
     sys.stdout.write(render_json(summary) if args.json else render_human(summary))
     return cli.EXIT_ATTENTION if summary.report.needs_attention else cli.EXIT_OK
+
+
+def name_taken_mailer(config: StackConfig) -> Callable[[LostClaim], None] | None:
+    """Tells a customer whose username went to an earlier checkout, through the stack's SMTP settings;
+    None when the stack sends no emails (the sync then reports that nobody was told)."""
+    emails = config.emails
+    if emails is None:
+        return None
+
+    def notify(claim: LostClaim) -> None:
+        composed = email_templates.name_taken(username=claim.username, domain=config.domain)
+        message = smtp.build_message(
+            emails.smtp,
+            to=claim.email,
+            subject=composed.subject,
+            body=composed.body,
+            message_id=message_id(claim.customer, "name_taken", claim.subscription, emails.smtp.sender),
+            reply_to=emails.support_email,
+        )
+        smtp.send(emails.smtp, smtp.password(), message)
+
+    return notify
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,6 +1,6 @@
-"""A local stand-in for the GitHub REST API's issues, comments and labels (what scripts.alerts uses)."""
+"""A local stand-in for the GitHub REST API: issues, comments, labels (scripts.alerts) and workflow dispatches."""
 
 from emulators.github.server import FakeGitHub, serve
-from emulators.github.state import GitHubWorld
+from emulators.github.state import Dispatch, GitHubWorld
 
-__all__ = ["FakeGitHub", "GitHubWorld", "serve"]
+__all__ = ["Dispatch", "FakeGitHub", "GitHubWorld", "serve"]

@@ -7,6 +7,10 @@ Routes, under `/repos/{owner}/{repo}` (docs.github.com/rest/issues):
 * `POST /issues`, `GET|PATCH /issues/{number}` (title, body, state + state_reason, labels)
 * `GET|POST /issues/{number}/comments`
 * `GET|POST /labels` (a taken name is 422 `already_exists`; an empty or over-50-character name is 422)
+* `POST /actions/workflows/{workflow_file}/dispatches` with `{"ref": "...", "inputs": {...}}`: 204 and
+  recorded in `world.dispatches` (`emulators.github.state.Dispatch`); a missing ref or non-string input
+  is 422; once `world.declare_workflow(file, inputs)` is called, an undeclared workflow is 404 and an
+  undeclared input 422 `Unexpected inputs provided`, as GitHub checks them against the workflow file
 
 Failures as GitHub sends them: 401 `Bad credentials` without `Authorization: Bearer|token <token>`,
 404 `Not Found` for another repository or an unknown issue, 422 `Validation Failed` with `errors`.
@@ -41,6 +45,7 @@ SECONDARY_RATE_LIMIT_BODY: dict[str, Any] = {
 SERVER_ERROR_BODY: dict[str, Any] = {"message": "Server Error"}
 _ISSUE = re.compile(r"/issues/([0-9]{1,9})")
 _COMMENTS = re.compile(r"/issues/([0-9]{1,9})/comments")
+_DISPATCHES = re.compile(r"/actions/workflows/([A-Za-z0-9._-]{1,100})/dispatches")
 
 
 class ApiError(Exception):
@@ -128,6 +133,12 @@ class FakeGitHub:
                         data.get("name", ""), data.get("color") or "ededed", data.get("description")
                     )
                     return 201, {}, world.render_label(label)
+                if (match := _DISPATCHES.fullmatch(rest)) and method == "POST":
+                    try:
+                        world.dispatch(match.group(1), _json(body))
+                    except LookupError:
+                        raise ApiError(404, "Not Found") from None
+                    return 204, {}, None
                 if match := _COMMENTS.fullmatch(rest):
                     number = self._known(match.group(1))
                     if method == "POST":
@@ -232,7 +243,7 @@ def _handler_for(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             headers = {k.lower(): v for k, v in self.headers.items()}
             host = headers.get("host") or "127.0.0.1"
             status, extra, answer = fake.answer(self.command, self.path, headers, body, f"http://{host}")
-            payload = json.dumps(answer).encode("utf-8")
+            payload = b"" if status == 204 else json.dumps(answer).encode("utf-8")
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(payload)))

@@ -41,6 +41,16 @@ class Label:
     description: str | None = None
 
 
+@dataclass(frozen=True)
+class Dispatch:
+    """One accepted `workflow_dispatch`: the workflow file, the ref and the inputs, as sent."""
+
+    workflow: str
+    ref: str
+    inputs: dict[str, str]
+    at: float
+
+
 @dataclass
 class Comment:
     id: int
@@ -82,6 +92,36 @@ class GitHubWorld:
         self.labels: dict[str, Label] = {}  # by lower-case name
         self._ids = itertools.count(1000)
         self._numbers = itertools.count(1)
+        self.dispatches: list[Dispatch] = []
+        # workflow file -> its declared inputs; None accepts any workflow and any inputs
+        self.workflows: dict[str, frozenset[str]] | None = None
+
+    # --- workflow_dispatch (docs.github.com/rest/actions/workflows#create-a-workflow-dispatch-event) ---
+
+    def declare_workflow(self, workflow: str, inputs: tuple[str, ...] = ()) -> None:
+        """From now on only declared workflows exist, each taking only its declared inputs (as on GitHub)."""
+        with self.lock:
+            self.workflows = {**(self.workflows or {}), workflow: frozenset(inputs)}
+
+    def dispatch(self, workflow: str, data: dict[str, Any]) -> Dispatch:
+        with self.lock:
+            ref, inputs = data.get("ref"), data.get("inputs", {})
+            if not isinstance(ref, str) or not ref:
+                raise InvalidInput("Workflow", "ref", "missing_field", 'Invalid request. "ref" wasn\'t supplied.')
+            if not isinstance(inputs, dict) or not all(isinstance(v, str) for v in inputs.values()):
+                raise InvalidInput("Workflow", "inputs", "invalid", "For 'properties/inputs', expected an object")
+            if len(inputs) > 25:
+                raise InvalidInput("Workflow", "inputs", "invalid", "you may only define up to 25 `inputs`")
+            if self.workflows is not None:
+                declared = self.workflows.get(workflow)
+                if declared is None:
+                    raise LookupError(workflow)
+                unexpected = sorted(set(inputs) - declared)
+                if unexpected:
+                    raise InvalidInput("Workflow", "inputs", "invalid", f"Unexpected inputs provided: {unexpected}")
+            found = Dispatch(workflow, ref, dict(inputs), self.clock.time())
+            self.dispatches.append(found)
+            return found
 
     # --- what the API (and a test, directly) can do ---
 

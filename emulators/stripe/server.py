@@ -1,16 +1,22 @@
 """The fake Stripe API over real HTTP on 127.0.0.1, served from a thread.
 
 Routes: `GET /v1/subscriptions` (status, limit, starting_after, expand[N]=data.customer, customer)
-and `GET /v1/customers/{id}`; `GET /_emulator/stats` returns the request count. Every request must
-carry `Authorization: Bearer <api_key>` (401 otherwise) and, when the world pins one, the same
-`Stripe-Version` (400 otherwise), as Stripe does.
+and `GET /v1/customers/{id}`; prices and Checkout Sessions (`emulators/stripe/checkout.py`: `GET
+/v1/prices`, `POST|GET /v1/checkout/sessions`, `GET /v1/checkout/sessions/{id}`, its `/expire`, and the
+hosted page `GET /checkout/{id}` with its Pay button); `GET /_emulator/stats` returns the request count.
+Parameters are read from the query and, for a POST, from the form-encoded body, both in Stripe's
+bracket notation (`emulators/stripe/forms.py`); `FakeStripe.received` keeps every decoded POST body.
+Every API request must carry `Authorization: Bearer <api_key>` (401 otherwise) and, when the world
+pins one, the same `Stripe-Version` (400 otherwise), as Stripe does; the hosted page needs neither.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -18,7 +24,9 @@ from urllib.parse import parse_qs, urlsplit
 from emulators.clock import Clock, RealClock
 from emulators.faults import RecordedRequest
 from emulators.serving import serve_in_thread
+from emulators.stripe import checkout
 from emulators.stripe.faults import FaultBook, error_body
+from emulators.stripe.forms import FormError, decode
 from emulators.stripe.state import STATUSES, StripeWorld, Subscription
 
 STATS_PATH = "/_emulator/stats"
@@ -35,6 +43,22 @@ def _missing(kind: str, obj_id: str, param: str) -> StripeApiError:
     return StripeApiError(404, f"No such {kind}: '{obj_id}'", code="resource_missing", param=param)
 
 
+@dataclass(frozen=True)
+class Html:
+    """A page (the hosted Checkout stand-in), not a JSON answer."""
+
+    content: bytes
+
+
+@dataclass(frozen=True)
+class Received:
+    """One API POST as the fake decoded it: what a test asserts a client sent."""
+
+    method: str
+    path: str
+    params: dict[str, Any]
+
+
 class FakeStripe:
     """Answers requests against a world; usable without sockets through `answer()`."""
 
@@ -42,26 +66,59 @@ class FakeStripe:
         self.world = world
         self.clock: Clock = clock or RealClock()
         self.faults = FaultBook()
+        self._received_lock = threading.Lock()
+        self.received: list[Received] = []
 
-    def answer(self, method: str, target: str, headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+    def posts(self, path: str) -> list[dict[str, Any]]:
+        """The decoded bodies of every POST to `path`, oldest first."""
+        with self._received_lock:
+            return [r.params for r in self.received if r.method == "POST" and r.path == path]
+
+    def answer(
+        self, method: str, target: str, headers: dict[str, str], body: bytes = b"", base_url: str = ""
+    ) -> tuple[int, dict[str, str], Any]:
         parts = urlsplit(target)
         query = parse_qs(parts.query, keep_blank_values=True)
         if parts.path == STATS_PATH:  # the emulator's own control route; not logged, no auth
             return 200, {}, {"requests": self.faults.count()}
         fault = self.faults.take(method, parts.path)
-        status, extra_headers, body = 200, {}, None
+        status = 200
+        extra_headers: dict[str, str] = {}
+        answer: Any = None
         if fault is not None and fault.delay:
             self.clock.sleep(fault.delay)
         if fault is None or fault.when == "after_work" or fault.status is None:
-            try:
-                self._check_auth(headers)
-                body = self._route(method, parts.path, query)
-            except StripeApiError as exc:
-                status, body = exc.status, exc.body
+            page = checkout.hosted_page(self.world, method, parts.path)
+            if page is not None:
+                status, extra_headers, content = page
+                answer = Html(content)
+            else:
+                try:
+                    self._check_auth(headers)
+                    params = self._params(method, parts.path, parts.query, body)
+                    answer = self._route(method, parts.path, query, params, base_url)
+                except StripeApiError as exc:
+                    status, answer = exc.status, exc.body
+                except checkout.CheckoutError as exc:
+                    status = exc.status
+                    answer = {"error": {"message": str(exc), "type": "invalid_request_error", **exc.extra}}
         if fault is not None and fault.status is not None:
-            status, extra_headers, body = fault.status, dict(fault.headers), error_body(fault)
+            status, extra_headers, answer = fault.status, dict(fault.headers), error_body(fault)
         self.faults.record(RecordedRequest(method, parts.path, query, status))
-        return status, {"Request-Id": f"req_emulator{len(self.faults.log)}", **extra_headers}, body
+        return status, {"Request-Id": f"req_emulator{len(self.faults.log)}", **extra_headers}, answer
+
+    def _params(self, method: str, path: str, query: str, body: bytes) -> dict[str, Any]:
+        """The request's parameters: the query's, and for a POST the form body's (recorded)."""
+        try:
+            params = decode(query)
+            if method == "POST":
+                form = decode(body.decode("utf-8"))
+                with self._received_lock:
+                    self.received.append(Received(method, path, form))
+                params.update(form)
+        except (FormError, UnicodeDecodeError) as exc:
+            raise StripeApiError(400, f"Invalid request body: {exc}") from None
+        return params
 
     def _check_auth(self, headers: dict[str, str]) -> None:
         auth = headers.get("authorization", "")
@@ -73,9 +130,18 @@ class FakeStripe:
         if pinned is not None and headers.get("stripe-version") != pinned:
             raise StripeApiError(400, f"Invalid Stripe API version: {headers.get('stripe-version')}")
 
-    def _route(self, method: str, path: str, query: dict[str, list[str]]) -> Any:
+    def _route(self, method: str, path: str, query: dict[str, list[str]], params: dict[str, Any], base_url: str) -> Any:
+        if path == "/v1/checkout/sessions" and method == "POST":
+            return checkout.create_session(self.world, params, base_url)
+        found = checkout.session_route(self.world, method, path)
+        if found is not None:
+            return found
         if method != "GET":
-            raise StripeApiError(405, f"Unrecognized request URL ({method}: {path})")
+            raise StripeApiError(404, f"Unrecognized request URL ({method}: {path})")
+        if path == "/v1/prices":
+            return checkout.list_prices(self.world, params)
+        if path == "/v1/checkout/sessions":
+            return checkout.list_sessions(self.world, params)
         if path == "/v1/subscriptions":
             return self._list_subscriptions(query)
         if path.startswith("/v1/customers/") and path.count("/") == 3:
@@ -140,13 +206,16 @@ def _handler_for(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(length)
+            body = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
-            status, extra, body = fake.answer(self.command, self.path, headers)
-            payload = json.dumps(body).encode("utf-8")
+            base_url = f"http://{headers.get('host') or '127.0.0.1'}"
+            status, extra, answer = fake.answer(self.command, self.path, headers, body, base_url)
+            if isinstance(answer, Html):
+                payload, kind = answer.content, "text/html; charset=utf-8"
+            else:
+                payload, kind = json.dumps(answer).encode("utf-8"), "application/json"
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(payload)))
             for key, value in extra.items():
                 self.send_header(key, value)
