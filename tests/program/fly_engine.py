@@ -1,7 +1,8 @@
-"""A tiny `pulumi up` of the program's Fly resources, driven through the engine's provider process.
+"""A tiny `pulumi up` of the program's dynamic resources, driven through the engine's provider process.
 
 `FlyEngine.up(recording)` takes what the program declared under mocks (tests.program.harness) and
-applies every Fly resource (`pulumi-python:dynamic/fly:*`) in declaration order, as the engine would in
+applies every dynamic resource (Fly's `pulumi-python:dynamic/fly:*` and the owner emails'
+`pulumi-python:dynamic/notify:Email`) in declaration order, as the engine would in
 dependency order: check, then create, or diff and update or replace (Fly replaces here are all
 delete-before-create). Like the real engine, resources the program no longer declares are deleted
 only after every create and update, newest first (pulumi/pkg resource/deploy/deployment_executor.go:
@@ -16,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from components.email import EmailProvider
 from components.fly.app import AppProvider
 from components.fly.certificate import CertificateProvider
 from components.fly.ips import IpsProvider
@@ -25,7 +27,7 @@ from components.fly.volume import VolumeProvider
 from tests.program.harness import Recording, is_secret
 from tests.support.engine import ProviderHost
 
-FLY_TYPE = "pulumi-python:dynamic/fly:"
+DYNAMIC_TYPE = "pulumi-python:dynamic/"
 PROVIDERS: dict[str, type[Any]] = {
     "App": AppProvider,
     "Ips": IpsProvider,
@@ -33,6 +35,7 @@ PROVIDERS: dict[str, type[Any]] = {
     "Volume": VolumeProvider,
     "Machine": MachineProvider,
     "Certificate": CertificateProvider,
+    "Email": EmailProvider,
 }
 
 
@@ -72,10 +75,10 @@ class FlyEngine:
         declared = [
             r
             for r in recording.registrations.values()
-            if r.type.startswith(FLY_TYPE) and r.name.startswith(self.only or "")
+            if r.type.startswith(DYNAMIC_TYPE) and r.name.startswith(self.only or "")
         ]
         for registration in declared:
-            name, kind = registration.name, registration.type.removeprefix(FLY_TYPE)
+            name, kind = registration.name, registration.type.rpartition(":")[2]
             self.kinds[name] = kind
             bound = self.host.bind(PROVIDERS[kind]())
             news = self._resolve(name, engine_view(registration.inputs))
