@@ -1,0 +1,144 @@
+"""From a completed checkout to a started machine and a sent welcome email: our own time (not a test).
+
+Everything on 127.0.0.1: the signup site, the fake Stripe, the GitHub stand-in, the Fly emulator at its
+reference speeds and a local SMTP server. Timed, in order: the webhook's answer, the debounce until the
+sync workflow is dispatched (the site's default window unless --debounce), the Stripe sync writing the
+roster, and the `up` of the new tenant (program evaluation under mocks, then its resources through the
+providers in their own process: Fly app, secrets, volume, machine started, welcome email sent).
+Not included: CI queueing, the runner's setup, the image pull and certificate issuance (the wildcard is
+already there).
+
+    .venv/bin/python -m bench.funnel [--debounce 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import threading
+import time
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import requests
+import stripe
+
+from billing.stripe_source import PINNED_API_VERSION, make_client
+from billing.sync import SyncSettings, run_sync
+from components.smtp import SmtpSettings
+from components.stack_config import EmailSettings
+from emulators.fly import FlyEmulator
+from emulators.fly.speeds import REFERENCE
+from emulators.github import GitHubWorld
+from emulators.github import serve as serve_github
+from emulators.stripe.server import serve as serve_stripe
+from emulators.stripe.state import StripeWorld
+from signup.app import RateLimits, SignupApp, make_server
+from signup.dispatch import Dispatcher, DispatchTarget
+from signup.settings import DEFAULT_DEBOUNCE_S, from_env
+from tenants.plans import DEFAULT_PLANS
+from tenants.roster import load_roster, write_roster
+from tests.email.conftest import SENDER, SMTP_PASSWORD, SMTP_USER, SmtpServer
+from tests.program.fly_engine import FlyEngine
+from tests.program.harness import run_program, settings
+from tests.support.engine import ProviderHost
+from tests.support.servers import free_port
+
+KEY, SECRET, TOKEN, REPO, FLY_TOKEN = "sk_test_bench", "whsec_bench", "ghp_bench", "octo/hosted", "bench-fly-token"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--debounce", type=float, default=DEFAULT_DEBOUNCE_S, help="the site's SYNC_DEBOUNCE_S")
+    args = parser.parse_args(argv)
+    world = StripeWorld(api_key=KEY, api_version=PINNED_API_VERSION)
+    world.add_price("reader_monthly", 400, currency="eur", interval="month")
+    github_world = GitHubWorld(repository=REPO, token=TOKEN)
+    with (
+        TemporaryDirectory() as tmp,
+        serve_stripe(world) as (stripe_url, _fake),
+        serve_github(github_world) as (github_url, _github),
+        SmtpServer() as mailbox,
+        FlyEmulator(token=FLY_TOKEN, org="alex-hosted", rate_limit=True, **REFERENCE.kwargs(wait_cap=5.0)) as fly,
+        ProviderHost(
+            env={"FLY_API_URL": fly.url, "FLY_API_TOKEN": FLY_TOKEN, "ALEX_SMTP_PASSWORD": SMTP_PASSWORD}
+        ) as host,
+    ):
+        names, roster = Path(tmp) / "names.json", Path(tmp) / "prod.yaml"
+        names.write_text(json.dumps({"version": 1, "usernames": []}))
+        write_roster(roster, [])
+        port = free_port()
+        site_settings = from_env(
+            {
+                "SIGNUP_DOMAIN": "books.example.com",
+                "SIGNUP_NAMES_FILE": str(names),
+                "SIGNUP_PUBLIC_URL": f"http://127.0.0.1:{port}",
+                "STRIPE_API_KEY": KEY,
+                "STRIPE_API_BASE": stripe_url,
+                "STRIPE_WEBHOOK_SECRET": SECRET,
+                "GITHUB_API_URL": github_url,
+                "GITHUB_REPOSITORY": REPO,
+                "GITHUB_DISPATCH_TOKEN": TOKEN,
+                "SYNC_DEBOUNCE_S": str(args.debounce),
+            }
+        )
+        target = DispatchTarget(github_url, REPO, TOKEN, site_settings.sync_workflow)
+        app = SignupApp(
+            site_settings,
+            client=make_client(KEY, api_base=stripe_url, timeout=5.0),
+            dispatcher=Dispatcher(target, site_settings.sync_debounce_s),
+            rates=RateLimits(),
+        )
+        server = make_server(app, port=port)
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        try:
+            site = f"http://127.0.0.1:{port}"
+            form = {"username": "benchreader", "email": "bench@example.org", "plan": "reader"}
+            answer = requests.post(f"{site}/signup", data=form, allow_redirects=False, timeout=10)
+            (session_id,) = re.findall(r"/checkout/(cs_test_\w+)", answer.headers["Location"])
+
+            marks = {"checkout completed": time.perf_counter()}
+            world.complete_checkout(session_id)
+            event = next(e for e in world.events if e["type"] == "checkout.session.completed")
+            body = json.dumps(event)
+            header = stripe.WebhookSignature.generate_signature_header(body, SECRET)
+            signed = {"Stripe-Signature": header}
+            response = requests.post(f"{site}/stripe/webhook", data=body, headers=signed, timeout=10)
+            assert response.status_code == 200, response.text
+            marks["webhook answered"] = time.perf_counter()
+            while not github_world.dispatches:
+                time.sleep(0.01)
+            marks["sync dispatched"] = time.perf_counter()
+            client = make_client(KEY, api_base=stripe_url, timeout=5.0)
+            run_sync(SyncSettings(roster=roster, plans=DEFAULT_PLANS), client, datetime.now(UTC))
+            marks["roster written"] = time.perf_counter()
+            smtp = SmtpSettings("127.0.0.1", mailbox.port, SENDER, SMTP_USER, starttls=False, timeout_s=5.0)
+            portal = "https://billing.stripe.com/p/login/bench"
+            emails = EmailSettings(smtp, date(2026, 1, 1), portal, "help@example.net")
+            recording = run_program(load_roster(roster), replace(settings(), emails=emails))
+            marks["program evaluated"] = time.perf_counter()
+            engine = FlyEngine(host)
+            (tenant,) = load_roster(roster)
+            engine.only = tenant.id
+            engine.up(recording)
+            marks["machine started, email sent"] = time.perf_counter()
+            assert len(mailbox.received) == 1
+        finally:
+            server.shutdown()
+            server.server_close()
+            app.close()
+    start = marks["checkout completed"]
+    previous = start
+    for label, at in marks.items():
+        print(f"{label:<30} +{at - previous:7.3f} s   {at - start:7.3f} s")
+        previous = at
+    total = previous - start
+    print(f"{'total (goal: under 60 s)':<30} {total:17.3f} s")
+    return 0 if total < 60 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
