@@ -22,6 +22,8 @@ class ConfigKey(StrEnum):
     IMAGE = "image"
     EDGE_IMAGE = "edgeImage"
     EDGE_REGIONS = "edgeRegions"
+    DOMAIN_SHARDS = "domainShards"
+    CAPACITY = "capacity"
     SIGNUP_IMAGE = "signupImage"
     GITHUB_REPOSITORY = "githubRepository"
     STRIPE_RESTRICTED_KEY = "stripeRestrictedKey"
@@ -72,6 +74,8 @@ SCHEMA_KEYS: tuple[ConfigKey, ...] = (
 # customer-portal login URL, supportEmail the address owners write to, emailsSince an ISO date (tenants
 # created before it get no welcome email).
 UNDECLARED_KEYS: tuple[ConfigKey, ...] = (
+    ConfigKey.DOMAIN_SHARDS,
+    ConfigKey.CAPACITY,
     ConfigKey.FLY_API_TOKEN,
     ConfigKey.PLANS,
     ConfigKey.ALERTS,
@@ -84,10 +88,14 @@ UNDECLARED_KEYS: tuple[ConfigKey, ...] = (
     ConfigKey.SUPPORT_EMAIL,
     ConfigKey.EMAILS_SINCE,
 )
+# Shards (components/shards.py): domainShards lists every tenant stack of the domain, the first hosting
+# the edge (one stack alone when absent); capacity caps this stack's tenants (default 400).
 # The plain (non-secret) keys the program reads into StackConfig; secrets are read where they are used.
 SETTINGS_KEYS: tuple[ConfigKey, ...] = (
     *SCHEMA_KEYS,
     ConfigKey.PLANS,
+    ConfigKey.DOMAIN_SHARDS,
+    ConfigKey.CAPACITY,
     ConfigKey.SMTP,
     ConfigKey.BILLING_PORTAL_URL,
     ConfigKey.SUPPORT_EMAIL,

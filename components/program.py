@@ -15,6 +15,7 @@ import pulumi
 from components.config_keys import NAMESPACE, SETTINGS_KEYS
 from components.edge import Edge
 from components.edge_map import EdgeMapError, EdgeSource
+from components.shards import Shard, ShardError, hosts_edge, load_shards
 from components.signup import Signup
 from components.stack_config import ConfigError, StackConfig, from_mapping
 from components.tenant import Tenant, TenantArgs
@@ -35,10 +36,15 @@ def declare_tenants(settings: StackConfig, roster: Sequence[RosterEntry]) -> dic
     return {entry.id: Tenant(TenantArgs(entry, settings.plans[entry.plan], settings)) for entry in roster}
 
 
-def declare_edge(settings: StackConfig, roster: Sequence[RosterEntry], config: pulumi.Config | None = None) -> Edge:
-    """The edge of the stack's domain, its map built from this stack's roster (a list, ready for more),
-    and the signup site behind it when the stack has one."""
-    sources = [EdgeSource(settings, roster)]
+def declare_edge(
+    settings: StackConfig,
+    roster: Sequence[RosterEntry],
+    config: pulumi.Config | None = None,
+    shards: Sequence[Shard] | None = None,
+) -> Edge:
+    """The edge of the stack's domain, its map built from every shard's roster (`shards`; this stack's
+    roster alone when None), and the signup site behind it when the stack has one."""
+    sources = [EdgeSource(s.settings, s.roster) for s in shards] if shards else [EdgeSource(settings, roster)]
     apps: dict[str, str] = {}
     if settings.signup_image:
         signup = Signup(settings, sources, config)
@@ -67,13 +73,25 @@ def summary(roster: Sequence[RosterEntry], tenants: Mapping[str, Tenant]) -> dic
     }
 
 
-def outputs(roster: Sequence[RosterEntry], tenants: Mapping[str, Tenant], edge: Edge) -> dict[str, Any]:
-    """Every stack output by name: `run` exports exactly these, and the test harness records them."""
+def outputs(roster: Sequence[RosterEntry], tenants: Mapping[str, Tenant], edge: Edge | None) -> dict[str, Any]:
+    """Every stack output by name: `run` exports exactly these, and the test harness records them.
+    A shard that does not host its domain's edge has no `edge` output."""
     return {
         **summary(roster, tenants),
-        "edge": edge.outputs(),
+        **({"edge": edge.outputs()} if edge is not None else {}),
         "initialPasswords": pulumi.Output.secret({tid: tenant.initial_password for tid, tenant in tenants.items()}),
     }
+
+
+def capacity_problem(settings: StackConfig, roster: Sequence[RosterEntry]) -> str | None:
+    """A shard over its capacity is refused: past it the Cloudflare account runs out of tokens."""
+    if len(roster) <= settings.capacity:
+        return None
+    return (
+        f"stack {settings.stack} holds {len(roster)} tenants, over its alex-hosted:capacity of {settings.capacity}: "
+        "move new tenants to another shard (alex-hosted:domainShards), or raise the capacity if the "
+        "account has the tokens to spare"
+    )
 
 
 def run() -> None:
@@ -84,10 +102,15 @@ def run() -> None:
     except (ConfigError, RosterError) as exc:
         # RunError prints the message alone: the operator needs the keys and entries, not a traceback.
         raise pulumi.RunError(str(exc)) from None
+    problem = capacity_problem(settings, roster)
+    if problem:
+        raise pulumi.RunError(problem)
+    edge = None
+    if hosts_edge(settings):
+        try:
+            edge = declare_edge(settings, roster, shards=load_shards(settings, roster))
+        except (EdgeMapError, ShardError) as exc:
+            raise pulumi.RunError(str(exc)) from None
     tenants = declare_tenants(settings, roster)
-    try:
-        edge = declare_edge(settings, roster)
-    except EdgeMapError as exc:
-        raise pulumi.RunError(str(exc)) from None
     for key, value in outputs(roster, tenants, edge).items():
         pulumi.export(key, value)

@@ -80,6 +80,9 @@ class StackConfig:
     github_repository: str = ""
     # Owner emails (components/email.py): sent only to tenants created on or after `emails_since`.
     emails: EmailSettings | None = None
+    # Shards (components/shards.py): every tenant stack of the domain, the first hosting the edge.
+    domain_shards: tuple[str, ...] = ()
+    capacity: int = 400
 
     def app_name(self, tenant_id: str) -> str:
         return f"{self.app_prefix}-{tenant_id}"
@@ -181,6 +184,8 @@ def from_mapping(stack: str, values: Mapping[str, Any]) -> StackConfig:
     edge_regions = _edge_regions(values.get(ConfigKey.EDGE_REGIONS.qualified), problems)
     signup_image, github_repository = _signup(values, problems)
     emails = _emails(values, problems)
+    shards = _domain_shards(stack, values.get(ConfigKey.DOMAIN_SHARDS.qualified), problems)
+    capacity = _capacity(values.get(ConfigKey.CAPACITY.qualified), problems)
     plans: dict[str, Plan] = {}
     try:
         plans = parse_plans(_maybe_yaml(values.get(ConfigKey.PLANS.qualified)))
@@ -208,7 +213,56 @@ def from_mapping(stack: str, values: Mapping[str, Any]) -> StackConfig:
         signup_image=signup_image,
         github_repository=github_repository,
         emails=emails,
+        domain_shards=shards,
+        capacity=capacity,
     )
+
+
+DEFAULT_CAPACITY = 400
+# A Cloudflare account holds 500 tokens; each tenant has one and the operator keeps a few of their own.
+CAPACITY_MAX = 490
+_STACK_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
+def _domain_shards(stack: str, value: Any, problems: list[str]) -> tuple[str, ...]:
+    """Every tenant stack of the domain, in placement order (the first hosts the edge); this stack alone
+    when absent. This stack must be among them: two stacks each hosting an edge would fight over it."""
+    key = ConfigKey.DOMAIN_SHARDS.qualified
+    if value is None or value == "":
+        return (stack,)
+    try:
+        shards = _maybe_yaml(value)
+    except InputError as exc:
+        problems.append(f"{key}: {exc}")
+        return (stack,)
+    if not isinstance(shards, list) or not shards or not all(isinstance(s, str) for s in shards):
+        problems.append(f"{key}: expected a list of stack names (the first hosts the edge), got {_shown(shards)}")
+        return (stack,)
+    bad = [s for s in shards if not matches(_STACK_RE, s)]
+    twice = sorted({s for s in shards if shards.count(s) > 1})
+    if bad:
+        problems.append(f"{key}: {quote_value(bad[0])} is not a stack name")
+    elif twice:
+        problems.append(f"{key}: {quote_value(twice[0])} is listed more than once")
+    elif stack not in shards:
+        problems.append(f"{key}: must list this stack ({stack}) among the domain's shards")
+    return tuple(shards)
+
+
+def _capacity(value: Any, problems: list[str]) -> int:
+    key = ConfigKey.CAPACITY.qualified
+    if value is None or value == "":
+        return DEFAULT_CAPACITY
+    number = value
+    if isinstance(value, str) and matches(re.compile(r"[0-9]{1,4}"), value):
+        number = int(value)
+    if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= CAPACITY_MAX:
+        problems.append(
+            f"{key}: expected a whole number of tenants from 1 to {CAPACITY_MAX} (a Cloudflare account holds "
+            f"500 tokens, one per tenant, and the operator keeps some), got {_shown(value)}"
+        )
+        return DEFAULT_CAPACITY
+    return number
 
 
 _HTTPS_RE = re.compile(r"https://[^\s/]+(/\S*)?")

@@ -17,6 +17,7 @@ from typing import Any
 import pulumi
 
 from components.program import declare_edge, declare_tenants, outputs
+from components.shards import Shard, hosts_edge
 from components.stack_config import StackConfig, from_mapping
 from tenants.roster import RosterEntry
 from tests.support.recording import (
@@ -109,7 +110,10 @@ def decode_map(machine_config: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_program(
-    roster: Sequence[RosterEntry], stack_settings: StackConfig | None = None, config: Any = None
+    roster: Sequence[RosterEntry],
+    stack_settings: StackConfig | None = None,
+    config: Any = None,
+    shards: Sequence[Shard] | None = None,
 ) -> Recording:
     """Declares the tenants exactly as `components.program.run` does and waits for every output."""
     recording = record_under(TenantMocks())
@@ -118,7 +122,8 @@ def run_program(
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def body() -> pulumi.Output[Any]:
         tenants = declare_tenants(stack, roster)
-        edge = declare_edge(stack, roster, config)
+        # As components.program.run: only the domain's first shard declares the edge, from every shard.
+        edge = declare_edge(stack, roster, config, shards) if hosts_edge(stack) else None
         # What components.program.run exports, recorded here: mocks finish the stack before exports land.
         waits: list[pulumi.Output[None]] = []
         for key, value in outputs(roster, tenants, edge).items():

@@ -326,7 +326,7 @@ def test_program_turns_a_hostname_claimed_twice_into_a_run_error(
     monkeypatch.setattr(pulumi, "get_stack", lambda: "prod")
     monkeypatch.setattr(components.program, "declare_tenants", lambda settings, roster: {})
 
-    def clash(settings: Any, roster: Any) -> Edge:
+    def clash(settings: Any, roster: Any, **_: Any) -> Edge:
         raise EdgeMapError(
             "the edge map has hostnames claimed twice:\n  - a.example is claimed by tenant x and tenant y"
         )
