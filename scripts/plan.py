@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from components.machine_config import bucket_name
+from components.program import capacity_problem
+from components.shards import ShardError, hosts_edge, load_shards
 from components.stack_config import StackConfig
 from scripts import cli, pricing
 from tenants.roster import RosterEntry
@@ -70,13 +72,16 @@ def plan_tenant(entry: RosterEntry, settings: StackConfig, usage: pricing.Usage)
     )
 
 
-def totals(rows: Sequence[TenantPlan], settings: StackConfig) -> dict[str, object]:
-    domains = sum(r.custom_domains for r in rows)
-    edge = pricing.edge_month(len(settings.edge_regions), domains)
+def totals(rows: Sequence[TenantPlan], settings: StackConfig, edge_domains: int | None = None) -> dict[str, object]:
+    """`edge_domains`: custom domains on the edge, every shard's (None: this stack's). Only the domain's
+    first shard pays for the edge and the signup site."""
+    domains = sum(r.custom_domains for r in rows) if edge_domains is None else edge_domains
+    host = hosts_edge(settings)
+    edge = pricing.edge_month(len(settings.edge_regions), domains) if host else 0.0
     free_certs = min(domains, pricing.FLY_FREE_CERTS_PER_ORG) * pricing.FLY_CERT_MONTH
     quota = sum(r.quota_gb for r in rows)
     free_r2 = min(quota, pricing.R2_FREE_GB_MONTH) * pricing.R2_STORAGE_GB_MONTH
-    signup = pricing.compute_month(256) if settings.signup_image else 0.0  # one always-on machine
+    signup = pricing.compute_month(256) if settings.signup_image and host else 0.0  # one always-on machine
     fly = max(sum(r.fly_month for r in rows) + edge + signup - free_certs, 0.0)
     r2 = max(sum(r.r2_month for r in rows) - free_r2, 0.0)
     return {
@@ -94,6 +99,26 @@ def totals(rows: Sequence[TenantPlan], settings: StackConfig) -> dict[str, objec
         "r2_month": round(r2, 2),
         "total_month": round(fly + r2, 2),
     }
+
+
+@dataclass(frozen=True)
+class ShardUse:
+    stack: str
+    tenants: int
+    capacity: int
+    hosts_edge: bool
+
+
+def shard_warnings(shards: Sequence[ShardUse]) -> list[str]:
+    warnings = [
+        f"shard {s.stack} holds {s.tenants} of its {s.capacity} tenants: add a shard to alex-hosted:domainShards "
+        "before new customers are refused"
+        for s in shards
+        if s.tenants >= s.capacity * 0.9
+    ]
+    if shards and all(s.tenants >= s.capacity for s in shards):
+        warnings.append("every shard is full: the Stripe sync refuses new tenants until a shard is added")
+    return warnings
 
 
 def limit_warnings(rows: Sequence[TenantPlan]) -> list[str]:
@@ -119,7 +144,15 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def render_text(settings: StackConfig, roster: Path, rows: Sequence[TenantPlan], usage: pricing.Usage) -> str:
+def render_text(
+    settings: StackConfig,
+    roster: Path,
+    rows: Sequence[TenantPlan],
+    usage: pricing.Usage,
+    shards: Sequence[ShardUse] = (),
+    warnings: Sequence[str] = (),
+    edge_domains: int | None = None,
+) -> str:
     header = (
         "ID",
         "USERNAME",
@@ -142,20 +175,30 @@ def render_text(settings: StackConfig, roster: Path, rows: Sequence[TenantPlan],
     ]  # fmt: skip
     lines = [f"Stack {settings.stack}: {len(rows)} tenant(s) under {settings.domain}, roster {_shown(roster)}"]
     lines.append(cli.table(header, cells))
-    t = totals(rows, settings)
+    t = totals(rows, settings, edge_domains)
+    if hosts_edge(settings):
+        edge = (
+            f"the edge ({t['edge_routers']} routers, the wildcard and {t['custom_domains']} custom domain "
+            f"certificate(s): ${t['edge_month']:.2f}), the signup site: ${t['signup_month']:.2f}"
+        )
+    else:
+        edge = f"the edge and the signup site are shard {settings.domain_shards[0]}'s"
     lines += [
         "",
         f"Totals: {t['tenants']} tenant(s): {_counts([r.state for r in rows])}; "
         f"plans: {_counts([r.plan for r in rows])}",
-        f"  Fly: {t['machines_running']} machine(s) scaling to zero, {t['volume_gb']} GB of volumes, "
-        f"the edge ({t['edge_routers']} routers, the wildcard and {t['custom_domains']} custom domain "
-        f"certificate(s): ${t['edge_month']:.2f}), the signup site: ${t['signup_month']:.2f}: "
+        f"  Fly: {t['machines_running']} machine(s) scaling to zero, {t['volume_gb']} GB of volumes, {edge}: "
         f"${t['fly_month']:.2f}/month",
         f"  Cloudflare R2: {t['r2_quota_gb']} GB of quota if full: ${t['r2_month']:.2f}/month",
         f"  Estimated total: ${t['total_month']:.2f}/month at list prices "
         f"(machines awake {usage.awake_fraction:.0%} of the month; see components/pricing.py)",
     ]
-    lines += [f"  Warning: {w}" for w in limit_warnings(rows)]
+    if shards:
+        parts = ", ".join(
+            f"{s.stack} {s.tenants}/{s.capacity}" + (" (the edge)" if s.hosts_edge else "") for s in shards
+        )
+        lines.append(f"  Shards of {settings.domain}: {parts} tenants")
+    lines += [f"  Warning: {w}" for w in warnings]
     return "\n".join(lines)
 
 
@@ -185,20 +228,31 @@ def _body(argv: Sequence[str] | None) -> int:
         raise cli.CliError(exc.message, cli.EXIT_ATTENTION) from None
     settings, roster_path = target.config, target.roster
     assert settings is not None  # a stack is always named here
+    problem = capacity_problem(settings, roster)
+    try:
+        shards = load_shards(settings, roster)
+    except ShardError as exc:
+        raise cli.CliError(cli.one_line(str(exc)), cli.EXIT_ATTENTION) from None
+    if problem:
+        raise cli.CliError(problem, cli.EXIT_ATTENTION)
+    use = [ShardUse(s.stack, len(s.roster), s.settings.capacity, hosts_edge(s.settings)) for s in shards]
+    edge_domains = sum(len(t.domains or ()) for s in shards for t in s.roster if t.state != "purging")
     usage = pricing.Usage(awake_fraction=args.awake_fraction)
     rows = [plan_tenant(entry, settings, usage) for entry in sorted(roster, key=lambda t: t.id)]
+    warnings = limit_warnings(rows) + shard_warnings(use)
     if args.json:
         document = {
             "stack": settings.stack,
             "domain": settings.domain,
             "tenants": [asdict(r) for r in rows],
-            "totals": totals(rows, settings),
-            "warnings": limit_warnings(rows),
+            "totals": totals(rows, settings, edge_domains),
+            "shards": [asdict(u) for u in use],
+            "warnings": warnings,
             "assumptions": asdict(usage),
         }
         print(json.dumps(document, indent=2, sort_keys=True))
     else:
-        print(render_text(settings, roster_path, rows, usage))
+        print(render_text(settings, roster_path, rows, usage, use, warnings, edge_domains))
     return cli.EXIT_OK
 
 

@@ -88,10 +88,32 @@ def test_plan_warns_when_a_stack_outgrows_the_published_limits(run_cli, make_ros
     assert "DNS records" not in result.out and "Let's Encrypt" not in result.out
     assert "Warning" not in result.out
     roster = make_roster(
-        [RosterEntry(f"tenant{i:04d}", f"user{i:04d}", f"u{i}@example.org", "free", "active") for i in range(460)]
+        [RosterEntry(f"tenant{i:04d}", f"user{i:04d}", f"u{i}@example.org", "free", "active") for i in range(370)]
     )
     result = run_cli(plan.main, ["dev", "--roster", str(roster)])
-    assert "Warning: 460 bucket tokens: a Cloudflare account holds 500 tokens" in result.out
+    assert result.code == 0, result
+    assert "Warning: shard dev holds 370 of its 400 tenants: add a shard to alex-hosted:domainShards" in result.out
+    assert "Shards of books-dev.example.com: dev 370/400 (the edge) tenants" in result.out
+
+
+def test_plan_refuses_a_shard_over_its_capacity(run_cli, make_roster) -> None:
+    """The token cap is met by the capacity: past 400 the stack is refused before Cloudflare would be."""
+    roster = make_roster(
+        [RosterEntry(f"tenant{i:04d}", f"user{i:04d}", f"u{i}@example.org", "free", "active") for i in range(401)]
+    )
+    result = run_cli(plan.main, ["dev", "--roster", str(roster)])
+    assert result.code == 1
+    assert "stack dev holds 401 tenants, over its alex-hosted:capacity of 400" in result.err
+
+
+def test_plan_token_warning_still_fires_near_the_accounts_500(make_roster) -> None:
+    rows = [
+        plan.TenantPlan(f"t{i}", "u", "h", "a", "b", "free", "active", "ams", "running", 1, 256, 0.25, 0, 0)
+        for i in range(460)
+    ]
+    assert plan.limit_warnings(rows) == [
+        "460 bucket tokens: a Cloudflare account holds 500 tokens, the operator's own included"
+    ]
 
 
 def test_plan_counts_custom_domain_certificates_on_the_edge(run_cli, make_roster) -> None:
