@@ -52,7 +52,7 @@ def test_config_keys_every_key_is_declared_or_left_out_on_purpose() -> None:
 
 
 def test_config_keys_stack_files_exist() -> None:
-    assert [p.name for p in STACK_FILES] == ["Pulumi.dev.yaml", "Pulumi.prod.yaml"]
+    assert [p.name for p in STACK_FILES] == ["Pulumi.dev.yaml", "Pulumi.prod-2.yaml", "Pulumi.prod.yaml"]
 
 
 @pytest.mark.parametrize("path", STACK_FILES, ids=lambda p: p.name)
