@@ -1,9 +1,14 @@
-"""One sync run, shared by the CLI and the webhook: load, read Stripe, reconcile, validate, write."""
+"""One sync run, shared by the CLI and the webhook: load, read Stripe, reconcile, validate, write.
+
+`run_sync` keeps one roster in step; `run_sync_shards` keeps every shard of a domain in step at once
+(components/shards.py): one reconcile over the union of the shards' rosters, then billing.placement
+splits the result back, new tenants going to the first shard with room.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -11,13 +16,24 @@ from pathlib import Path
 import stripe
 
 from billing import name_taken
+from billing.placement import ShardSpace, ShardUse, apply_to_report, place
 from billing.reconcile import DEFAULT_GRACE_DAYS, reconcile
-from billing.report import LostClaim, Notice, RunSummary
+from billing.report import LostClaim, Notice, Report, RunSummary
 from billing.snapshot import Snapshot
 from billing.stripe_source import RetryPolicy, StripeUnavailable, fetch_snapshot
 from components import redact
+from components.shards import cross_shard_problems
 from tenants.plans import Plan
-from tenants.roster import RosterError, read_roster, write_roster
+from tenants.roster import (
+    Problem,
+    RosterChanged,
+    RosterEntry,
+    RosterError,
+    domain_problems,
+    read_roster,
+    validate,
+    write_roster,
+)
 
 
 class SyncError(Exception):
@@ -56,15 +72,7 @@ def run_sync(
     except (RosterError, StripeUnavailable, OSError) as exc:
         raise SyncError(scrub(str(exc), secret)) from None
     if not settings.dry_run:
-        for done in name_taken.settle(report.lost_claims, client, notify):
-            claim = done.claim
-            if done.problem:
-                report.notices.append(Notice("warning", claim.customer, None, scrub(done.problem, secret)))
-            else:
-                money = f"refunded {done.refunded} {done.currency}" if done.refunded else "nothing to refund"
-                mail = "customer emailed" if done.emailed else "no email sent"
-                message = f"username {claim.username!r} taken: cancelled {claim.subscription}, {money}, {mail}"
-                report.notices.append(Notice("settled", claim.customer, None, message))
+        _settle_claims(report, client, notify, secret)
     return RunSummary(
         report=report,
         roster=str(settings.roster),
@@ -72,6 +80,216 @@ def run_sync(
         dry_run=settings.dry_run,
         written=written,
     )
+
+
+def _settle_claims(
+    report: Report, client: stripe.StripeClient, notify: Callable[[LostClaim], None] | None, secret: str
+) -> None:
+    """Cancels and refunds the subscriptions that lost a username race (billing.name_taken); one notice each."""
+    for done in name_taken.settle(report.lost_claims, client, notify):
+        claim = done.claim
+        if done.problem:
+            report.notices.append(Notice("warning", claim.customer, None, scrub(done.problem, secret)))
+        else:
+            money = f"refunded {done.refunded} {done.currency}" if done.refunded else "nothing to refund"
+            mail = "customer emailed" if done.emailed else "no email sent"
+            message = f"username {claim.username!r} taken: cancelled {claim.subscription}, {money}, {mail}"
+            report.notices.append(Notice("settled", claim.customer, None, message))
+
+
+@dataclass(frozen=True)
+class ShardFile:
+    """One shard of the domain as the sync sees it: its stack, its roster file and its capacity."""
+
+    stack: str
+    roster: Path
+    capacity: int
+
+
+@dataclass(frozen=True)
+class ShardSyncSettings:
+    """Every shard of one domain, in `alex-hosted:domainShards` order (placement fills them in that order).
+
+    The shards share one plan table and one domain (the CLI checks that their stack files agree).
+    """
+
+    shards: tuple[ShardFile, ...]
+    plans: Mapping[str, Plan]
+    domain: str | None = None  # adds the roster rules that need it (no custom domain under it)
+    grace_days: int = DEFAULT_GRACE_DAYS
+    dry_run: bool = False
+    retries: RetryPolicy = RetryPolicy()
+
+
+@dataclass(frozen=True)
+class ShardOutcome:
+    """One shard after the run: its tenants (new ones among them), capacity, room, and whether written."""
+
+    stack: str
+    roster: str
+    capacity: int
+    tenants: int
+    added: int
+    changed: bool  # its entries differ from the file's (a dry run reports this and writes nothing)
+    written: bool
+
+    @property
+    def room(self) -> int:
+        return max(self.capacity - self.tenants, 0)
+
+
+@dataclass(frozen=True)
+class ShardsSummary:
+    """The run's report (`run.roster` names every shard's file, `run.written` is any shard written) and
+    each shard's outcome in domain order."""
+
+    run: RunSummary
+    shards: tuple[ShardOutcome, ...]
+
+
+class ShardWriteError(SyncError):
+    """A shard's roster could not be written after the shards before it were (nothing is left half-written:
+    each file is replaced atomically). `written` names the shards already written, `stack` the one that
+    failed; the next run converges, as the sync is level-triggered."""
+
+    def __init__(self, message: str, stack: str, written: Sequence[str]) -> None:
+        super().__init__(message)
+        self.stack = stack
+        self.written = tuple(written)
+
+
+def run_sync_shards(
+    settings: ShardSyncSettings,
+    client: stripe.StripeClient,
+    now: datetime,
+    *,
+    secret: str = "",
+    sleep: Callable[[float], None] = time.sleep,
+    notify: Callable[[LostClaim], None] | None = None,
+) -> ShardsSummary:
+    """Keeps every shard's roster in step with Stripe: read all, reconcile the union once, place, validate
+    all, then write each shard whose entries changed. Raises SyncError (secret scrubbed) when it cannot.
+
+    Reading: each roster is read and validated with its text kept for `write_roster(expected=)`; ids,
+    usernames and custom domains claimed in two shards stop the run (nothing written). Because the
+    reconcile sees the union, a name held in one shard is never given to a new customer placed in
+    another, and a tenant in any shard is an existing tenant, not a new one or a lost claim.
+
+    Placement (billing.placement): existing tenants never move; new ones fill the first shard with room
+    in id order; with every shard full a new tenant is not written and a `skipped` notice says why.
+
+    Writing: every shard's new roster is validated before any file is written, and every changed
+    shard's file is checked to still hold the text that was read; if one does not (the webhook's run or a
+    hand edit got there first), RosterChanged names that file and nothing at all is written. A shard
+    whose entries are unchanged is not written (its file stays byte for byte, formatting included).
+    Then the changed shards are written in domain order, each atomically under its own lock with its own
+    `expected=`. A file that changes in the short window between that check and its own write (or a
+    failing disk) stops the run there as a ShardWriteError: the shards before it are written and
+    consistent, the rest untouched, and no lost claim is settled. That state is safe, since every
+    shard's roster is valid on its own and a tenant written stays in its shard, and the next run
+    converges: the sync is level-triggered, so it recomputes every shard from Stripe and writes what is
+    still missing. A dry run reads, reconciles and places, and writes and settles nothing.
+    """
+    if not settings.shards:
+        raise SyncError("no shards to sync")
+    try:
+        read: list[tuple[ShardFile, list[RosterEntry], str]] = []
+        for shard in settings.shards:
+            tenants, text = read_roster(shard.roster, settings.plans, domain=settings.domain)
+            read.append((shard, tenants, text))
+        overlaps = cross_shard_problems({shard.stack: tenants for shard, tenants, _ in read})
+        if overlaps:
+            raise SyncError("the domain's shards do not fit together: " + "; ".join(overlaps))
+        union = [tenant for _, tenants, _ in read for tenant in tenants]
+        snapshot = _read_stripe(client, settings.retries, sleep)
+        result, report = reconcile(union, snapshot, now=now, grace_days=settings.grace_days, plans=settings.plans)
+        spaces = [ShardSpace(shard.stack, shard.capacity, frozenset(t.id for t in ts)) for shard, ts, _ in read]
+        placement = place(spaces, result)
+        apply_to_report(placement, report)
+        # A name whose holder could not be placed (every shard full) is not settled against: that holder
+        # has no library yet either. Once a shard is added, the next run places it and settles then.
+        unplaced = {tenant.id for tenant in placement.refused}
+        report.lost_claims = [claim for claim in report.lost_claims if claim.holder not in unplaced]
+        check_placed(settings, placement.rosters)
+        changed = [
+            (shard, text)
+            for shard, tenants, text in read
+            if placement.rosters[shard.stack] != sorted(tenants, key=lambda t: t.id)
+        ]
+        written: list[str] = []
+        if not settings.dry_run:
+            for shard, text in changed:
+                if not _holds(shard.roster, text):
+                    raise RosterChanged(str(shard.roster), ["changed on disk since it was read; nothing written"])
+            written = _write_shards(settings, placement.rosters, changed, secret)
+    except (RosterError, StripeUnavailable, OSError) as exc:
+        raise SyncError(scrub(str(exc), secret)) from None
+    if not settings.dry_run:
+        _settle_claims(report, client, notify, secret)
+    uses: dict[str, ShardUse] = {use.stack: use for use in placement.uses}
+    changed_stacks = {shard.stack for shard, _ in changed}
+    outcomes = tuple(
+        ShardOutcome(
+            stack=shard.stack,
+            roster=str(shard.roster),
+            capacity=shard.capacity,
+            tenants=uses[shard.stack].tenants,
+            added=uses[shard.stack].added,
+            changed=shard.stack in changed_stacks,
+            written=shard.stack in written,
+        )
+        for shard in settings.shards
+    )
+    summary = RunSummary(
+        report=report,
+        roster=", ".join(str(shard.roster) for shard in settings.shards),
+        now=now.isoformat(timespec="seconds"),
+        dry_run=settings.dry_run,
+        written=bool(written),
+    )
+    return ShardsSummary(summary, outcomes)
+
+
+def check_placed(settings: ShardSyncSettings, rosters: Mapping[str, list[RosterEntry]]) -> None:
+    """Every shard's new roster validates on its own and the shards stay disjoint; otherwise it is a bug
+    (the union was valid), and nothing is written."""
+    problems: list[Problem | str] = []
+    for stack, tenants in rosters.items():
+        found = validate(tenants, settings.plans)
+        if settings.domain is not None:
+            found += domain_problems(tenants, settings.domain)
+        problems += [f"shard {stack}: {p}" for p in found]
+    problems += cross_shard_problems(rosters)
+    if problems:
+        raise RosterError("placed rosters", problems)
+
+
+def _holds(path: Path, text: str) -> bool:
+    return path.read_bytes() == text.encode("utf-8")
+
+
+def _write_shards(
+    settings: ShardSyncSettings,
+    rosters: Mapping[str, list[RosterEntry]],
+    changed: Sequence[tuple[ShardFile, str]],
+    secret: str,
+) -> list[str]:
+    """Writes the changed shards in order, each with its own `expected=`; the stacks actually written."""
+    written: list[str] = []
+    for shard, text in changed:
+        try:
+            if write_roster(shard.roster, rosters[shard.stack], settings.plans, expected=text):
+                written.append(shard.stack)
+        except (RosterError, OSError) as exc:
+            if not written:
+                raise
+            done = ", ".join(written)
+            message = (
+                f"shard {shard.stack}: {exc}; shards {done} were already written (each file whole): "
+                "run the sync again, it recomputes every shard from Stripe and converges"
+            )
+            raise ShardWriteError(scrub(message, secret), shard.stack, written) from None
+    return written
 
 
 def _read_stripe(client: stripe.StripeClient, retries: RetryPolicy, sleep: Callable[[float], None]) -> Snapshot:

@@ -15,7 +15,7 @@ every shard is on the same domain. A stack alone (no `domainShards`) is a domain
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from components.stack_config import ConfigError, StackConfig, read_stack_file
@@ -76,14 +76,15 @@ def load_shards(
             problems.append(f"shard {shard.stack} serves {shard.settings.domain}, not {settings.domain}")
         if tuple(shard.settings.domain_shards) != tuple(settings.domain_shards or (settings.stack,)):
             problems.append(f"shard {shard.stack} lists other shards ({', '.join(shard.settings.domain_shards)})")
-    problems += cross_shard_problems(shards)
+    problems += cross_shard_problems({shard.stack: shard.roster for shard in shards})
     if problems:
         raise ShardError(problems)
     return shards
 
 
-def cross_shard_problems(shards: Sequence[Shard]) -> list[str]:
-    """Ids, usernames and custom domains claimed in two shards (within one roster is the roster's rule)."""
+def cross_shard_problems(rosters: Mapping[str, Sequence[RosterEntry]]) -> list[str]:
+    """Ids, usernames and custom domains claimed in two shards (stack -> roster; within one roster is
+    the roster's own rule)."""
     problems: list[str] = []
     claims: tuple[tuple[str, Callable[[RosterEntry], list[str]]], ...] = (
         ("tenant id", lambda t: [t.id]),
@@ -92,13 +93,11 @@ def cross_shard_problems(shards: Sequence[Shard]) -> list[str]:
     )
     for what, values in claims:
         first: dict[str, str] = {}
-        for shard in shards:
-            for tenant in shard.roster:
+        for stack, roster in rosters.items():
+            for tenant in roster:
                 for value in values(tenant):
-                    holder = first.setdefault(value, shard.stack)
-                    if holder != shard.stack:
-                        problems.append(
-                            f"{what} {quote_value(value)} is in shard {holder} and in shard {shard.stack} "
-                            f"(tenant {tenant.id})"
-                        )
+                    holder = first.setdefault(value, stack)
+                    if holder != stack:
+                        where = f"in shard {holder} and in shard {stack} (tenant {tenant.id})"
+                        problems.append(f"{what} {quote_value(value)} is {where}")
     return problems

@@ -1,18 +1,25 @@
-"""Keep a roster in step with who pays: `python -m scripts.stripe_sync --stack NAME [--roster PATH]`.
+"""Keep the rosters in step with who pays: `python -m scripts.stripe_sync --stack NAME [--roster PATH]`.
 
 A thin shell over billing.sync: it parses flags, builds the Stripe client and prints the summary.
+`--stack NAME` syncs every shard of the stack's domain (`alex-hosted:domainShards`; a stack without it
+is a domain of one shard) with billing.sync.run_sync_shards: new tenants go to the first shard with
+room. `--roster PATH` syncs that one file alone (with `--stack`, checked with the stack's plan table),
+with no shards and no capacity.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from billing.report import LostClaim, render_human, render_json
+from billing.report import LostClaim, render_human, render_json, to_json
 from billing.stripe_source import make_client
-from billing.sync import SyncError, SyncSettings, run_sync
+from billing.sync import ShardFile, ShardsSummary, ShardSyncSettings, SyncError, SyncSettings, run_sync, run_sync_shards
 from components import email_templates, smtp
 from components.email import message_id
+from components.shards import ShardError, load_shards
 from components.stack_config import StackConfig
 from scripts import cli
 
@@ -21,13 +28,18 @@ environment:
   STRIPE_API_KEY    Stripe key with read access to subscriptions and customers (required; never printed)
   STRIPE_API_BASE   Stripe API address, like --api-base
 
+shards:
+  --stack NAME syncs every shard of the domain (alex-hosted:domainShards) in one run: existing tenants
+  stay in their shard, new ones go to the first shard with room (alex-hosted:capacity); with every
+  shard full a new customer is skipped until a shard is added. --roster PATH syncs one file alone.
+
 exit codes:
-  0  done: the roster is in step with Stripe (changed or not)
+  0  done: the rosters are in step with Stripe (changed or not)
   1  done, but something needs attention: a customer was skipped (unknown price lookup key,
-     missing/invalid/taken username, unusable email) or a tenant kept its username despite new metadata;
-     tenants missing from Stripe's listing are reported but do not count
-  2  could not run: no or bad API key, Stripe unreachable after retries, invalid roster or stack;
-     nothing was written
+     missing/invalid/taken username, unusable email, every shard full) or a tenant kept its username
+     despite new metadata; tenants missing from Stripe's listing are reported but do not count
+  2  could not run: no or bad API key, Stripe unreachable after retries, invalid roster or stack, a
+     roster changed on disk meanwhile; nothing was written (see the error when some shards were)
 """
 
 
@@ -54,11 +66,84 @@ def _body(argv: Sequence[str] | None) -> int:
     target = cli.resolve_target(args, roster_alone=True)
     key = cli.stripe_api_key()
     client = make_client(key, api_base=cli.stripe_api_base(args))
-    settings = SyncSettings(roster=target.roster, plans=target.plans, grace_days=args.grace_days, dry_run=args.dry_run)
     notify = name_taken_mailer(target.config) if target.config is not None else None
+    if target.config is not None and args.roster is None:
+        shards = ShardSyncSettings(
+            shards=shard_files(target.config),
+            plans=target.config.plans,
+            domain=target.config.domain,
+            grace_days=args.grace_days,
+            dry_run=args.dry_run,
+        )
+        sharded = run_sync_shards(shards, client, now, secret=key, notify=notify)
+        sys.stdout.write(render_shards_json(sharded) if args.json else render_shards_human(sharded))
+        return cli.EXIT_ATTENTION if sharded.run.report.needs_attention else cli.EXIT_OK
+    settings = SyncSettings(roster=target.roster, plans=target.plans, grace_days=args.grace_days, dry_run=args.dry_run)
     summary = run_sync(settings, client, now, secret=key, notify=notify)
     sys.stdout.write(render_json(summary) if args.json else render_human(summary))
     return cli.EXIT_ATTENTION if summary.report.needs_attention else cli.EXIT_OK
+
+
+def shard_files(config: StackConfig) -> tuple[ShardFile, ...]:
+    """Every shard of the stack's domain, in domainShards order, from each shard's stack file; the shards
+    must agree (same domain, same list: components.shards) and share the plan table (one Stripe account,
+    one reconcile). Any problem is one CliError naming the shards at fault."""
+    try:
+        # Settings only: the rosters are read by the sync itself, with their text kept for the write.
+        shards = load_shards(config, [], read_roster=lambda _: [])
+    except ShardError as exc:
+        raise cli.CliError(cli.one_line(str(exc))) from None
+    other = [s.stack for s in shards if s.settings.plans != config.plans]
+    if other:
+        raise cli.CliError(
+            f"shards {', '.join(other)} have another plan table than {config.stack}: one reconcile serves "
+            "the whole domain, so every shard needs the same alex-hosted:plans"
+        )
+    return tuple(ShardFile(s.stack, s.settings.roster, s.settings.capacity) for s in shards)
+
+
+def _shard_line(summary: ShardsSummary, index: int) -> str:
+    shard = summary.shards[index]
+    if summary.run.dry_run:
+        outcome = "not written (dry run)" + (", would change" if shard.changed else "")
+    else:
+        outcome = "written" if shard.written else "unchanged"
+    new = f", {shard.added} new" if shard.added else ""
+    return (
+        f"Roster {shard.roster}: {outcome}; shard {shard.stack}: "
+        f"{shard.tenants}/{shard.capacity} tenants{new}, room {shard.room}"
+    )
+
+
+def render_shards_human(summary: ShardsSummary) -> str:
+    """billing.report's human summary, with one `Roster` line per shard: its tenants, capacity and room."""
+    lines = render_human(summary.run).splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith(f"Roster {summary.run.roster}: "))
+    lines[at : at + 1] = [_shard_line(summary, i) for i in range(len(summary.shards))]
+    return "\n".join(lines) + "\n"
+
+
+def shards_to_json(summary: ShardsSummary) -> dict[str, Any]:
+    """billing.report's JSON, `roster` listing every shard's file, plus `shards` in domain order."""
+    data = to_json(summary.run)
+    data["shards"] = [
+        {
+            "stack": shard.stack,
+            "roster": shard.roster,
+            "tenants": shard.tenants,
+            "capacity": shard.capacity,
+            "room": shard.room,
+            "added": shard.added,
+            "changed": shard.changed,
+            "written": shard.written,
+        }
+        for shard in summary.shards
+    ]
+    return data
+
+
+def render_shards_json(summary: ShardsSummary) -> str:
+    return json.dumps(shards_to_json(summary), indent=2, sort_keys=True) + "\n"
 
 
 def name_taken_mailer(config: StackConfig) -> Callable[[LostClaim], None] | None:

@@ -235,6 +235,13 @@ def _body(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     secret = cli.require_env(SECRET_ENV, "the webhook endpoint's signing secret, whsec_...")
     target = cli.resolve_target(args, roster_alone=True)
+    if target.config is not None and len(target.config.domain_shards) > 1:
+        # One shard's roster alone would take every new tenant past its capacity and could not see the
+        # names the other shards hold; the signup site's receiver dispatches the sync of all of them.
+        raise cli.UsageError(
+            f"stack {target.config.stack} is one of several shards ({', '.join(target.config.domain_shards)}): "
+            "run the signup site's webhook receiver, which dispatches the Stripe sync of every shard"
+        )
     key = cli.stripe_api_key()
     base = cli.stripe_api_base(args)
     client = make_client(key, api_base=base)

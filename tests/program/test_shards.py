@@ -77,7 +77,7 @@ def test_claims_are_unique_across_shards(other: list[RosterEntry], problem: str)
 
 def test_a_custom_domain_in_two_shards_is_refused() -> None:
     shards = [Shard(PROD, [replace(ANN, domains=("read.bea.net",))]), Shard(PROD2, [BEA])]
-    assert cross_shard_problems(shards) == [
+    assert cross_shard_problems({s.stack: s.roster for s in shards}) == [
         "custom domain 'read.bea.net' is in shard prod and in shard prod-2 (tenant bea0000001)"
     ]
 

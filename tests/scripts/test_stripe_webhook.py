@@ -104,3 +104,11 @@ def test_webhook_main_refuses_a_negative_grace_window(capsys, monkeypatch, tmp_p
     monkeypatch.setattr("scripts.stripe_webhook.make_server", no_server)
     assert main(["--roster", str(tmp_path / "r.yaml"), "--port", "0", "--grace-days", "-30"]) == 2
     assert "--grace-days: expected 0 or more" in capsys.readouterr().err
+
+
+def test_webhook_main_refuses_one_shard_of_several(capsys, monkeypatch):
+    """prod lists prod and prod-2: syncing prod's roster alone would ignore prod-2's names and capacity."""
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setenv("STRIPE_API_KEY", API_KEY)
+    assert main(["--stack", "prod", "--port", "0"]) == 2
+    assert "stack prod is one of several shards (prod, prod-2)" in capsys.readouterr().err
