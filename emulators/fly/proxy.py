@@ -14,7 +14,7 @@ import sys
 import threading
 import traceback
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -31,6 +31,7 @@ from emulators.fly.proxy_routing import (
 from emulators.fly.replay import REPLAY_BODY_LIMIT, Replay, ReplayError, parse_replay, replay_src
 from emulators.fly.state import new_instance_id
 from emulators.fly.world import DEFAULT_REGION, World
+from emulators.serving import OwnedServer
 
 # Never passed on from one hop to the next (RFC 9110 §7.6.1), plus the headers the proxy itself sets.
 _HOP_BY_HOP = frozenset(
@@ -108,13 +109,13 @@ class FlyProxy:
         self._faults: dict[str, FaultBook] = {}
         self._lock = threading.Lock()
         self._log: list[ProxiedRequest] = []
-        self._server: _Server | None = None
+        self._server: OwnedServer | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> FlyProxy:
         if self._server is None:
-            self._server = _Server(("127.0.0.1", self._port), _Handler, self)
+            self._server = OwnedServer(("127.0.0.1", self._port), _Handler, self)
             self._thread = threading.Thread(
                 target=self._server.serve_forever, args=(0.05,), name="fly-proxy", daemon=True
             )
@@ -368,25 +369,13 @@ def _send(h: BaseHTTPRequestHandler, status: int, headers: Headers, data: bytes,
         h.close_connection = True
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], proxy: FlyProxy) -> None:
-        super().__init__(address, handler)
-        self.proxy = proxy
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], OSError):
-            super().handle_error(request, client_address)
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     wbufsize = 64 * 1024
     disable_nagle_algorithm = True
 
     def _serve(self) -> None:
-        cast(_Server, self.server).proxy._serve(self)
+        cast(OwnedServer, self.server).owner._serve(self)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 

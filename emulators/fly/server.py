@@ -12,7 +12,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from secrets import token_hex
 from types import TracebackType
 from typing import Any, cast
@@ -27,6 +27,7 @@ from emulators.fly.routes import ROUTES
 from emulators.fly.speeds import REFERENCE
 from emulators.fly.state import CHECK_STATUSES, FlyState, Machine, iso
 from emulators.fly.world import OrgSettings, Settings, World
+from emulators.serving import OwnedServer
 
 _NO_BODY = object()  # marks a request body that is not valid JSON
 
@@ -69,14 +70,14 @@ class FlyEmulator:
         self._log_lock = threading.Lock()
         self._log: list[RecordedRequest] = []
         self._port = port
-        self._server: _Server | None = None
+        self._server: OwnedServer | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> FlyEmulator:
         if self._server is not None:
             return self
-        self._server = _Server(("127.0.0.1", self._port), _Handler, self)
+        self._server = OwnedServer(("127.0.0.1", self._port), _Handler, self)
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name="fly-emulator", daemon=True
         )
@@ -335,18 +336,6 @@ def _send(h: _Handler, response: Response) -> None:
         h.close_connection = True
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], emu: FlyEmulator) -> None:
-        super().__init__(address, handler)
-        self.emulator = emu
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], OSError):  # disconnects are normal under drop/delay faults
-            super().handle_error(request, client_address)
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Headers and body leave in one buffered write, without Nagle: otherwise each answer waits ~40 ms
@@ -355,7 +344,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
 
     def _serve(self) -> None:
-        cast(_Server, self.server).emulator._handle(self)
+        cast(OwnedServer, self.server).owner._handle(self)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 
