@@ -23,15 +23,15 @@ import re
 import smtplib
 import socket
 import ssl
-import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
-from typing import Any, Protocol
+from typing import Any
 
 from components.config_keys import SMTP_PASSWORD_ENV, SMTP_TIMEOUT_ENV, ConfigKey
+from components.received_config import ConfigLike, ReceivedConfig
 from components.redact import scrub
 
 PASSWORD_ENV = SMTP_PASSWORD_ENV
@@ -186,34 +186,22 @@ def parse_settings(value: Any, *, timeout_s: float | None = None) -> SmtpSetting
 
 # --- the password -----------------------------------------------------------------------------------
 
-_lock = threading.Lock()
-_received: dict[str, str] = {}
+_received = ReceivedConfig((PASSWORD_CONFIG,))
 
 
-class _ConfigLike(Protocol):
-    def get(self, key: str) -> Any: ...
-
-
-def remember_config(config: _ConfigLike) -> None:
+def remember_config(config: ConfigLike) -> None:
     """Keep the SMTP password of the stack config a provider's configure() received (provider process only)."""
-    with _lock:
-        value = config.get(PASSWORD_CONFIG)
-        if isinstance(value, str) and value:
-            _received[PASSWORD_CONFIG] = value
-        else:
-            _received.pop(PASSWORD_CONFIG, None)
+    _received.remember(config)
 
 
 def forget_config() -> None:
     """Drop what configure() handed over (tests)."""
-    with _lock:
-        _received.clear()
+    _received.forget()
 
 
 def password() -> str | None:
     """The SMTP password now: env ALEX_SMTP_PASSWORD, else the configure()d secret; None when neither is set."""
-    with _lock:
-        value = os.environ.get(PASSWORD_ENV) or _received.get(PASSWORD_CONFIG)
+    value = os.environ.get(PASSWORD_ENV) or _received.get(PASSWORD_CONFIG)
     return value if value and value.strip() else None
 
 

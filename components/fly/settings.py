@@ -13,13 +13,12 @@ provider process they start; production uses the defaults.
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 from components.config_keys import FLY_API_TOKEN_ENV, FLY_API_URL_ENV, ConfigKey
 from components.fly.errors import FlyConfigError
 from components.inputs import BadUrl, check_http_url, credential_problem
+from components.received_config import ConfigLike, ReceivedConfig
 
 DEFAULT_API_URL = "https://api.machines.dev"
 URL_ENV = FLY_API_URL_ENV
@@ -27,36 +26,23 @@ TOKEN_ENV = FLY_API_TOKEN_ENV
 URL_CONFIG = ConfigKey.FLY_API_URL.qualified
 TOKEN_CONFIG = ConfigKey.FLY_API_TOKEN.qualified
 
-_lock = threading.Lock()
-_received: dict[str, str] = {}
+_received = ReceivedConfig((URL_CONFIG, TOKEN_CONFIG))
 
 
-class _ConfigLike(Protocol):
-    def get(self, key: str) -> Any: ...
-
-
-def remember_config(config: _ConfigLike) -> None:
+def remember_config(config: ConfigLike) -> None:
     """Keep the Fly keys of the stack config a provider's configure() received (provider process only)."""
-    with _lock:
-        for key in (URL_CONFIG, TOKEN_CONFIG):
-            value = config.get(key)
-            if isinstance(value, str) and value:
-                _received[key] = value
-            else:
-                _received.pop(key, None)
+    _received.remember(config)
 
 
 def forget_config() -> None:
     """Drop what configure() handed over (tests)."""
-    with _lock:
-        _received.clear()
+    _received.forget()
 
 
 def api_url() -> str:
     """Base URL without the `/v1` suffix and without a trailing slash; FlyConfigError naming its source if malformed."""
-    with _lock:
-        from_env = os.environ.get(URL_ENV)
-        url = from_env or _received.get(URL_CONFIG) or DEFAULT_API_URL
+    from_env = os.environ.get(URL_ENV)
+    url = from_env or _received.get(URL_CONFIG) or DEFAULT_API_URL
     source = f"environment variable {URL_ENV}" if from_env else f"stack config {URL_CONFIG}"
     try:
         url = check_http_url(url, source).rstrip("/")
@@ -67,9 +53,8 @@ def api_url() -> str:
 
 def api_token() -> str:
     """The token, or a FlyConfigError naming where it came from (never quoting it)."""
-    with _lock:
-        from_env = os.environ.get(TOKEN_ENV)
-        token = from_env or _received.get(TOKEN_CONFIG)
+    from_env = os.environ.get(TOKEN_ENV)
+    token = from_env or _received.get(TOKEN_CONFIG)
     if not token or not token.strip():
         raise FlyConfigError(
             f"no Fly API token: set the environment variable {TOKEN_ENV} "
