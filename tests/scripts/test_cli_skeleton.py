@@ -26,6 +26,7 @@ SCRIPTS = sorted(
 BAD_VALUES = {
     "affected_stacks": ["--base"],
     "alerts": ["--stack", "dev", "--timeout", "inf"],
+    "changed_tenants": ["--stack", "dev", "--base", "HEAD", "--max-tenants", "many"],
     "dashboard": ["--stack", "dev", "--timeout", "0"],
     "empty_bucket": ["stray"],
     "export": ["--stack", "dev", "--tenant", "t1", "--expires", "soon"],
