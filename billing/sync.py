@@ -16,6 +16,7 @@ from pathlib import Path
 import stripe
 
 from billing import name_taken
+from billing.claim_copy import copy_usernames
 from billing.placement import ShardSpace, ShardUse, apply_to_report, place
 from billing.reconcile import DEFAULT_GRACE_DAYS, reconcile
 from billing.report import LostClaim, Notice, Report, RunSummary
@@ -73,6 +74,7 @@ def run_sync(
         raise SyncError(scrub(str(exc), secret)) from None
     if not settings.dry_run:
         _settle_claims(report, client, notify, secret)
+        report.notices += copy_usernames(report.changes, snapshot, client)
     return RunSummary(
         report=report,
         roster=str(settings.roster),
@@ -226,6 +228,7 @@ def run_sync_shards(
         raise SyncError(scrub(str(exc), secret)) from None
     if not settings.dry_run:
         _settle_claims(report, client, notify, secret)
+        report.notices += copy_usernames(report.changes, snapshot, client)
     uses: dict[str, ShardUse] = {use.stack: use for use in placement.uses}
     changed_stacks = {shard.stack for shard, _ in changed}
     outcomes = tuple(

@@ -1,9 +1,10 @@
 """The fake Stripe API over real HTTP on 127.0.0.1, served from a thread.
 
-Routes: `GET /v1/subscriptions` (status, limit, starting_after, expand[N]=data.customer, customer)
-and `GET /v1/customers/{id}`; prices and Checkout Sessions (`emulators/stripe/checkout.py`: `GET
-/v1/prices`, `POST|GET /v1/checkout/sessions`, `GET /v1/checkout/sessions/{id}`, its `/expire`, and the
-hosted page `GET /checkout/{id}` with its Pay button); `GET /_emulator/stats` returns the request count.
+Routes: `GET /v1/subscriptions` (status, limit, starting_after, expand[N]=data.customer, customer),
+`GET /v1/customers/{id}` and `POST /v1/customers/{id}` (metadata only); prices and Checkout Sessions
+(`emulators/stripe/checkout.py`: `GET /v1/prices`, `POST|GET /v1/checkout/sessions`,
+`GET /v1/checkout/sessions/{id}`, its `/expire`, and the hosted page `GET /checkout/{id}` with its Pay
+button); `GET /_emulator/stats` returns the request count.
 Parameters are read from the query and, for a POST, from the form-encoded body, both in Stripe's
 bracket notation (`emulators/stripe/forms.py`); `FakeStripe.received` keeps every decoded POST body.
 Every API request must carry `Authorization: Bearer <api_key>` (401 otherwise) and, when the world
@@ -136,6 +137,8 @@ class FakeStripe:
         found = checkout.session_route(self.world, method, path)
         if found is not None:
             return found
+        if method == "POST" and path.startswith("/v1/customers/") and path.count("/") == 3:
+            return self._update_customer(path.rsplit("/", 1)[1], params)
         if method != "GET":
             raise StripeApiError(404, f"Unrecognized request URL ({method}: {path})")
         if path == "/v1/prices":
@@ -151,6 +154,21 @@ class FakeStripe:
                     raise _missing("customer", cus_id, "id")
                 return self.world.render_customer(cus_id)
         raise StripeApiError(404, f"Unrecognized request URL (GET: {path})")
+
+    def _update_customer(self, cus_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        """`metadata[...]` only (what the sync writes); an empty value unsets a key, as Stripe's does."""
+        unknown = sorted(set(params) - {"metadata"})
+        if unknown:
+            raise StripeApiError(400, f"Received unknown parameter: {unknown[0]}", param=unknown[0])
+        metadata = params.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            raise StripeApiError(400, "Invalid object", param="metadata")
+        with self.world.lock:
+            if cus_id not in self.world.customers:
+                raise _missing("customer", cus_id, "id")
+        self.world.set_customer_metadata(cus_id, **{str(k): (str(v) or None) for k, v in metadata.items()})
+        with self.world.lock:
+            return self.world.render_customer(cus_id)
 
     def _list_subscriptions(self, query: dict[str, list[str]]) -> dict[str, Any]:
         def one(name: str) -> str | None:
