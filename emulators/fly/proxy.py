@@ -15,7 +15,7 @@ import threading
 import traceback
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlsplit
 
 from emulators.faults import Fault, FaultBook
@@ -31,7 +31,7 @@ from emulators.fly.proxy_routing import (
 from emulators.fly.replay import REPLAY_BODY_LIMIT, Replay, ReplayError, parse_replay, replay_src
 from emulators.fly.state import new_instance_id
 from emulators.fly.world import DEFAULT_REGION, World
-from emulators.serving import OwnedServer
+from emulators.serving import OwnedServer, send_answer
 
 # Never passed on from one hop to the next (RFC 9110 §7.6.1), plus the headers the proxy itself sets.
 _HOP_BY_HOP = frozenset(
@@ -115,7 +115,7 @@ class FlyProxy:
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> FlyProxy:
         if self._server is None:
-            self._server = OwnedServer(("127.0.0.1", self._port), _Handler, self)
+            self._server = OwnedServer(("127.0.0.1", self._port), self._serve)
             self._thread = threading.Thread(
                 target=self._server.serve_forever, args=(0.05,), name="fly-proxy", daemon=True
             )
@@ -171,7 +171,7 @@ class FlyProxy:
             self._log.clear()
 
     # -- the pipeline ------------------------------------------------------------------------------
-    def _serve(self, h: _Handler) -> None:
+    def _serve(self, h: BaseHTTPRequestHandler) -> None:
         body = _read_body(h)
         host_header = h.headers.get("host", "")
         host = host_header.rsplit(":", 1)[0] if not host_header.startswith("[") else host_header
@@ -193,9 +193,11 @@ class FlyProxy:
         entry.status = answer.status
         headers = [(k, v) for k, v in answer.headers if k.lower() not in _HOP_BY_HOP and k.lower() != "content-length"]
         headers += [("fly-request-id", request_id), ("via", "1.1 fly.io")]
-        _send(h, answer.status, headers, b"" if h.command.upper() == "HEAD" else answer.body, len(answer.body))
+        send_answer(h, answer.status, headers, b"" if h.command.upper() == "HEAD" else answer.body, len(answer.body))
 
-    def _proxy(self, h: _Handler, entry: ProxiedRequest, host: str, body: bytes, request_id: str) -> _Answer:
+    def _proxy(
+        self, h: BaseHTTPRequestHandler, entry: ProxiedRequest, host: str, body: bytes, request_id: str
+    ) -> _Answer:
         if not host:
             raise ProxyError(400, "bad_request", "request has no Host header")
         client_ip = h.client_address[0]
@@ -354,30 +356,3 @@ def _read_body(h: BaseHTTPRequestHandler) -> bytes:
             h.rfile.readline()
     length = int(h.headers.get("content-length") or 0)
     return h.rfile.read(length) if length else b""
-
-
-def _send(h: BaseHTTPRequestHandler, status: int, headers: Headers, data: bytes, length: int) -> None:
-    try:
-        h.send_response(status)
-        for name, value in headers:
-            h.send_header(name, value)
-        h.send_header("content-length", str(length))
-        h.end_headers()
-        h.wfile.write(data)
-        h.wfile.flush()
-    except OSError:  # the client gave up
-        h.close_connection = True
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    wbufsize = 64 * 1024
-    disable_nagle_algorithm = True
-
-    def _serve(self) -> None:
-        cast(OwnedServer, self.server).owner._serve(self)
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the request log is FlyProxy.log."""

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler
 from secrets import token_hex
 from types import TracebackType
-from typing import Any, cast
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from emulators.clock import Clock, RealClock
@@ -27,7 +27,7 @@ from emulators.fly.routes import ROUTES
 from emulators.fly.speeds import REFERENCE
 from emulators.fly.state import CHECK_STATUSES, FlyState, Machine, iso
 from emulators.fly.world import OrgSettings, Settings, World
-from emulators.serving import OwnedServer
+from emulators.serving import OwnedServer, send_answer
 
 _NO_BODY = object()  # marks a request body that is not valid JSON
 
@@ -77,7 +77,7 @@ class FlyEmulator:
     def start(self) -> FlyEmulator:
         if self._server is not None:
             return self
-        self._server = OwnedServer(("127.0.0.1", self._port), _Handler, self)
+        self._server = OwnedServer(("127.0.0.1", self._port), self._handle)
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name="fly-emulator", daemon=True
         )
@@ -224,7 +224,7 @@ class FlyEmulator:
             if not self._idle.wait_for(lambda: self._in_flight == 0, timeout):
                 raise TimeoutError(f"{self._in_flight} requests still in flight after {timeout} s")
 
-    def _handle(self, h: _Handler) -> None:
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
         with self._idle:
             self._in_flight += 1
         try:
@@ -234,7 +234,7 @@ class FlyEmulator:
                 self._in_flight -= 1
                 self._idle.notify_all()
 
-    def _answer(self, h: _Handler) -> None:
+    def _answer(self, h: BaseHTTPRequestHandler) -> None:
         length = int(h.headers.get("content-length") or 0)
         raw = h.rfile.read(length) if length else b""
         parts = urlsplit(h.path)
@@ -319,34 +319,8 @@ def _parse_json(raw: bytes) -> Any:
         return _NO_BODY
 
 
-def _send(h: _Handler, response: Response) -> None:
+def _send(h: BaseHTTPRequestHandler, response: Response) -> None:
     data = b"" if response.body is None else json.dumps(response.body).encode()
-    try:
-        h.send_response(response.status)
-        if response.body is not None:
-            h.send_header("content-type", "application/json")
-        h.send_header("content-length", str(len(data)))
-        h.send_header("fly-request-id", token_hex(13))
-        for name, value in response.headers.items():
-            h.send_header(name, value)
-        h.end_headers()
-        h.wfile.write(data)
-        h.wfile.flush()
-    except OSError:  # the client gave up (e.g. a "delay" fault outlived its timeout)
-        h.close_connection = True
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body leave in one buffered write, without Nagle: otherwise each answer waits ~40 ms
-    # for a delayed ACK.
-    wbufsize = 64 * 1024
-    disable_nagle_algorithm = True
-
-    def _serve(self) -> None:
-        cast(OwnedServer, self.server).owner._handle(self)
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the request log is FlyEmulator.requests."""
+    headers = [("content-type", "application/json")] if response.body is not None else []
+    headers += [("fly-request-id", token_hex(13)), *response.headers.items()]
+    send_answer(h, response.status, headers, data)
