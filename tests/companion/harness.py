@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from tests.support import servers
+from tests.support.node_process import NodeProcess, spawn, wait_healthy
 from tests.support.requires import missing
 from tests.support.servers import free_port
 
@@ -42,27 +38,8 @@ def require_node() -> str:
     return node
 
 
-@dataclass
-class Companion:
-    proc: subprocess.Popen[bytes]
-    url: str
-    log_path: Path
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+# The companion as a running process: its url, port, log and stop().
+Companion = NodeProcess
 
 
 @dataclass
@@ -91,28 +68,11 @@ class CompanionEnv:
 
 
 def start_companion(env: CompanionEnv, log_path: Path, *, wait: bool = True) -> Companion:
-    node = require_node()
     port = free_port()
-    log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed with this process
-    proc = subprocess.Popen(
-        [node, str(SERVER_JS)], env=env.environ(port), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-    )
-    log.close()
-    companion = Companion(proc=proc, url=f"http://127.0.0.1:{port}", log_path=log_path)
+    proc, url = spawn(require_node(), SERVER_JS, env.environ(port), port, log_path)
+    companion = Companion(proc=proc, url=url, port=port, log_path=log_path)
     if wait:
-        deadline = time.monotonic() + 10
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"companion exited with {proc.returncode}: {companion.output()}")
-            try:
-                if httpx.get(f"{companion.url}/_hosted/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                companion.stop()
-                raise AssertionError(f"companion did not answer in 10 s: {companion.output()}")
-            time.sleep(0.05)
+        wait_healthy(companion, "/_hosted/healthz", "companion")
     return companion
 
 

@@ -16,12 +16,12 @@ import signal
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from tests.support.node_process import NodeProcess, spawn, wait_healthy
 from tests.support.requires import missing
 from tests.support.servers import free_port
 
@@ -62,19 +62,8 @@ def environ(map_path: Path, port: int, extra: dict[str, str] | None = None) -> d
     return env
 
 
-@dataclass
-class Router:
-    proc: subprocess.Popen[bytes]
-    url: str
-    port: int
-    log_path: Path
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
+class Router(NodeProcess):
+    """The router as a running process: NodeProcess, plus its health, signals and reloads."""
 
     def health(self) -> dict[str, Any]:
         response = httpx.get(f"{self.url}/_edge/health", timeout=5)
@@ -95,42 +84,13 @@ class Router:
             time.sleep(0.002)
         return time.monotonic() - started
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
 
 def start_router(map_path: Path, log_path: Path, extra: dict[str, str] | None = None) -> Router:
-    node = require_node()
     port = free_port()
-    log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed with this process
-    proc = subprocess.Popen(
-        [node, str(SERVER_JS)],
-        env=environ(map_path, port, extra),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    log.close()
-    router = Router(proc=proc, url=f"http://127.0.0.1:{port}", port=port, log_path=log_path)
-    deadline = time.monotonic() + 10
-    while True:
-        if proc.poll() is not None:
-            raise AssertionError(f"router exited with {proc.returncode}: {router.output()}")
-        try:
-            if httpx.get(f"{router.url}/_edge/health", timeout=1).status_code == 200:
-                return router
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            router.stop()
-            raise AssertionError(f"router did not answer in 10 s: {router.output()}")
-        time.sleep(0.01)
+    proc, url = spawn(require_node(), SERVER_JS, environ(map_path, port, extra), port, log_path)
+    router = Router(proc=proc, url=url, port=port, log_path=log_path)
+    wait_healthy(router, "/_edge/health", "router")
+    return router
 
 
 def run_until_exit(map_path: Path, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
