@@ -11,14 +11,14 @@ import base64
 import gzip
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pulumi
 
 from components.program import declare_edge, declare_tenants, outputs
 from components.shards import Shard, hosts_edge
-from components.stack_config import StackConfig, from_mapping
+from components.stack_config import ConfigError, StackConfig, from_mapping
 from tenants.roster import RosterEntry
 from tests.support.recording import (
     SECRET_SIG,
@@ -36,6 +36,7 @@ __all__ = [
     "Recording",
     "Registration",
     "TenantMocks",
+    "config_problems",
     "decode_map",
     "is_secret",
     "plain_strings",
@@ -60,6 +61,17 @@ SETTINGS_VALUES = {
 
 def settings() -> StackConfig:
     return from_mapping("test", SETTINGS_VALUES)
+
+
+def config_problems(changes: Mapping[str, object], stack: str = "prod") -> list[str]:
+    """What from_mapping reports for the test settings with `changes` (qualified keys; a None value
+    leaves the key out); fails when it reports nothing."""
+    values = {k: v for k, v in {**SETTINGS_VALUES, **changes}.items() if v is not None}
+    try:
+        from_mapping(stack, values)
+    except ConfigError as exc:
+        return exc.problems
+    raise AssertionError(f"no problem reported for {dict(changes)}")
 
 
 def token_value(name: str) -> str:

@@ -11,13 +11,11 @@ import pytest
 from components.program import read_settings, run
 from components.stack_config import ConfigError, from_mapping, read_stack_file
 from tests.program.harness import SETTINGS_VALUES
+from tests.program.harness import config_problems as harness_problems
 
 
 def config_problems(**overrides: object) -> list[str]:
-    values = {**SETTINGS_VALUES, **{f"alex-hosted:{k}": v for k, v in overrides.items()}}
-    with pytest.raises(ConfigError) as caught:
-        from_mapping("prod", values)
-    return caught.value.problems
+    return harness_problems({f"alex-hosted:{k}": v for k, v in overrides.items()})
 
 
 def test_config_good_values_give_settings() -> None:

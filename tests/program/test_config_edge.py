@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.stack_config import EDGE_REGIONS_MIN, ConfigError, from_mapping, read_stack_file
-from tests.program.harness import SETTINGS_VALUES
+from components.stack_config import EDGE_REGIONS_MIN, from_mapping, read_stack_file
+from tests.program.harness import SETTINGS_VALUES, config_problems
 
 REGIONS = "alex-hosted:edgeRegions"
 IMAGE = "alex-hosted:edgeImage"
@@ -18,12 +18,7 @@ EXPECTED_REGIONS = "a list of at least 2 distinct Fly region codes, e.g. [ams, f
 
 def problems(key: str, value: object) -> list[str]:
     """The problems of the test settings with `key` set to `value` (None: left out)."""
-    values: dict[str, object] = {k: v for k, v in SETTINGS_VALUES.items() if k != key}
-    if value is not None:
-        values[key] = value
-    with pytest.raises(ConfigError) as caught:
-        from_mapping("prod", values)
-    return caught.value.problems
+    return config_problems({key: value})
 
 
 def regions_of(value: object) -> tuple[str, ...]:
@@ -97,10 +92,7 @@ def test_config_edge_regions_that_are_not_yaml_name_the_key() -> None:
 
 
 def test_config_edge_regions_problem_is_reported_beside_other_keys() -> None:
-    values = {**SETTINGS_VALUES, REGIONS: '["ams"]', "alex-hosted:flyRegion": "x"}
-    with pytest.raises(ConfigError) as caught:
-        from_mapping("prod", values)
-    assert caught.value.problems == [
+    assert config_problems({REGIONS: '["ams"]', "alex-hosted:flyRegion": "x"}) == [
         "alex-hosted:flyRegion: expected a three-letter Fly region code, got 'x'",
         f"{REGIONS}: expected {EXPECTED_REGIONS}, got 1",
     ]

@@ -23,6 +23,7 @@ from tenants.roster import (
     read_roster,
     write_roster,
 )
+from tests.tenants.test_naming import dns_name
 from tests.tenants.test_roster_whole_values import SPOILERS, assert_printable
 
 TID = "acme000001"
@@ -72,13 +73,7 @@ def one_problem(text: str, domain: str | None = None) -> str:
 
 
 def hostname_of_length(length: int) -> str:
-    """A DNS name of exactly `length` characters: 60-character labels (the last shorter), then `.com`."""
-    labels, rest = [], length - len(".com")
-    while rest > 0:
-        size = min(60, rest)
-        labels.append("d" * size)
-        rest -= size + 1
-    name = ".".join(labels) + ".com"
+    name = dns_name(length)
     assert len(name) == length
     return name
 
