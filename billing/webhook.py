@@ -48,6 +48,28 @@ def _event_fields(body: bytes) -> tuple[str, str] | None:
     return event_id, event_type
 
 
+class RejectedEvent(ValueError):
+    """A delivery that is not a signed Stripe event; the message is the 400's."""
+
+
+def verified_event(
+    body: bytes, headers: Mapping[str, str], secret: str, tolerance: int = TOLERANCE_SECONDS
+) -> tuple[str, str]:
+    """(id, type) of a Stripe event signed with `secret`; RejectedEvent for anything else. One check for
+    every receiver (this handler, the signup site's)."""
+    signature = next((v for k, v in headers.items() if k.lower() == "stripe-signature"), None)
+    try:
+        stripe.WebhookSignature.verify_header(body.decode("utf-8"), signature or "", secret, tolerance)
+    except stripe.SignatureVerificationError as exc:
+        raise RejectedEvent(f"signature rejected: {exc.user_message or exc}") from None
+    except UnicodeDecodeError:
+        raise RejectedEvent("body is not UTF-8") from None
+    event = _event_fields(body)
+    if event is None:
+        raise RejectedEvent("body is not a Stripe event (needs string id and type)")
+    return event
+
+
 @dataclass(frozen=True)
 class WebhookResponse:
     status: int
@@ -65,17 +87,10 @@ class WebhookHandler:
         self._seen: OrderedDict[str, None] = OrderedDict()
 
     def handle(self, body: bytes, headers: Mapping[str, str]) -> WebhookResponse:
-        signature = next((v for k, v in headers.items() if k.lower() == "stripe-signature"), None)
         try:
-            stripe.WebhookSignature.verify_header(body, signature, self._secret, self._tolerance)
-        except stripe.SignatureVerificationError as exc:
-            return WebhookResponse(400, {"error": f"signature rejected: {exc.user_message or exc}"})
-        except UnicodeDecodeError:
-            return WebhookResponse(400, {"error": "body is not UTF-8"})
-        event = _event_fields(body)
-        if event is None:
-            return WebhookResponse(400, {"error": "body is not a Stripe event (needs string id and type)"})
-        event_id, event_type = event
+            event_id, event_type = verified_event(body, headers, self._secret, self._tolerance)
+        except RejectedEvent as exc:
+            return WebhookResponse(400, {"error": str(exc)})
         if not is_handled(event_type):
             return WebhookResponse(200, {"event": event_id, "ignored": event_type})
         with self._lock:

@@ -28,7 +28,7 @@ import requests
 import stripe
 
 from billing.stripe_source import make_client
-from billing.webhook import TOLERANCE_SECONDS, WebhookResponse, _event_fields, is_handled
+from billing.webhook import RejectedEvent, WebhookResponse, is_handled, verified_event
 from scripts.stripe_webhook import MAX_BODY, Limits, WebhookServer, _Deadline, body_length
 from signup import pages
 from signup.availability import Availability, CheckoutHolds, NamesFile
@@ -307,19 +307,10 @@ class SignupApp:
     # --- webhooks and health ---
 
     def webhook(self, body: bytes, headers: Mapping[str, str]) -> Response:
-        signature = next((v for k, v in headers.items() if k.lower() == "stripe-signature"), None)
         try:
-            stripe.WebhookSignature.verify_header(
-                body.decode("utf-8"), signature or "", self.settings.webhook_secret, TOLERANCE_SECONDS
-            )
-        except stripe.SignatureVerificationError:
-            return _json(400, {"error": "signature rejected"})
-        except UnicodeDecodeError:
-            return _json(400, {"error": "body is not UTF-8"})
-        event = _event_fields(body)
-        if event is None:
-            return _json(400, {"error": "body is not a Stripe event (needs string id and type)"})
-        event_id, event_type = event
+            event_id, event_type = verified_event(body, headers, self.settings.webhook_secret)
+        except RejectedEvent as exc:
+            return _json(400, {"error": str(exc)})
         if not wants_dispatch(event_type):
             return _json(200, {"event": event_id, "ignored": event_type})
         with self._lock:
