@@ -92,6 +92,47 @@ def _log(message: str) -> None:
     sys.stderr.write(f"stripe_webhook: {message}\n")
 
 
+class BoundedRequestHandler(BaseHTTPRequestHandler):
+    """A handler whose whole request must arrive within `timeout` seconds (each recv() is bounded by the
+    socket timeout, the request as a whole by a _Deadline), with a body read by one strict rule.
+
+    Shared by this receiver and the signup site; a subclass sets `timeout` to its limit.
+    """
+
+    timeout = READ_TIMEOUT_S
+    # The stdlib's default, HTTP/0.9, makes error answers to a garbled request line bare HTML with no
+    # status line; a client (and a test) must always see the status.
+    default_request_version = "HTTP/1.0"
+
+    def setup(self) -> None:
+        super().setup()
+        self._deadline = _Deadline(self.connection, self.timeout)
+
+    def finish(self) -> None:
+        self._deadline.cancel()
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def read_body(self, cap: int) -> bytes | WebhookResponse | None:
+        """The body by its Content-Length (body_length's rules), the error answer for a bad length, or
+        None when it did not all arrive (the client hung up or the deadline passed): close, no answer."""
+        length = body_length(self.headers, cap)
+        if isinstance(length, WebhookResponse):
+            return length
+        try:
+            body = self.rfile.read(length)
+        except OSError as exc:  # the read timed out
+            self.log_message("body not received: %s", type(exc).__name__)
+            self.close_connection = True
+            return None
+        self._deadline.cancel()
+        if len(body) < length:
+            self.log_message("body cut short: %d of %d bytes", len(body), length)
+            self.close_connection = True
+            return None
+        return body
+
+
 class WebhookServer(ThreadingHTTPServer):
     """A thread per connection, at most `limits.max_connections` of them; the rest get 503 and are closed."""
 
@@ -159,36 +200,15 @@ class WebhookServer(ThreadingHTTPServer):
 def make_server(
     handler: WebhookHandler, host: str = "127.0.0.1", port: int = 0, limits: Limits = Limits()
 ) -> WebhookServer:
-    class Handler(BaseHTTPRequestHandler):
-        timeout = limits.read_timeout_s  # each recv(); _Deadline bounds the request as a whole
-        # The stdlib's default, HTTP/0.9, makes error answers to a garbled request line bare HTML with no
-        # status line; a client (and a test) must always see the status.
-        default_request_version = "HTTP/1.0"
-
-        def setup(self) -> None:
-            super().setup()
-            self._deadline = _Deadline(self.connection, limits.read_timeout_s)
-
-        def finish(self) -> None:
-            self._deadline.cancel()
-            with contextlib.suppress(OSError):
-                super().finish()
+    class Handler(BoundedRequestHandler):
+        timeout = limits.read_timeout_s
 
         def do_POST(self) -> None:
-            length = body_length(self.headers, limits.max_body)
-            if isinstance(length, WebhookResponse):
-                self._send(length)
+            body = self.read_body(limits.max_body)
+            if isinstance(body, WebhookResponse):
+                self._send(body)
                 return
-            try:
-                body = self.rfile.read(length)
-            except OSError as exc:  # the read timed out
-                self.log_message("body not received: %s", type(exc).__name__)
-                self.close_connection = True
-                return
-            self._deadline.cancel()
-            if len(body) < length:  # the client hung up, or the deadline closed the reading side
-                self.log_message("body cut short: %d of %d bytes", len(body), length)
-                self.close_connection = True
+            if body is None:
                 return
             try:
                 response = handler.handle(body, dict(self.headers.items()))

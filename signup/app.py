@@ -10,7 +10,6 @@ cap on connections (503 beyond), strict Content-Length (411/400/413), one log li
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import sys
@@ -20,7 +19,6 @@ import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -29,7 +27,7 @@ import stripe
 
 from billing.stripe_source import make_client
 from billing.webhook import RejectedEvent, WebhookResponse, is_handled, verified_event
-from scripts.stripe_webhook import MAX_BODY, Limits, WebhookServer, _Deadline, body_length
+from scripts.stripe_webhook import MAX_BODY, BoundedRequestHandler, Limits, WebhookServer
 from signup import pages
 from signup.availability import Availability, CheckoutHolds, NamesFile
 from signup.checkout import PriceBook, PriceMissing, session_params
@@ -352,40 +350,23 @@ def client_address(headers: Mapping[str, str], peer: str) -> str:
 def make_server(
     app: SignupApp, host: str = "127.0.0.1", port: int = 0, limits: Limits = SERVER_LIMITS
 ) -> WebhookServer:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(BoundedRequestHandler):
         timeout = limits.read_timeout_s
-        default_request_version = "HTTP/1.0"
         server_version = "alex-signup"
         sys_version = ""
-
-        def setup(self) -> None:
-            super().setup()
-            self._deadline = _Deadline(self.connection, limits.read_timeout_s)
-
-        def finish(self) -> None:
-            self._deadline.cancel()
-            with contextlib.suppress(OSError):
-                super().finish()
 
         def _answer(self) -> None:
             body = b""
             if self.command == "POST":
                 cap = MAX_BODY if urlsplit(self.path).path == "/stripe/webhook" else MAX_FORM
-                length = body_length(self.headers, cap)
-                if isinstance(length, WebhookResponse):
-                    self._send(_json(length.status, length.body))
+                read = self.read_body(cap)
+                if isinstance(read, WebhookResponse):
+                    self._send(_json(read.status, read.body))
                     return
-                try:
-                    body = self.rfile.read(length)
-                except OSError as exc:
-                    self.log_message("body not received: %s", type(exc).__name__)
-                    self.close_connection = True
+                if read is None:
                     return
-                if len(body) < length:
-                    self.log_message("body cut short: %d of %d bytes", len(body), length)
-                    self.close_connection = True
-                    return
-            self._deadline.cancel()
+                body = read
+            self._deadline.cancel()  # the request is in: the answer may take its time
             headers = dict(self.headers.items())
             try:
                 address = client_address(headers, self.client_address[0])
