@@ -42,10 +42,9 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
-from pulumi.output import Unknown
-from pulumi.runtime.rpc import UNKNOWN
 
 from components import smtp
+from components.provider_inputs import as_int, is_unknown
 from components.redact import scrub
 from components.smtp import SmtpError, SmtpSettings
 from tenants.naming import TENANT_ID_RE
@@ -72,25 +71,11 @@ INPUT_KEYS = (
 OUTPUT_KEYS = ("to", "subject", "kind", "tenant", "sender", "message_id", "sent_at", "body_sha256")
 
 
-def _unknown(value: Any) -> bool:
-    return isinstance(value, Unknown) or (isinstance(value, str) and value == UNKNOWN)
-
-
-def _port(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
-
-
 def settings_of(props: Mapping[str, Any]) -> SmtpSettings:
     username = props.get("username")
     return SmtpSettings(
         host=props.get("host"),  # type: ignore[arg-type]  # checked by smtp.settings_problems
-        port=_port(props.get("port")) or -1,
+        port=as_int(props.get("port")) or -1,
         sender=props.get("sender"),  # type: ignore[arg-type]
         username=username if isinstance(username, str) and username else None,
         starttls=props.get("starttls", True),
@@ -128,7 +113,7 @@ def _check(news: Mapping[str, Any]) -> list[CheckFailure]:
     failures: list[CheckFailure] = []
 
     def fail(key: str, reason: str | None) -> None:
-        if reason and not _unknown(news.get(key)):
+        if reason and not is_unknown(news.get(key)):
             failures.append(CheckFailure(key, reason))
 
     kind, tenant = news.get("kind"), news.get("tenant")
@@ -144,7 +129,7 @@ def _check(news: Mapping[str, Any]) -> list[CheckFailure]:
     if news.get("reply_to") is not None:
         fail("reply_to", smtp.address_problem(news.get("reply_to"), "reply_to"))
     # The SMTP settings, each named; unknown values (preview) are checked at the next `up`.
-    known = {k: v for k, v in news.items() if not _unknown(v)}
+    known = {k: v for k, v in news.items() if not is_unknown(v)}
     for problem in smtp.settings_problems(settings_of({"host": "h.invalid", "sender": "a@b.invalid", **known})):
         key = problem.split(" ", 1)[0]
         fail(key if key in INPUT_KEYS else "host", problem)

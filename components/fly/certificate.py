@@ -12,9 +12,10 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, 
 
 from components.fly import endpoints
 from components.fly.client import open_client
-from components.fly.common import FlyProvider, changed_keys, check_app_name, is_unknown
+from components.fly.common import FlyProvider, changed_keys, check_app_name
 from components.fly.converge import create_or_adopt, delete_until_gone
 from components.fly.errors import FlyResourceError
+from components.provider_inputs import is_unknown
 from tenants.inputs import matches
 from tenants.naming import CERTIFICATE_HOSTNAME_RE
 

@@ -6,10 +6,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pulumi.dynamic import CheckFailure, ConfigureRequest, ResourceProvider
-from pulumi.output import Unknown
-from pulumi.runtime.rpc import UNKNOWN
 
 from components.fly import settings
+from components.provider_inputs import is_unknown
 from tenants.naming import APP_NAME_RE, REGION_RE
 
 # Whole-string patterns (fullmatch): `$` would also accept a trailing newline.
@@ -22,23 +21,6 @@ class FlyProvider(ResourceProvider):
 
     def configure(self, req: ConfigureRequest) -> None:
         settings.remember_config(req.config)
-
-
-def is_unknown(value: Any) -> bool:
-    """True when the value (or anything inside it) is unknown at preview time.
-
-    The provider server hands unknowns over as `pulumi.output.Unknown` objects; the raw string sentinel
-    is accepted too.
-    """
-    if isinstance(value, Unknown):
-        return True
-    if isinstance(value, str):
-        return value == UNKNOWN
-    if isinstance(value, Mapping):
-        return any(is_unknown(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(is_unknown(v) for v in value)
-    return False
 
 
 def changed_keys(
@@ -54,17 +36,6 @@ def changed_keys(
         if is_unknown(new) or normalise(olds.get(key)) != normalise(new):
             out.append(key)
     return out
-
-
-def as_int(value: Any) -> int | None:
-    """Struct numbers arrive as floats; accept integral floats, refuse bools and fractions."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
 
 
 def require_str(news: Mapping[str, Any], key: str, failures: list[CheckFailure], what: str) -> None:

@@ -18,11 +18,12 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, 
 from components.fly import endpoints
 from components.fly import normalize as norm
 from components.fly.client import FlyClient, open_client
-from components.fly.common import FlyProvider, as_int, changed_keys, check_app_name, check_region, is_unknown
+from components.fly.common import FlyProvider, changed_keys, check_app_name, check_region
 from components.fly.converge import BUSY_STATUSES, create_or_adopt, delete_until_gone
 from components.fly.errors import FlyError, FlyRequestError, FlyResourceError
 from components.fly.settings import tunables
 from components.fly.states import MACHINE_GONE, MACHINE_RUNNING_OR_LAUNCHING, settled_machine_state
+from components.provider_inputs import as_int, is_unknown
 
 RUN_STATES = ("active", "stopped")
 REPLACE_KEYS = ("app", "region", "name")

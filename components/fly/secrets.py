@@ -16,8 +16,9 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, 
 
 from components.fly import endpoints
 from components.fly.client import FlyClient, open_client
-from components.fly.common import FlyProvider, as_int, changed_keys, check_app_name, is_unknown
+from components.fly.common import FlyProvider, changed_keys, check_app_name
 from components.fly.errors import FlyNotFoundError, FlyResourceError
+from components.provider_inputs import as_int, is_unknown
 
 SECRET_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # whole string: fullmatch
 

@@ -14,12 +14,13 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, 
 
 from components.fly import endpoints
 from components.fly.client import FlyClient, open_client
-from components.fly.common import FlyProvider, as_int, changed_keys, check_app_name, check_region, is_unknown
+from components.fly.common import FlyProvider, changed_keys, check_app_name, check_region
 from components.fly.converge import BUSY_STATUSES, create_or_adopt, delete_until_gone
 from components.fly.errors import FlyResourceError
 from components.fly.machine import wait_for
 from components.fly.settings import tunables
 from components.fly.states import VOLUME_GONE
+from components.provider_inputs import as_int, is_unknown
 
 VOLUME_NAME_RE = re.compile(r"[a-z0-9_]{1,30}")  # whole string: fullmatch
 MAX_SIZE_GB = 500
