@@ -134,7 +134,7 @@ class Edge(pulumi.ComponentResource):
             "edge-app", name=self.app_name, org=settings.fly_org, opts=pulumi.ResourceOptions(parent=self, protect=True)
         )
         self.ips = Ips("edge-ips", app=app.name, opts=child)
-        config = edge_machine_config(settings, file_value(hosts), self.map_digest)
+        config = edge_machine_config(settings, file_value(hosts, document), self.map_digest)
         previous: pulumi.Resource = self.ips
         for region in settings.edge_regions:
             previous = Machine(
