@@ -68,3 +68,8 @@ bench: setup
 	$(PY) -m bench.program_recorded
 	$(PY) -m bench.fly_requests
 	$(PY) -m bench.stripe_sync
+
+# The whole platform on one machine: the emulators on 127.0.0.1, a real `pulumi up` of the dev roster, the
+# edge router; prints how to reach each tenant; Ctrl-C stops everything (emulators/demo.py).
+demo: setup
+	$(PY) -m emulators.demo --stack $(STACK)

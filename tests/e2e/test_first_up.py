@@ -32,7 +32,9 @@ def test_a_fresh_stack_comes_up_converged_and_keeps_every_secret_out_of_sight(wo
     with SmtpServer() as smtp:
         smtp_settings = {"host": "127.0.0.1", "port": smtp.port, "user": SMTP_USER, "from": "Books <hi@books.test>"}
         workspace.new_stack("e2e", {**config, **EMAILS, "alex-hosted:smtp": smtp_settings}, ROSTER)
-        workspace.pulumi("config", "set", "--secret", "--stack", "e2e", "alex-hosted:smtpPassword", SMTP_PASSWORD, events=False).check()
+        workspace.pulumi(
+            "config", "set", "--secret", "--stack", "e2e", "alex-hosted:smtpPassword", SMTP_PASSWORD, events=False
+        ).check()
 
         preview = workspace.preview("e2e").check()
         assert set(preview.changes()) == {"create"}, preview.summary()

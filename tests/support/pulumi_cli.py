@@ -21,8 +21,6 @@ URNs and ops, the summary) from the engine itself rather than from its human out
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -32,24 +30,11 @@ from typing import Any
 
 import yaml
 
+from emulators.project import ENGINE_VERSION as ENGINE_VERSION  # re-exported: the workflow tests read it
+from emulators.project import copy_program, engine_bin, engine_environment, engine_home
 from tests.support.requires import missing
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-ENGINE_VERSION = "3.274.0"
-CACHE = Path(os.environ.get("ALEX_CACHE", Path.home() / ".cache" / "alex-hosted"))
 PASSPHRASE = "e2e-passphrase-not-a-secret"
-# What the program needs on disk; tests, images and docs stay behind.
-PROGRAM_FILES = ("Pulumi.yaml", "__main__.py", "requirements.txt")
-PROGRAM_PACKAGES = ("components", "tenants", "scripts", "billing", "signup")
-# Never handed to the engine from the test process's own environment.
-ENGINE_ENV = {
-    "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",  # a missing plugin fails, never downloads
-    "PULUMI_SKIP_UPDATE_CHECK": "true",
-    "PULUMI_IGNORE_AMBIENT_PLUGINS": "true",
-    "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
-    "PULUMI_SKIP_CONFIRMATIONS": "true",
-    "PULUMI_DIY_BACKEND_NO_LEGACY_WARNING": "true",
-}
 
 
 @dataclass(frozen=True)
@@ -64,10 +49,9 @@ class Engine:
 
 def engine() -> Engine:
     """The installed engine, or the test ends (a failure under CI)."""
-    bin_dir = Path(os.environ.get("ALEX_PULUMI_BIN") or CACHE / "engine" / f"v{ENGINE_VERSION}" / "bin")
-    home = Path(os.environ.get("ALEX_PULUMI_HOME") or CACHE / "pulumi-home")
-    if not (bin_dir / "pulumi").is_file() or not (bin_dir / "pulumi-language-python").is_file():
-        missing(f"no Pulumi engine in {bin_dir}: run `make engine` (installs ../shared/engine)")
+    bin_dir, home = engine_bin(), engine_home()
+    if bin_dir is None:
+        missing("no Pulumi engine: run `make engine` (installs ../shared/engine), or set ALEX_PULUMI_BIN")
     if not any((home / "plugins").glob("resource-cloudflare-v*")):
         missing(f"no provider plugins in {home}/plugins: run `make engine`")
     return Engine(bin_dir, home)
@@ -135,33 +119,17 @@ class Workspace:
         self.project = root / "project"
         self.state = root / "state"
         self.logs = root / "logs"
-        for folder in (self.project, self.state, self.logs):
+        for folder in (self.state, self.logs):
             folder.mkdir(parents=True, exist_ok=True)
-        for name in PROGRAM_FILES:
-            shutil.copy2(REPO_ROOT / name, self.project / name)
-        ignore = shutil.ignore_patterns("__pycache__", "*.yaml", ".*")
-        for package in PROGRAM_PACKAGES:
-            shutil.copytree(REPO_ROOT / package, self.project / package, ignore=ignore, dirs_exist_ok=True)
-        (self.project / "stacks").mkdir(exist_ok=True)
-        venv = self.project / ".venv"
-        if not venv.exists():
-            venv.symlink_to(REPO_ROOT / ".venv", target_is_directory=True)
+        copy_program(self.project)
         self.env = dict(env or {})
         self._runs = 0
 
     # --- the environment every run gets -------------------------------------------------------------
     def environment(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        path = os.pathsep.join([str(self.engine.bin), "/usr/local/bin", "/usr/bin", "/bin"])
-        base = {
-            "PATH": path,
-            "HOME": os.environ.get("HOME", str(self.root)),
-            "LANG": "C.UTF-8",
-            "PULUMI_HOME": str(self.engine.home),
-            "PULUMI_BACKEND_URL": f"file://{self.state}",
-            "ALEX_PULUMI": str(self.engine.pulumi),
-            **ENGINE_ENV,
-        }
-        return {**base, **self.env, **(extra or {})}
+        return engine_environment(
+            self.engine.bin, self.engine.home, self.state, PASSPHRASE, {**self.env, **(extra or {})}
+        )
 
     # --- stacks and rosters ---------------------------------------------------------------------------
     def stack_file(self, stack: str) -> Path:
