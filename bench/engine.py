@@ -24,10 +24,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from emulators.cloudflare import CloudflareApi
+from emulators.cloudflare import CloudflareEmulator
+from emulators.cloudflare.s3 import S3Objects
 from emulators.fly import FlyEmulator
 from emulators.project import ENGINE_VERSION, REPO_ROOT
-from tests.e2e.conftest import CF_TOKEN, ORG, stack_config
+from tests.e2e.conftest import ACCOUNT, CF_TOKEN, ORG, ZONE, stack_config
 from tests.support.pulumi_cli import Run, Workspace
 from tests.support.servers import start_moto
 
@@ -48,7 +49,7 @@ def roster(count: int, start: int = 0) -> list[dict[str, Any]]:
     ]
 
 
-def measure(what: str, fly: FlyEmulator, cloudflare: CloudflareApi, call: Callable[[], Run]) -> dict[str, Any]:
+def measure(what: str, fly: FlyEmulator, cloudflare: CloudflareEmulator, call: Callable[[], Run]) -> dict[str, Any]:
     fly.reset_log()
     cloudflare.reset_log()
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -56,7 +57,7 @@ def measure(what: str, fly: FlyEmulator, cloudflare: CloudflareApi, call: Callab
     run = call()
     seconds = time.perf_counter() - started
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    fly_requests = fly.requests()
+    fly_requests = fly.requests
     cf_requests = cloudflare.requests
     row = {
         "run": what,
@@ -94,11 +95,8 @@ def bench_size(count: int, add_one: bool) -> list[dict[str, Any]]:
     try:
         with (
             FlyEmulator(token=FLY_TOKEN, org=ORG, rate_limit=True) as fly,
-            CloudflareApi(
-                token=CF_TOKEN,
-                account_id="0123456789abcdef0123456789abcdef",
-                zone_id="fedcba9876543210fedcba9876543210",
-                s3_endpoint=r2,
+            CloudflareEmulator(
+                token=CF_TOKEN, account_id=ACCOUNT, zones={ZONE: "books.test"}, objects=S3Objects(r2)
             ) as cloudflare,
             tempfile.TemporaryDirectory(prefix=f"engine-bench-{count}-") as tmp,
         ):

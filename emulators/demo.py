@@ -26,10 +26,12 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 from moto.server import ThreadedMotoServer
 
-from emulators.cloudflare import CloudflareApi
+from emulators.cloudflare import CloudflareEmulator
+from emulators.cloudflare.s3 import S3Objects
 from emulators.fly import FlyEmulator
 from emulators.project import REPO_ROOT, copy_program, engine_bin, engine_environment, engine_home
 from emulators.stripe.server import serve as serve_stripe
@@ -105,7 +107,9 @@ def stack_file_settings(stack: str) -> dict[str, Any]:
     return {k: v for k, v in config.items() if not isinstance(v, dict) or "secure" not in v}
 
 
-def pointed_at(config: dict[str, Any], fly: FlyEmulator, cloudflare: CloudflareApi, r2: str) -> dict[str, Any]:
+def pointed_at(
+    stack: str, config: dict[str, Any], fly: FlyEmulator, cloudflare: CloudflareEmulator, r2: str
+) -> dict[str, Any]:
     """The settings with every API pointed at the emulators."""
     config = dict(config)
     config.update(
@@ -113,7 +117,7 @@ def pointed_at(config: dict[str, Any], fly: FlyEmulator, cloudflare: CloudflareA
             "alex-hosted:flyApiUrl": fly.url,
             "alex-hosted:r2Endpoint": r2,
             "alex-hosted:roster": f"tenants/{stack}.yaml",
-            "cloudflare:baseUrl": cloudflare.base_url,
+            "cloudflare:baseUrl": cloudflare.url,
         }
     )
     config.pop("alex-hosted:domainShards", None)  # one stack alone: its edge holds its own tenants
@@ -137,20 +141,33 @@ def deliver_map(fly: FlyEmulator, edge_app: str, path: Path) -> Path:
     return path
 
 
-def describe(fly: FlyEmulator, cloudflare: CloudflareApi, proxy_url: str, outputs_text: str) -> str:
+def describe(fly: FlyEmulator, cloudflare: CloudflareEmulator, proxy_url: str, outputs_text: str) -> str:
     apps = sorted(fly.state.apps)
+    with cloudflare.world.lock:
+        buckets = sorted(name for _, name in cloudflare.world.buckets)
+        records = sorted(r.view()["name"] for zone in cloudflare.world.records.values() for r in zone.values())
     lines = [
         "",
         "What exists now (all on 127.0.0.1):",
         f"  Fly apps ({len(apps)}): {', '.join(apps)}",
-        f"  R2 buckets: {', '.join(sorted(cloudflare.bucket_names()))}",
-        f"  DNS records: {', '.join(sorted(r['name'] for r in cloudflare.dns_records()))}",
+        f"  R2 buckets: {', '.join(buckets)}",
+        f"  DNS records: {', '.join(records)}",
         "",
         "Reach a tenant through the emulated edge (Fly's proxy -> the router -> fly-replay -> the tenant's app):",
     ]
     tenants = (yaml.safe_load(outputs_text) or {}).get("tenants") or {}
     for tid, tenant in sorted(tenants.items()):
         lines.append(f"  curl -si -H 'Host: {tenant['hostname']}' {proxy_url}/   # {tid}, {tenant['state']}")
+    return "\n".join(lines)
+
+
+def probe(proxy_url: str, outputs_text: str) -> str:
+    """One request per tenant hostname through the proxy: what a visitor gets (the demo's own check)."""
+    lines = ["", "Through the edge now:"]
+    tenants = (yaml.safe_load(outputs_text) or {}).get("tenants") or {}
+    for _, tenant in sorted(tenants.items()):
+        answer = httpx.get(f"{proxy_url}/", headers={"Host": tenant["hostname"]}, timeout=30)
+        lines.append(f"  {tenant['hostname']} -> {answer.status_code} ({tenant['state']})")
     return "\n".join(lines)
 
 
@@ -173,20 +190,20 @@ def main(argv: list[str] | None = None) -> int:
             r2 = stack.enter_context(moto())
             fly = stack.enter_context(FlyEmulator(token=FLY_TOKEN, org=org, cross_network_replay=True))
             cloudflare = stack.enter_context(
-                CloudflareApi(
+                CloudflareEmulator(
                     token=CF_TOKEN,
                     account_id=str(base["alex-hosted:cloudflareAccountId"]),
-                    zone_id=str(base["alex-hosted:cloudflareZoneId"]),
-                    s3_endpoint=r2,
+                    zones={str(base["alex-hosted:cloudflareZoneId"]): str(base["alex-hosted:domain"])},
+                    objects=S3Objects(r2),
                 )
             )
             stripe_url, _ = stack.enter_context(serve_stripe(StripeWorld(api_key=STRIPE_KEY)))
-            print(f"demo: Fly API {fly.url}, Fly proxy {fly.proxy.url}, Cloudflare {cloudflare.base_url}", flush=True)
+            print(f"demo: Fly API {fly.url}, Fly proxy {fly.proxy.url}, Cloudflare {cloudflare.url}", flush=True)
             print(f"demo: R2 (moto) {r2}, Stripe {stripe_url} (key {STRIPE_KEY})", flush=True)
 
             project = copy_program(root / "project")
             (root / "state").mkdir()
-            settings = pointed_at(base, fly, cloudflare, r2)
+            settings = pointed_at(args.stack, base, fly, cloudflare, r2)
             roster = REPO_ROOT / "tenants" / f"{args.stack}.yaml"
             (project / "tenants" / f"{args.stack}.yaml").write_text(roster.read_text(encoding="utf-8"), "utf-8")
             env = engine_environment(
@@ -215,9 +232,10 @@ def main(argv: list[str] | None = None) -> int:
             fly.proxy.serve_app(edge_app, router_url)
             print(describe(fly, cloudflare, fly.proxy.url, outputs), flush=True)
             if args.exit:
-                return 0
-            print("\ndemo: running; Ctrl-C stops everything and removes the temporary state", flush=True)
-            stop.wait()
+                print(probe(fly.proxy.url, outputs), flush=True)
+            else:
+                print("\ndemo: running; Ctrl-C stops everything and removes the temporary state", flush=True)
+                stop.wait()
     except KeyboardInterrupt:
         pass
     except DemoError as exc:

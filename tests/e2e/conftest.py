@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from emulators.cloudflare import CloudflareApi
+from emulators.cloudflare import CloudflareEmulator
+from emulators.cloudflare.s3 import S3Objects
 from emulators.fly import FlyEmulator
 from tests.conftest import FLY_TEST_TOKEN
 from tests.support.pulumi_cli import Workspace
@@ -26,7 +27,7 @@ ORG = "alex-hosted-e2e"
 
 
 def stack_config(
-    fly: FlyEmulator, cloudflare: CloudflareApi, r2: str, *, prefix: str = "e2e", **extra: Any
+    fly: FlyEmulator, cloudflare: CloudflareEmulator, r2: str, *, prefix: str = "e2e", **extra: Any
 ) -> dict[str, Any]:
     """A stack file's config for the emulators: everything the program reads, no secret."""
     return {
@@ -41,7 +42,7 @@ def stack_config(
         "alex-hosted:cloudflareAccountId": ACCOUNT,
         "alex-hosted:cloudflareZoneId": ZONE,
         "alex-hosted:r2Endpoint": r2,
-        "cloudflare:baseUrl": cloudflare.base_url,
+        "cloudflare:baseUrl": cloudflare.url,
         **extra,
     }
 
@@ -66,18 +67,41 @@ def fly() -> Iterator[FlyEmulator]:
 
 
 @pytest.fixture
-def cloudflare(moto_endpoint: str) -> Iterator[CloudflareApi]:
-    with CloudflareApi(token=CF_TOKEN, account_id=ACCOUNT, zone_id=ZONE, s3_endpoint=moto_endpoint) as api:
+def cloudflare(moto_endpoint: str) -> Iterator[CloudflareEmulator]:
+    with CloudflareEmulator(
+        token=CF_TOKEN, account_id=ACCOUNT, zones={ZONE: "books.test"}, objects=S3Objects(moto_endpoint)
+    ) as api:
         yield api
         assert not api.unknown_requests(), f"requests the emulator does not know: {api.unknown_requests()}"
 
 
 @pytest.fixture
-def workspace(tmp_path, fly: FlyEmulator, cloudflare: CloudflareApi) -> Workspace:
+def workspace(tmp_path, fly: FlyEmulator, cloudflare: CloudflareEmulator) -> Workspace:
     env = {"FLY_API_URL": fly.url, "FLY_API_TOKEN": FLY_TEST_TOKEN, "CLOUDFLARE_API_TOKEN": CF_TOKEN}
     return Workspace(tmp_path, env)
 
 
 @pytest.fixture
-def config(fly: FlyEmulator, cloudflare: CloudflareApi, moto_endpoint: str) -> dict[str, Any]:
+def config(fly: FlyEmulator, cloudflare: CloudflareEmulator, moto_endpoint: str) -> dict[str, Any]:
     return stack_config(fly, cloudflare, moto_endpoint)
+
+
+def bucket_names(cloudflare: CloudflareEmulator) -> list[str]:
+    with cloudflare.world.lock:
+        return sorted(name for _, name in cloudflare.world.buckets)
+
+
+def token_values(cloudflare: CloudflareEmulator) -> list[str]:
+    """The one-time values the emulator handed out (a test's view; the API never shows them again)."""
+    with cloudflare.world.lock:
+        return list(cloudflare.world.token_values.values())
+
+
+def token_count(cloudflare: CloudflareEmulator) -> int:
+    with cloudflare.world.lock:
+        return len(cloudflare.world.tokens)
+
+
+def dns_records(cloudflare: CloudflareEmulator) -> list[dict[str, Any]]:
+    with cloudflare.world.lock:
+        return [record.view() for zone in cloudflare.world.records.values() for record in zone.values()]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 
 from emulators.faults import Fault
-from tests.e2e.conftest import tenant
+from tests.e2e.conftest import bucket_names, dns_records, tenant, token_count
 
 STACK = "e2e"
 ROSTER = [tenant("e2efault01", "first"), tenant("e2efault02", "second"), tenant("e2efault03", "third")]
@@ -38,6 +38,6 @@ def test_an_up_hit_by_faults_converges_on_the_next_with_no_duplicate(workspace, 
     }
     volumes = Counter(v.app for v in fly.state.volumes.values() if v.state != "destroyed")
     assert all(n == 1 for n in volumes.values()), volumes
-    assert sorted(cloudflare.bucket_names()) == sorted(f"alex-{t['id']}" for t in ROSTER)
-    assert cloudflare.token_count() == len(ROSTER)
-    assert Counter(r["name"] for r in cloudflare.dns_records()) == {"*.books.test": 1, "_acme-challenge.books.test": 1}
+    assert sorted(bucket_names(cloudflare)) == sorted(f"alex-{t['id']}" for t in ROSTER)
+    assert token_count(cloudflare) == len(ROSTER)
+    assert Counter(r["name"] for r in dns_records(cloudflare)) == {"*.books.test": 1, "_acme-challenge.books.test": 1}

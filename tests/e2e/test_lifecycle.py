@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from tests.e2e.conftest import tenant
+from tests.e2e.conftest import bucket_names, tenant, token_count
 from tests.support.pulumi_cli import Run, Workspace
 from tests.support.servers import s3_client
 
@@ -80,10 +80,10 @@ def test_each_roster_edit_applies_and_leaves_nothing_to_change(workspace, config
     purging = {**cancelled, "state": "purging", "purge_marked_at": date(2026, 12, 31)}
     apply(workspace, [keeper, purging])
     assert live_machine(fly, app) is None
-    assert "alex-e2enew0001" in cloudflare.bucket_names()
+    assert "alex-e2enew0001" in bucket_names(cloudflare)
 
     removed = apply(workspace, [keeper])
-    assert "alex-e2enew0001" not in cloudflare.bucket_names()
+    assert "alex-e2enew0001" not in bucket_names(cloudflare)
     assert app not in {a.name for a in fly.state.apps.values()}
     assert {n for n in touched(removed) if n.startswith("e2enew0001")}
     assert not {n for n in touched(removed) if n.startswith("e2ekeep001")}
@@ -108,9 +108,9 @@ def test_removing_an_active_tenant_by_mistake_is_refused_and_deletes_nothing(
 
     assert {a.name for a in fly.state.apps.values()} == apps_before
     assert {m.id for m in fly.state.machines.values() if m.state != "destroyed"} == machines_before
-    assert "alex-e2evict001" in cloudflare.bucket_names()
+    assert "alex-e2evict001" in bucket_names(cloudflare)
     assert [o["Key"] for o in s3.list_objects_v2(Bucket="alex-e2evict001")["Contents"]] == ["books/precious.epub"]
-    assert cloudflare.token_count() == 2
+    assert token_count(cloudflare) == 2
 
     workspace.write_roster(STACK, [keeper, victim])  # the operator puts the line back
     workspace.up(STACK).check()

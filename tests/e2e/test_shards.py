@@ -7,7 +7,7 @@ import base64
 import gzip
 import json
 
-from tests.e2e.conftest import tenant
+from tests.e2e.conftest import bucket_names, tenant
 
 
 def edge_map(fly, edge_app: str) -> dict:
@@ -18,7 +18,7 @@ def edge_map(fly, edge_app: str) -> dict:
 
 def test_two_shards_then_their_edge_host_serve_one_map(workspace, config, fly, cloudflare):
     shards = ["e2e", "e2e-2"]
-    workspace.new_stack("e2e", {**config, "alex-hosted:domainShards": shards}, [tenant("e2ehost001", "hosted")])
+    workspace.new_stack("e2e", {**config, "alex-hosted:domainShards": shards}, [tenant("e2ehost001", "hostuser")])
     workspace.new_stack(
         "e2e-2",
         {**config, "alex-hosted:domainShards": shards, "alex-hosted:appPrefix": "e2e2"},
@@ -37,6 +37,6 @@ def test_two_shards_then_their_edge_host_serve_one_map(workspace, config, fly, c
         workspace.preview(stack, "--no-changes").check()
 
     hosts = edge_map(fly, "e2e-edge")
-    assert {"hosted.books.test", "sharded.books.test"} <= set(json.dumps(hosts).split('"'))
+    assert {"hostuser.books.test", "sharded.books.test"} <= set(json.dumps(hosts).split('"'))
     assert not [m for m in fly.state.apps if m == "e2e2-edge"]  # only the host runs an edge
-    assert {b for b in cloudflare.bucket_names()} == {"alex-e2ehost001", "alex-e2eshard02"}
+    assert {b for b in bucket_names(cloudflare)} == {"alex-e2ehost001", "alex-e2eshard02"}

@@ -14,8 +14,9 @@ variables the test names (the emulators' URLs and tokens).
     run = ws.stack_script("up", "e2e")           # python -m scripts.pulumi_stack up --stack e2e, as CI runs it
     assert run.changes() == {"create": 42}
 
-Each run writes the engine's event log (`--event-log`), so tests read what the engine did (steps, their
-URNs and ops, the summary) from the engine itself rather than from its human output.
+Engine runs stream their events as JSON (`--json`, with PULUMI_ENABLE_STREAMING_JSON_PREVIEW for previews),
+so tests read what the engine did (steps, their URNs and ops, the summary) from the engine itself rather
+than from its human output; `events=False` gives the human output CI prints.
 """
 
 from __future__ import annotations
@@ -167,23 +168,22 @@ class Workspace:
 
     # --- runs -----------------------------------------------------------------------------------------
     def pulumi(self, *args: str, events: bool = True, env: Mapping[str, str] | None = None) -> Run:
-        """`pulumi ARGS` in the project; with `events`, the engine's event log is read into the Run."""
-        command = [str(self.engine.pulumi), *args]
-        log = self._event_log() if events else None
-        if log is not None:
-            command.append(f"--event-log={log}")
-        return self._run(command, log, env)
+        """`pulumi ARGS` in the project; with `events`, `--json` makes the engine stream its events."""
+        command = [str(self.engine.pulumi), *args, *(["--json"] if events else [])]
+        return self._run(command, events, env)
 
-    def stack_script(self, command: str, stack: str, *options: str, env: Mapping[str, str] | None = None) -> Run:
-        """`python -m scripts.pulumi_stack COMMAND --stack STACK`: the exact engine run CI makes."""
-        log = self._event_log()
+    def stack_script(
+        self, command: str, stack: str, *options: str, env: Mapping[str, str] | None = None, events: bool = True
+    ) -> Run:
+        """`python -m scripts.pulumi_stack COMMAND --stack STACK`: the exact engine run CI makes. With
+        `events` the engine streams its events as JSON (what tests read); without, it prints as CI shows it."""
         script = [str(self.project / ".venv" / "bin" / "python"), "-m", "scripts.pulumi_stack", command]
-        return self._run([*script, "--stack", stack, *options, "--", f"--event-log={log}"], log, env)
+        return self._run([*script, "--stack", stack, *options, *(["--", "--json"] if events else [])], events, env)
 
     def script(self, module: str, *args: str, env: Mapping[str, str] | None = None) -> Run:
         """`python -m scripts.MODULE ARGS` in the project, with the workspace's environment."""
         python = str(self.project / ".venv" / "bin" / "python")
-        return self._run([python, "-m", f"scripts.{module}", *args], None, env)
+        return self._run([python, "-m", f"scripts.{module}", *args], False, env)
 
     def up(self, stack: str, *options: str) -> Run:
         return self.stack_script("up", stack, *options)
@@ -215,28 +215,24 @@ class Workspace:
     def resources(self, stack: str) -> list[dict[str, Any]]:
         return list(self.export(stack)["deployment"].get("resources") or [])
 
-    def _event_log(self) -> Path:
+    def _run(self, command: list[str], events: bool, env: Mapping[str, str] | None) -> Run:
         self._runs += 1
-        return self.logs / f"events-{self._runs:03d}.jsonl"
-
-    def _run(self, command: list[str], log: Path | None, env: Mapping[str, str] | None) -> Run:
+        streaming = {"PULUMI_ENABLE_STREAMING_JSON_PREVIEW": "true"} if events else {}
         done = subprocess.run(
             command,
             cwd=self.project,
-            env=self.environment(env),
+            env=self.environment({**streaming, **(env or {})}),
             capture_output=True,
             text=True,
             timeout=900,
             check=False,
             stdin=subprocess.DEVNULL,
         )
-        events = []
-        if log is not None and log.exists():
-            events = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
+        parsed = [json.loads(line) for line in done.stdout.splitlines() if events and line.startswith("{")]
         (self.logs / f"run-{self._runs:03d}.txt").write_text(
             f"$ {' '.join(command)}\n# exit {done.returncode}\n{done.stdout}\n{done.stderr}", encoding="utf-8"
         )
-        return Run(command, done.returncode, done.stdout, done.stderr, events)
+        return Run(command, done.returncode, done.stdout, done.stderr, parsed)
 
 
 def printed_by(runs: Iterable[Run]) -> str:
