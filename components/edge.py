@@ -106,6 +106,42 @@ def customer_dns_records(hostname: str, edge_app: str, certificate: Certificate)
     )
 
 
+def edge_dns_records(
+    zone_id: str,
+    domain: str,
+    edge_app: str,
+    acme_target: pulumi.Input[str],
+    *,
+    parent: pulumi.Resource,
+    after: Sequence[pulumi.Resource] = (),
+) -> tuple[cloudflare.DnsRecord, cloudflare.DnsRecord]:
+    """The edge's two CNAMEs: `*.<domain>` to the edge app (once `after`, the app, exists) and
+    `_acme-challenge.<domain>` to the target Fly gives for the wildcard certificate's DNS-01 validation."""
+    wildcard = cloudflare.DnsRecord(
+        "edge-wildcard-dns",
+        zone_id=zone_id,
+        name=f"*.{domain}",
+        type="CNAME",
+        content=f"{edge_app}.fly.dev",
+        proxied=False,  # Fly terminates TLS with the wildcard certificate
+        ttl=1,
+        comment=f"{NAMESPACE} edge: every tenant hostname",
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(after)),
+    )
+    acme = cloudflare.DnsRecord(
+        "edge-acme-dns",
+        zone_id=zone_id,
+        name=f"_acme-challenge.{domain}",
+        type="CNAME",
+        content=acme_target,
+        proxied=False,
+        ttl=1,
+        comment=f"{NAMESPACE} edge: DNS-01 validation of *.{domain}",
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return wildcard, acme
+
+
 class Edge(pulumi.ComponentResource):
     app_name: str
     map_digest: str
@@ -154,27 +190,13 @@ class Edge(pulumi.ComponentResource):
         self.wildcard_certificate = Certificate(
             "edge-wildcard-cert", app=app.name, hostname=f"*.{domain}", opts=after_ips
         )
-        cloudflare.DnsRecord(
-            "edge-wildcard-dns",
-            zone_id=settings.cloudflare_zone_id,
-            name=f"*.{domain}",
-            type="CNAME",
-            content=f"{self.app_name}.fly.dev",
-            proxied=False,  # Fly terminates TLS with the wildcard certificate
-            ttl=1,
-            comment=f"{NAMESPACE} edge: every tenant hostname",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[app]),
-        )
-        cloudflare.DnsRecord(
-            "edge-acme-dns",
-            zone_id=settings.cloudflare_zone_id,
-            name=f"_acme-challenge.{domain}",
-            type="CNAME",
-            content=self.wildcard_certificate.acme_challenge_target,
-            proxied=False,
-            ttl=1,
-            comment=f"{NAMESPACE} edge: DNS-01 validation of *.{domain}",
-            opts=child,
+        edge_dns_records(
+            settings.cloudflare_zone_id,
+            domain,
+            self.app_name,
+            self.wildcard_certificate.acme_challenge_target,
+            parent=self,
+            after=[app],
         )
         self.custom_domains = [
             CustomDomain(

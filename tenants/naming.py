@@ -59,3 +59,5 @@ TENANT_ID_RE = re.compile(rf"[a-z0-9]{{{TENANT_ID_MIN},{TENANT_ID_MAX}}}")
 USERNAME_RE = re.compile(rf"[a-z0-9][a-z0-9-]{{{USERNAME_MIN - 2},{USERNAME_MAX - 2}}}[a-z0-9]")
 # Cloudflare account and zone ids: 32 lowercase hex characters.
 CLOUDFLARE_ID_RE = re.compile(r"[0-9a-f]{32}")
+# R2 bucket names: 3-63 lowercase letters, digits and hyphens, starting and ending with a letter or digit.
+R2_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
