@@ -58,6 +58,58 @@ def send_answer(
         h.close_connection = True
 
 
+class ServerThread:
+    """An OwnedServer on 127.0.0.1 in a daemon thread: `start()` is idempotent, `stop()` joins the thread."""
+
+    def __init__(self, serve: Callable[[BaseHTTPRequestHandler], None], *, port: int = 0, name: str) -> None:
+        self._serve = serve
+        self._port = port
+        self._name = name
+        self._server: OwnedServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._server is None:
+            self._server = OwnedServer(("127.0.0.1", self._port), self._serve)
+            # A short poll interval keeps shutdown (once per test) quick.
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, args=(0.05,), name=self._name, daemon=True
+            )
+            self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    @property
+    def root_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError(f"{self._name} is not running; start it first")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+
+def serve_until_interrupted(
+    start: Callable[[], object], stop: Callable[[], object], banner: Callable[[], Iterable[str]]
+) -> int:
+    """`python -m emulators.<name>`: start, print the banner's lines (it may read the bound port), serve
+    until Ctrl-C, then stop."""
+    start()
+    for line in banner():
+        print(line, flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+    return 0
+
+
 @contextmanager
 def serve_in_thread(handler: type[BaseHTTPRequestHandler], *, port: int = 0, name: str) -> Iterator[str]:
     """Yields the base URL while the server runs; shuts it down (and joins its thread) on exit."""

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import threading
 
 from emulators.cloudflare.s3 import S3Objects
 from emulators.cloudflare.server import DEFAULT_ZONE, CloudflareEmulator
+from emulators.serving import serve_until_interrupted
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,15 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     emulator = CloudflareEmulator(
         token=args.token, account_id=args.account, zones=zones, objects=objects, port=args.port
     )
-    emulator.start()
-    print(f"Cloudflare API emulator listening on {emulator.url}", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        emulator.stop()
-    return 0
+    return serve_until_interrupted(
+        emulator.start, emulator.stop, banner=lambda: [f"Cloudflare API emulator listening on {emulator.url}"]
+    )
 
 
 if __name__ == "__main__":

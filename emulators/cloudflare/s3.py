@@ -7,6 +7,9 @@ bucket the provider then deletes.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import boto3
 from botocore.exceptions import ClientError
 from mypy_boto3_s3 import S3Client
@@ -20,25 +23,28 @@ class S3Objects:
         )
 
     def create_bucket(self, name: str) -> None:
-        try:
+        with _unless("BucketAlreadyOwnedByYou"):
             self._client.create_bucket(Bucket=name)
-        except ClientError as err:
-            if err.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
-                raise
 
     def holds_objects(self, name: str) -> bool:
-        try:
+        """Objects or unfinished multipart uploads; a bucket S3 does not have holds nothing."""
+        held = False
+        with _unless("NoSuchBucket"):
             objects = self._client.list_objects_v2(Bucket=name, MaxKeys=1)
             uploads = self._client.list_multipart_uploads(Bucket=name, MaxUploads=1)
-        except ClientError as err:
-            if err.response.get("Error", {}).get("Code") == "NoSuchBucket":
-                return False
-            raise
-        return bool(objects.get("KeyCount")) or bool(uploads.get("Uploads"))
+            held = bool(objects.get("KeyCount")) or bool(uploads.get("Uploads"))
+        return held
 
     def delete_bucket(self, name: str) -> None:
-        try:
+        with _unless("NoSuchBucket"):
             self._client.delete_bucket(Bucket=name)
-        except ClientError as err:
-            if err.response.get("Error", {}).get("Code") != "NoSuchBucket":
-                raise
+
+
+@contextmanager
+def _unless(code: str) -> Iterator[None]:
+    """S3's error `code` is the state already wanted: carry on; any other error is raised."""
+    try:
+        yield
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") != code:
+            raise

@@ -27,7 +27,7 @@ from emulators.cloudflare.faults import LOGGED_HEADERS, Quirks, RecordedRequest,
 from emulators.cloudflare.routes import ROUTES
 from emulators.cloudflare.state import BucketUsage, ObjectStore, Settings, World
 from emulators.faults import Fault, FaultBook
-from emulators.serving import OwnedServer, send_answer
+from emulators.serving import ServerThread, send_answer
 
 # Cloudflare API tokens are 40 characters of [A-Za-z0-9_-] (the provider accepts 40-80).
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{40,80}")
@@ -54,28 +54,15 @@ class CloudflareEmulator:
         self._faults = FaultBook()
         self._log_lock = threading.Lock()
         self._log: list[RecordedRequest] = []
-        self._port = port
-        self._server: OwnedServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server = ServerThread(self._handle, port=port, name="cloudflare-emulator")
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def start(self) -> CloudflareEmulator:
-        if self._server is None:
-            self._server = OwnedServer(("127.0.0.1", self._port), self._handle)
-            self._thread = threading.Thread(
-                target=self._server.serve_forever, args=(0.05,), name="cloudflare-emulator", daemon=True
-            )
-            self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
+        self._server.stop()
 
     def __enter__(self) -> CloudflareEmulator:
         return self.start()
@@ -88,9 +75,7 @@ class CloudflareEmulator:
     @property
     def url(self) -> str:
         """The v4 base URL (what `cloudflare:baseUrl` and CLOUDFLARE_BASE_URL take)."""
-        if self._server is None:
-            raise RuntimeError("the emulator is not running; use it as a context manager")
-        return f"http://127.0.0.1:{self._server.server_address[1]}{api.V4}"
+        return f"{self._server.root_url}{api.V4}"
 
     # -- test controls -----------------------------------------------------------------------------------
     @property
