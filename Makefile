@@ -5,9 +5,24 @@ PY := $(VENV)/bin/python
 STACK ?= dev
 CODE := __main__.py components emulators tenants scripts billing signup bench tests
 
-.PHONY: setup tools companion plan test lint typecheck pytest bench
+.PHONY: setup tools companion engine plan test lint typecheck pytest bench demo
 
-setup: $(VENV)/.installed tools companion
+setup: $(VENV)/.installed tools companion engine
+
+# The real Pulumi engine for the end-to-end lane (tests/e2e) and `make demo`: the CLI, the Python language
+# host and the provider plugins, prebuilt in ENGINE_SRC and checked against its SHA256SUMS by its install.sh,
+# into a cache outside the clone keyed by the CLI version (a second install takes milliseconds). Where
+# ENGINE_SRC is absent (a workstation with Pulumi's installer), the e2e tests use ALEX_PULUMI_BIN or skip;
+# under CI=true a missing engine is a failure.
+ENGINE_VERSION := 3.274.0
+ENGINE_SRC ?= ../shared/engine
+ALEX_CACHE ?= $(HOME)/.cache/alex-hosted
+ENGINE_DIR := $(ALEX_CACHE)/engine/v$(ENGINE_VERSION)
+ENGINE_HOME := $(ALEX_CACHE)/pulumi-home
+engine:
+	@if [ -x "$(ENGINE_SRC)/install.sh" ]; then "$(ENGINE_SRC)/install.sh" "$(ENGINE_DIR)" "$(ENGINE_HOME)" >/dev/null; \
+	elif [ -n "$$CI" ]; then echo "make engine: no engine at $(ENGINE_SRC) (CI needs it for tests/e2e)" >&2; exit 1; \
+	else echo "make engine: no engine at $(ENGINE_SRC); tests/e2e will skip unless ALEX_PULUMI_BIN names one" >&2; fi
 
 # The upload companion's node_modules (image/companion/package-lock.json), for its tests; npm ci is exact.
 companion: image/companion/node_modules/.installed
@@ -53,3 +68,8 @@ bench: setup
 	$(PY) -m bench.program_recorded
 	$(PY) -m bench.fly_requests
 	$(PY) -m bench.stripe_sync
+
+# The whole platform on one machine: the emulators on 127.0.0.1, a real `pulumi up` of the dev roster, the
+# edge router; prints how to reach each tenant; Ctrl-C stops everything (emulators/demo.py).
+demo: setup
+	$(PY) -m emulators.demo --stack $(STACK)

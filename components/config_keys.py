@@ -34,6 +34,7 @@ class ConfigKey(StrEnum):
     APP_PREFIX = "appPrefix"
     FLY_API_URL = "flyApiUrl"
     FLY_API_TOKEN = "flyApiToken"
+    R2_ENDPOINT = "r2Endpoint"
     CLOUDFLARE_ACCOUNT_ID = "cloudflareAccountId"
     CLOUDFLARE_ZONE_ID = "cloudflareZoneId"
     PLANS = "plans"
@@ -64,6 +65,7 @@ SCHEMA_KEYS: tuple[ConfigKey, ...] = (
     ConfigKey.FLY_API_URL,
     ConfigKey.CLOUDFLARE_ACCOUNT_ID,
     ConfigKey.CLOUDFLARE_ZONE_ID,
+    ConfigKey.R2_ENDPOINT,
 )
 # Left out of the schema on purpose: optional, and a schema entry without a default makes a key required.
 # flyApiToken is a secret (or env FLY_API_TOKEN); plans is a mapping (defaults in tenants/plans.py).
@@ -110,8 +112,10 @@ SECRET_KEYS: tuple[ConfigKey, ...] = (
 )
 
 # Keys of other namespaces that a stack file may set (the Cloudflare provider's token, a secret).
+# baseUrl points the provider at another Cloudflare API (the emulator in tests/e2e and `make demo`).
 CLOUDFLARE_API_TOKEN_KEY = "cloudflare:apiToken"
-FOREIGN_KEYS: tuple[str, ...] = (CLOUDFLARE_API_TOKEN_KEY,)
+CLOUDFLARE_BASE_URL_KEY = "cloudflare:baseUrl"
+FOREIGN_KEYS: tuple[str, ...] = (CLOUDFLARE_API_TOKEN_KEY, CLOUDFLARE_BASE_URL_KEY)
 
 # Environment variables that stand in for (and win over) config keys, and the ones only scripts read.
 FLY_API_URL_ENV = "FLY_API_URL"

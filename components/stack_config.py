@@ -83,6 +83,8 @@ class StackConfig:
     # Shards (components/shards.py): every tenant stack of the domain, the first hosting the edge.
     domain_shards: tuple[str, ...] = ()
     capacity: int = 400
+    # R2's S3 endpoint when it is not the account's own (tests/e2e and `make demo` point it at moto).
+    r2_endpoint_override: str = ""
 
     def app_name(self, tenant_id: str) -> str:
         return f"{self.app_prefix}-{tenant_id}"
@@ -97,7 +99,8 @@ class StackConfig:
 
     @property
     def r2_endpoint(self) -> str:
-        return f"https://{self.cloudflare_account_id}.r2.cloudflarestorage.com"
+        """The S3 endpoint of the tenants' buckets: the machines, the bucket emptier and the scripts use it."""
+        return self.r2_endpoint_override or f"https://{self.cloudflare_account_id}.r2.cloudflarestorage.com"
 
 
 def _pinned_image_error(image: str) -> str | None:
@@ -176,6 +179,10 @@ def from_mapping(stack: str, values: Mapping[str, Any]) -> StackConfig:
     api_url = values.get(ConfigKey.FLY_API_URL.qualified) or DEFAULT_API_URL
     if not matches(_URL_RE, api_url):
         problems.append(f"{ConfigKey.FLY_API_URL.qualified}: expected an http(s) URL, got {_shown(api_url)}")
+    r2_endpoint = values.get(ConfigKey.R2_ENDPOINT.qualified) or ""
+    if r2_endpoint and not (isinstance(r2_endpoint, str) and matches(_URL_RE, r2_endpoint)):
+        what = "an http(s) URL of R2's S3 API, or nothing for the account's own"
+        problems.append(f"{ConfigKey.R2_ENDPOINT.qualified}: expected {what}, got {_shown(r2_endpoint)}")
     roster_value = values.get(ConfigKey.ROSTER.qualified) or f"tenants/{stack}.yaml"
     if not clean_text(roster_value):
         what = "a path without control, invisible or space characters"
@@ -215,6 +222,7 @@ def from_mapping(stack: str, values: Mapping[str, Any]) -> StackConfig:
         emails=emails,
         domain_shards=shards,
         capacity=capacity,
+        r2_endpoint_override=str(r2_endpoint).rstrip("/"),
     )
 
 

@@ -89,6 +89,26 @@ def plan_targets(
     return {"full": False, "tenants": changed, "targets": targets}
 
 
+def decide(stack: str, base: str, max_tenants: int = DEFAULT_MAX_TENANTS) -> dict[str, object]:
+    """What an `up` of `stack` must touch for the change since `base` (the JSON this script prints)."""
+    root = REPO_ROOT
+    try:
+        settings = read_stack_file(stack)
+        shards = {s: settings if s == stack else read_stack_file(s) for s in settings.domain_shards}
+    except ConfigError as exc:
+        raise cli.CliError(cli.one_line(str(exc))) from None
+    paths = changed_paths(base, root)
+    old: dict[str, list[RosterEntry] | None] = {}
+    new: dict[str, list[RosterEntry]] = {}
+    for name, shard in shards.items():
+        old[name] = roster_at(base, shard.roster, root, shard.plans)
+        try:
+            new[name] = parse_roster(shard.roster.read_text(encoding="utf-8"), str(shard.roster), shard.plans)
+        except (RosterError, OSError) as exc:
+            raise cli.CliError(cli.one_line(str(exc))) from None
+    return plan_targets(settings, paths, old, new, max_tenants)
+
+
 def _body(argv: Sequence[str] | None) -> int:
     parser = cli.stack_parser("changed_tenants", __doc__ or "")
     parser.add_argument("--base", required=True, metavar="REF", help="the commit the change is measured from")
@@ -97,22 +117,7 @@ def _body(argv: Sequence[str] | None) -> int:
         help=f"above N changed tenants, a full up (default {DEFAULT_MAX_TENANTS})",
     )  # fmt: skip
     args = parser.parse_args(argv)
-    root = REPO_ROOT
-    try:
-        settings = read_stack_file(args.stack)
-        shards = {s: settings if s == args.stack else read_stack_file(s) for s in settings.domain_shards}
-    except ConfigError as exc:
-        raise cli.CliError(cli.one_line(str(exc))) from None
-    paths = changed_paths(args.base, root)
-    old: dict[str, list[RosterEntry] | None] = {}
-    new: dict[str, list[RosterEntry]] = {}
-    for stack, shard in shards.items():
-        old[stack] = roster_at(args.base, shard.roster, root, shard.plans)
-        try:
-            new[stack] = parse_roster(shard.roster.read_text(encoding="utf-8"), str(shard.roster), shard.plans)
-        except (RosterError, OSError) as exc:
-            raise cli.CliError(cli.one_line(str(exc))) from None
-    print(json.dumps(plan_targets(settings, paths, old, new, args.max_tenants)))
+    print(json.dumps(decide(args.stack, args.base, args.max_tenants)))
     return cli.EXIT_OK
 
 

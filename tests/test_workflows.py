@@ -87,25 +87,41 @@ def test_workflow_actions_are_pinned_to_a_release(name):
             assert re.search(r"@(v\d+(\.\d+)*|[0-9a-f]{40})$", step["uses"]), f"{name} job {job}: {step['uses']}"
 
 
-@pytest.mark.parametrize(
-    ("name", "command"), [("preview.yml", "preview"), ("apply.yml", "up"), ("drift.yml", "preview")]
-)
-def test_workflow_pulumi_cli_pinned_to_the_sdk_version_after_installing_dependencies(name, command):
-    sdk = re.search(r"^pulumi==(\S+)$", (ROOT / "requirements.txt").read_text(), re.M)
-    assert sdk is not None
+def engine_runs(name: str) -> list[tuple[str, dict[str, Any]]]:
+    """The steps that run the engine: through scripts.pulumi_stack, the command tests/e2e runs."""
+    return [(job, step) for job, step in steps(load(name)) if "scripts.pulumi_stack" in step.get("run", "")]
+
+
+@pytest.mark.parametrize(("name", "command"), [("preview.yml", "preview"), ("apply.yml", "up"), ("drift.yml", "drift")])
+def test_workflows_run_the_engine_through_the_script_the_e2e_lane_runs_with_the_tested_cli(name, command):
+    from tests.support.pulumi_cli import ENGINE_VERSION
+
     workflow = load(name)
-    found = pulumi_steps(name)
-    assert found, f"{name} has no pulumi/actions step"
-    for job, step in found:
-        assert step["with"]["command"] == command
-        version = step["with"]["pulumi-version"]
+    runs = engine_runs(name)
+    assert runs, f"{name} runs no `python -m scripts.pulumi_stack`"
+    direct = re.compile(r"(^|[;&|(]|then|do)\s*pulumi\s", re.M)  # the CLI called around the script
+    assert not [s["run"] for _, s in steps(workflow) if direct.search(s.get("run", ""))]
+    for job, step in runs:
+        assert f"scripts.pulumi_stack {command} --stack" in step["run"], step["run"]
+        job_steps = workflow["jobs"][job]["steps"]
+        (install,) = [s for _, s in pulumi_steps(name) if _ == job]
+        assert "command" not in install["with"]  # the action only installs the CLI
+        version = install["with"]["pulumi-version"]
         if version == "${{ env.PULUMI_VERSION }}":
             version = workflow["env"]["PULUMI_VERSION"]
-        assert version == sdk.group(1), f"{name}: CLI {version} vs SDK {sdk.group(1)}"
-        runs = [s.get("run", "") for s in workflow["jobs"][job]["steps"]]
-        assert any("pip install -r requirements.txt" in run for run in runs), f"{name} job {job}"
+        assert version == ENGINE_VERSION, f"{name}: CLI {version}, tests/e2e runs {ENGINE_VERSION}"
+        assert job_steps.index(install) < job_steps.index(step)
+        runs_before = [s.get("run", "") for s in job_steps[: job_steps.index(step)]]
+        assert any("pip install -r requirements.txt" in run for run in runs_before), f"{name} job {job}"
         assert step["env"]["PULUMI_CONFIG_PASSPHRASE"] == "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"
-        assert "PULUMI_BACKEND_URL" in step["with"]["cloud-url"]
+        assert "PULUMI_BACKEND_URL" in step["env"]["PULUMI_BACKEND_URL"]
+
+
+def test_the_engine_version_the_workflows_pin_is_the_one_make_engine_installs():
+    from tests.support.pulumi_cli import ENGINE_VERSION
+
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert f"ENGINE_VERSION := {ENGINE_VERSION}" in makefile
 
 
 def test_preview_validates_the_roster_then_comments_the_diff():
@@ -113,10 +129,9 @@ def test_preview_validates_the_roster_then_comments_the_diff():
     job = workflow["jobs"]["preview"]
     runs = [step.get("run", "") for step in job["steps"]]
     validate = next(i for i, run in enumerate(runs) if "scripts.plan" in run)
-    preview = next(i for i, step in enumerate(job["steps"]) if "pulumi/actions" in str(step.get("uses")))
+    preview = next(i for i, run in enumerate(runs) if "scripts.pulumi_stack preview" in run)
     assert validate < preview
-    options = job["steps"][preview]["with"]
-    assert options["diff"] is True and options["comment-on-pr"] is True
+    assert "gh pr comment" in runs[preview]
     assert job["permissions"]["pull-requests"] == "write"
     assert "scripts.affected_stacks" in workflow["jobs"]["affected"]["steps"][-1]["run"]
 
@@ -131,8 +146,11 @@ def test_apply_runs_one_update_per_stack_and_never_cancels_it():
 
 
 def test_drift_check_fails_on_any_change():
-    (_, step), *_ = pulumi_steps("drift.yml")
-    assert step["with"]["refresh"] is True and step["with"]["expect-no-changes"] is True
+    from scripts.pulumi_stack import pulumi_args
+
+    (_, step), *_ = engine_runs("drift.yml")
+    assert "scripts.pulumi_stack drift" in step["run"]
+    assert {"--refresh", "--expect-no-changes"} <= set(pulumi_args("drift", "prod"))
     assert load("drift.yml")["on"]["schedule"]
 
 
@@ -148,7 +166,7 @@ def test_stripe_sync_applies_its_own_push_through_workflow_call():
 
 def test_drift_check_goes_through_the_alerts_mechanism():
     workflow = load("drift.yml")
-    (_, preview), *_ = pulumi_steps("drift.yml")
+    (_, preview), *_ = engine_runs("drift.yml")
     assert preview["id"] == "preview" and preview["continue-on-error"] is True
     sync = next(step for _, step in steps(workflow) if "scripts.alerts" in step.get("run", ""))
     assert '--drift "$OUTCOME"' in sync["run"] and sync["env"]["OUTCOME"] == "${{ steps.preview.outcome }}"

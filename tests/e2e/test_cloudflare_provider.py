@@ -6,16 +6,21 @@ leave nothing duplicated, and that a `resources` echo with spaces would make eve
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from emulators.cloudflare import CloudflareEmulator
 from emulators.faults import Fault
-from tests.e2e.pulumi_run import Engine, PulumiWorkspace
-from tests.support.cloudflare_api import ACCOUNT, TOKEN, ZONE_ID, ZONE_NAME
+from tests.e2e.conftest import ACCOUNT, CF_TOKEN, ZONE
+from tests.support.pulumi_cli import Run, Workspace
 
 PROGRAM = Path(__file__).parent / "cloudflare_program"
+PROJECT = "alex-hosted-cloudflare-check"
+STACK = "cf"
+DOMAIN = "books.test"
 PER_TENANT_CREATES = [
     ("POST", "r2.buckets.create"),
     ("POST", "tokens.create"),
@@ -25,20 +30,28 @@ PER_TENANT_CREATES = [
 EDGE_CREATES = [("POST", "dns.records.create")] * 2
 
 
-def new_stack(engine: Engine, root: Path, cf: CloudflareEmulator, tenants: list[str]) -> PulumiWorkspace:
-    ws = PulumiWorkspace(engine, PROGRAM, root)
-    ws.pulumi("stack", "init", "dev")
-    ws.pulumi(
-        "config",
-        "set-all",
-        "--plaintext", f"accountId={ACCOUNT}",
-        "--plaintext", f"zoneId={ZONE_ID}",
-        "--plaintext", f"domain={ZONE_NAME}",
-        "--plaintext", f"cloudflare:baseUrl={cf.url}",
-        "--plaintext", f"tenants={json.dumps(tenants)}",
-        "--secret", f"cloudflare:apiToken={TOKEN}",
-    )  # fmt: skip
-    return ws
+@pytest.fixture
+def ws(tmp_path: Path, cloudflare: CloudflareEmulator) -> Workspace:
+    return Workspace(tmp_path, {"CLOUDFLARE_API_TOKEN": CF_TOKEN}, program=PROGRAM)
+
+
+def settings(cf: CloudflareEmulator, tenants: list[str], **extra: str) -> dict[str, Any]:
+    return {
+        f"{PROJECT}:accountId": ACCOUNT,
+        f"{PROJECT}:zoneId": ZONE,
+        f"{PROJECT}:domain": DOMAIN,
+        f"{PROJECT}:tenants": tenants,
+        **{f"{PROJECT}:{key}": value for key, value in extra.items()},
+        "cloudflare:baseUrl": cf.url,
+    }
+
+
+def up(ws: Workspace) -> Run:
+    return ws.pulumi("up", "--stack", STACK, "--yes", "--skip-preview", "--non-interactive")
+
+
+def preview(ws: Workspace, *options: str) -> Run:
+    return ws.pulumi("preview", "--stack", STACK, "--non-interactive", *options)
 
 
 def calls(cf: CloudflareEmulator) -> Counter[tuple[str, str | None]]:
@@ -49,103 +62,100 @@ def counts(cf: CloudflareEmulator) -> tuple[int, int, int]:
     """Buckets, tokens and DNS records Cloudflare holds."""
     world = cf.world
     with world.lock:
-        return len(world.buckets), len(world.tokens), len(world.zone_records(ZONE_ID))
+        return len(world.buckets), len(world.tokens), len(world.zone_records(ZONE))
 
 
-def test_up_preview_refresh_update_destroy_with_the_real_provider(engine, tmp_path, cloudflare_api):
-    cf = cloudflare_api
-    ws = new_stack(engine, tmp_path, cf, ["t1"])
+def test_up_preview_refresh_update_destroy_with_the_real_provider(ws, cloudflare):
+    cf = cloudflare
+    ws.new_stack(STACK, settings(cf, ["t1"]))
 
-    plan = json.loads(ws.pulumi("preview", "--json").stdout)
-    assert {step["op"] for step in plan["steps"]} == {"create"}
+    plan = preview(ws).check()
+    assert {op for op, _ in plan.steps()} == {"create"}
     assert cf.requests == []  # a preview of creates asks Cloudflare nothing
 
-    up = ws.pulumi("up", "--yes", "--skip-preview")
+    first = up(ws).check()
     assert calls(cf) == Counter(PER_TENANT_CREATES + EDGE_CREATES)
-    create = {r.route: r for r in cf.requests}
-    assert create["r2.buckets.create"].headers["cf-r2-jurisdiction"] == "default"
-    assert create["r2.buckets.create"].body == {"name": "alex-t1", "storageClass": "Standard"}
-    policy = create["tokens.create"].body["policies"][0]
+    sent = {r.route: r for r in cf.requests}
+    assert sent["r2.buckets.create"].headers["cf-r2-jurisdiction"] == "default"
+    assert sent["r2.buckets.create"].body == {"name": "alex-t1", "storageClass": "Standard"}
+    policy = sent["tokens.create"].body["policies"][0]
     assert policy["resources"] == {f"com.cloudflare.edge.r2.bucket.{ACCOUNT}_default_alex-t1": "*"}  # an object
     assert counts(cf) == (1, 1, 2)
     (token_id,) = cf.world.tokens
     value = cf.world.token_values[token_id]
-    assert value not in up.stdout + up.stderr + ws.state_text()
+    assert value not in first.output + ws.state_text(STACK)
 
     cf.reset_log()
-    ws.pulumi("preview", "--expect-no-changes")
+    assert preview(ws, "--expect-no-changes").check().changes() == {}
     assert cf.requests == []
-    ws.pulumi("refresh", "--expect-no-changes", "--yes", "--skip-preview")
-    assert {r.method for r in cf.requests} == {"GET"}
+    ws.refresh(STACK, "--expect-no-changes").check()
     assert sorted(r.route or "" for r in cf.requests) == sorted(
         ["r2.buckets.get", "tokens.get", "r2.cors.get", "r2.lifecycle.get", "dns.records.get", "dns.records.get"]
     )
 
     cf.reset_log()
-    ws.pulumi(
-        "config",
-        "set-all",
-        "--plaintext",
-        "extraOrigin=https://books.example.net",
-        "--plaintext",
-        "tokenNameSuffix=-v2",
-    )
-    ws.pulumi("up", "--yes", "--skip-preview")
+    ws.write_config(STACK, settings(cf, ["t1"], extraOrigin="https://books.example.net", tokenNameSuffix="-v2"))
+    assert up(ws).check().changes() == {"update": 2}
     assert calls(cf) == Counter([("PUT", "r2.cors.put"), ("PUT", "tokens.update")])
     assert cf.world.tokens[token_id].name == "r2-alex-t1-v2"  # updated in place: same token, same secret
     assert cf.world.token_values[token_id] == value
-    origins = cf.world.buckets[("default", "alex-t1")].cors[0]["allowed"]["origins"]
-    assert origins == ["https://t1.alex.example", "https://books.example.net"]
-    ws.pulumi("preview", "--expect-no-changes")
+    cors = cf.world.buckets[("default", "alex-t1")].cors or []
+    assert cors[0]["allowed"]["origins"] == ["https://t1.books.test", "https://books.example.net"]
+    assert preview(ws, "--expect-no-changes").check().changes() == {}
 
     cf.reset_log()
-    ws.pulumi("destroy", "--yes", "--skip-preview")
+    ws.pulumi("destroy", "--stack", STACK, "--yes", "--skip-preview", "--non-interactive").check()
     assert calls(cf) == Counter(
         [("DELETE", "tokens.delete"), ("DELETE", "r2.buckets.delete")] + [("DELETE", "dns.records.delete")] * 2
     )  # CORS and lifecycle go with their bucket
     assert counts(cf) == (0, 0, 0)
 
 
-def test_faults_during_up_then_the_next_up_converges_without_duplicates(engine, tmp_path, cloudflare_api):
-    cf = cloudflare_api
-    ws = new_stack(engine, tmp_path, cf, ["t1", "t2"])
+def test_faults_during_up_then_the_next_up_converges_without_duplicates(ws, cloudflare):
+    cf = cloudflare
+    ws.new_stack(STACK, settings(cf, ["t1", "t2"]))
     # Token creates are throttled past the client's 10 retries (Retry-After 0 keeps the test quick); one
     # bucket create and one record create meet a 5xx once, which the client retries after its back-off.
     cf.inject(Fault(method="POST", path=r"/tokens$", status=429, times=99, headers={"retry-after": "0"}))
     cf.inject(Fault(method="POST", path=r"/r2/buckets$", status=500))
     cf.inject(Fault(method="POST", path=r"/dns_records$", status=503))
 
-    failed = ws.pulumi("up", "--yes", "--skip-preview", check=False)
+    failed = up(ws)
     assert failed.returncode != 0
-    assert "429" in failed.stdout and "Please wait and consider throttling" in failed.stdout
-    # Each token create it started was tried 11 times; after the first failure the engine starts no new step.
+    assert any("429" in d and "Please wait and consider throttling" in d for d in failed.diagnostics())
+    assert failed.failures() and all(urn.endswith("-r2-token") for urn in failed.failures())
+    # Each token create the engine started was tried 11 times; after a failure it starts no new step.
     assert calls(cf)[("POST", "tokens.create")] in (11, 22)
     assert calls(cf)[("POST", "r2.buckets.create")] == 3  # t1, t2, and the retry after the 500
     assert counts(cf) == (2, 0, 2)
 
     cf.clear_faults()
     cf.reset_log()
-    ws.pulumi("up", "--yes", "--skip-preview")
+    up(ws).check()
     second = calls(cf)
     assert second[("POST", "tokens.create")] == 2  # what is missing, and only that
     assert second[("POST", "r2.buckets.create")] == second[("POST", "dns.records.create")] == 0
     assert counts(cf) == (2, 2, 2)
     assert all(b.cors and b.lifecycle[0]["id"] == "abort-stale-uploads" for b in cf.world.buckets.values())
-    ws.pulumi("preview", "--expect-no-changes")
+    assert preview(ws, "--expect-no-changes").check().changes() == {}
 
 
-def test_a_resources_echo_with_spaces_would_make_every_token_drift(engine, tmp_path, cloudflare_api):
+def test_a_resources_echo_with_spaces_would_make_every_token_drift(ws, cloudflare):
     """The guard fails when it should: the provider keeps `resources` as the API's raw bytes
     (docs/reference/cloudflare.md §1.3), so an echo that differs from the program's compact JSON is a change."""
-    cf = cloudflare_api
-    ws = new_stack(engine, tmp_path, cf, ["t1"])
-    ws.pulumi("up", "--yes", "--skip-preview")
+    cf = cloudflare
+    ws.new_stack(STACK, settings(cf, ["t1", "t2"]))
+    up(ws).check()
     cf.quirks.spaced_json = True
 
-    refresh = ws.pulumi("refresh", "--expect-no-changes", "--yes", "--skip-preview", "--diff", check=False)
+    refresh = ws.refresh(STACK, "--expect-no-changes")
     assert refresh.returncode != 0
-    assert 'default_alex-t1\\\\\\": \\\\\\"*' in refresh.stdout  # the spaced echo, now in state
-    preview = ws.pulumi("preview", "--expect-no-changes", "--diff", check=False)
-    assert preview.returncode != 0
-    assert "cloudflare:index/accountToken:AccountToken: (update)" in preview.stdout
-    assert "resources" in preview.stdout
+    assert refresh.changes() == {"update": 2}, refresh.summary()  # the spaced echo is read into both tokens
+    drift = preview(ws, "--expect-no-changes")
+    assert drift.returncode != 0
+    assert drift.changes() == {"update": 2}  # every token, and nothing else
+    assert all(urn.endswith("-r2-token") for _, urn in drift.steps("update"))
+    cf.reset_log()
+    up(ws).check()
+    assert calls(cf) == Counter([("PUT", "tokens.update")] * 2)  # and so on at every `up`
+    assert preview(ws, "--expect-no-changes").returncode != 0

@@ -43,12 +43,28 @@ def test_config_good_values_give_settings() -> None:
         ("cloudflareAccountId", "abc", "alex-hosted:cloudflareAccountId: expected 32 lowercase hex characters, got 'abc'"),
         ("cloudflareZoneId", None, "alex-hosted:cloudflareZoneId: required (the Cloudflare zone id of the domain (32 hex characters))"),
         ("flyApiUrl", "api.machines.dev", "alex-hosted:flyApiUrl: expected an http(s) URL, got 'api.machines.dev'"),
+        ("r2Endpoint", "moto:5000", "alex-hosted:r2Endpoint: expected an http(s) URL of R2's S3 API, or nothing for the account's own, got 'moto:5000'"),
+        ("r2Endpoint", "http://127.0.0.1:5000\n", "alex-hosted:r2Endpoint: expected an http(s) URL of R2's S3 API, or nothing for the account's own, got 'http://127.0.0.1:5000\\n'"),
+        ("r2Endpoint", 5000, "alex-hosted:r2Endpoint: expected an http(s) URL of R2's S3 API, or nothing for the account's own, got 5000"),
         ("domain", 42, "alex-hosted:domain: expected text, got 42"),
         ("plans", '{"free": {"memory_mb": 100}}', "alex-hosted:plans.free.memory_mb: expected a multiple of 256 up to 16384, got 100"),
     ],
 )  # fmt: skip
 def test_config_bad_key_is_named_with_what_it_expects(key: str, value: object, message: str) -> None:
     assert config_problems(**{key: value}) == [message]
+
+
+def test_config_r2_endpoint_defaults_to_the_accounts_and_reaches_the_machines_and_the_emptier() -> None:
+    from components.machine_config import tenant_env
+    from tenants.roster import RosterEntry
+
+    moved = from_mapping("prod", {**SETTINGS_VALUES, "alex-hosted:r2Endpoint": "http://127.0.0.1:5000/"})
+    assert moved.r2_endpoint == "http://127.0.0.1:5000"
+    entry = RosterEntry("acme000001", "alice", "alice@example.org", "free", "active")
+    assert tenant_env(entry, moved.plans["free"], moved)["R2_ENDPOINT"] == "http://127.0.0.1:5000"
+    assert from_mapping("prod", {**SETTINGS_VALUES, "alex-hosted:r2Endpoint": ""}).r2_endpoint.endswith(
+        ".r2.cloudflarestorage.com"
+    )
 
 
 def domain_of_length(length: int) -> str:

@@ -101,16 +101,13 @@ def test_changed_entries_are_added_edited_and_removed_ones() -> None:
     assert changed_entries([A, B], [A, B]) == []
 
 
-def test_both_apply_waves_pass_the_targets_to_pulumi_up() -> None:
+def test_both_apply_waves_measure_the_change_from_the_commit_before() -> None:
     import yaml
 
     from tenants.roster import REPO_ROOT
 
     jobs = yaml.safe_load((REPO_ROOT / ".github/workflows/apply.yml").read_text())["jobs"]
     for name in ("up", "up-edges"):
-        steps = jobs[name]["steps"]
-        (targets,) = [s for s in steps if s.get("id") == "targets"]
-        assert "scripts.changed_tenants" in targets["run"]
-        (up,) = [s for s in steps if s.get("name") == "pulumi up"]
-        assert up["with"]["target"] == "${{ steps.targets.outputs.targets }}"
-        assert steps.index(targets) < steps.index(up)
+        (up,) = [s for s in jobs[name]["steps"] if s.get("name") == "pulumi up"]
+        assert 'scripts.pulumi_stack up --stack "$STACK" "${base[@]}"' in up["run"]
+        assert 'base=(--base "$BEFORE")' in up["run"] and 'base=(--base "$CALLED_REF~1")' in up["run"]

@@ -11,7 +11,7 @@ Config (namespace of this project):
 - tokenNameSuffix: appended to every token's name (an update in place, by a transform so the helper's
   own arguments stay as they are);
 - acmeTarget: the `_acme-challenge` CNAME's target.
-The repository root must be on PYTHONPATH.
+It runs in a workspace copy beside the program's packages (tests/support/pulumi_cli.Workspace(program=...)).
 """
 
 from __future__ import annotations
