@@ -176,7 +176,7 @@ def test_bucket_storage_class_is_edited_by_header(cf):
 
 def test_bucket_list_pages_with_a_cursor_and_filters(cf):
     _, http = cf
-    for name in ["alex-e", "alex-a", "alex-d", "alex-c", "alex-b", "other-x"]:
+    for name in ["alex-e", "alex-a", "alex-f", "alex-d", "alex-c", "alex-b", "other-x"]:
         new_bucket(http, name)
     new_bucket(http, "alex-z", **EU)
     seen, cursor, pages = [], None, 0
@@ -189,7 +189,7 @@ def test_bucket_list_pages_with_a_cursor_and_filters(cf):
         cursor = body["result_info"].get("cursor")
         if not cursor:
             break
-    assert seen == ["alex-a", "alex-b", "alex-c", "alex-d", "alex-e", "other-x"] and pages == 3
+    assert seen == ["alex-a", "alex-b", "alex-c", "alex-d", "alex-e", "alex-f", "other-x"] and pages == 4
     only = ok(http.get(BUCKETS, params={"name_contains": "alex", "direction": "desc", "start_after": "alex-d"}))
     assert [b["name"] for b in only["buckets"]] == ["alex-c", "alex-b", "alex-a"]
     assert [b["name"] for b in ok(http.get(BUCKETS, headers=EU))["buckets"]] == ["alex-z"]
