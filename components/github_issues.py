@@ -45,6 +45,8 @@ from components.fleet_health import Alert, AlertKind
 from components.inputs import BadInput, check_credential, check_http_url
 from components.redact import scrub
 from components.retry_after import retry_after_s
+from tenants.inputs import matches
+from tenants.naming import GITHUB_REPOSITORY_RE
 
 DEFAULT_API_URL = "https://api.github.com"
 API_URL_ENV = "GITHUB_API_URL"
@@ -57,9 +59,6 @@ MAX_WAIT_S = 120.0
 _MAX_BACKOFF_S = 16.0
 _SERVER_ERRORS = frozenset({500, 502, 503, 504})
 _DIGITS = re.compile(r"[0-9]{1,10}")
-# GitHub's rules: an owner is 1-39 letters, digits or inner single hyphens; a name 1-100 of [A-Za-z0-9._-].
-_OWNER = r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}"
-_REPOSITORY = re.compile(rf"({_OWNER})/([A-Za-z0-9._-]{{1,100}})")
 
 ALERT_LABEL = "alert"
 LABEL_NAME_MAX = 50
@@ -89,10 +88,8 @@ class GitHubStatusError(GitHubError):
 
 
 def repository_problem(value: str) -> str | None:
-    if not _REPOSITORY.fullmatch(value):
-        return "expected owner/name (letters, digits, '-', and '.', '_' in the name)"
-    if value.split("/")[1] in (".", ".."):
-        return "the name cannot be '.' or '..'"
+    if not matches(GITHUB_REPOSITORY_RE, value):
+        return "expected owner/name (letters, digits, '-', and '.', '_' in the name, which is not '.' or '..')"
     return None
 
 

@@ -42,7 +42,7 @@ def test_config_good_values_give_settings() -> None:
         ("appPrefix", "a" * 33, f"alex-hosted:appPrefix: expected 3-32 characters of a-z, 0-9, '-', starting with a letter, got '{'a' * 33}'"),
         ("cloudflareAccountId", "abc", "alex-hosted:cloudflareAccountId: expected 32 lowercase hex characters, got 'abc'"),
         ("cloudflareZoneId", None, "alex-hosted:cloudflareZoneId: required (the Cloudflare zone id of the domain (32 hex characters))"),
-        ("flyApiUrl", "api.machines.dev", "alex-hosted:flyApiUrl: expected an http(s) URL, got 'api.machines.dev'"),
+        ("flyApiUrl", "api.machines.dev", "alex-hosted:flyApiUrl: expected an http(s) URL, got 'api.machines.dev' (the scheme must be http or https)"),
         ("domain", 42, "alex-hosted:domain: expected text, got 42"),
         ("plans", '{"free": {"memory_mb": 100}}', "alex-hosted:plans.free.memory_mb: expected a multiple of 256 up to 16384, got 100"),
     ],
