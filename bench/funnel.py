@@ -8,7 +8,11 @@ providers in their own process: Fly app, secrets, volume, machine started, welco
 Not included: CI queueing, the runner's setup, the image pull and certificate issuance (the wildcard is
 already there).
 
-    .venv/bin/python -m bench.funnel [--debounce 20]
+With `--engine real` the `up` step is the real engine (tests/e2e's harness: the real CLI and plugins, the
+Cloudflare emulator, moto as R2), run through `scripts.pulumi_stack up` as the apply workflow does, on a
+stack whose edge already exists (its first `up` is done before the clock starts).
+
+    .venv/bin/python -m bench.funnel [--debounce 20] [--engine real]
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import json
 import re
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -25,11 +30,13 @@ from tempfile import TemporaryDirectory
 
 import requests
 import stripe
+from emulators.cloudflare.s3 import S3Objects
 
 from billing.stripe_source import PINNED_API_VERSION, make_client
 from billing.sync import SyncSettings, run_sync
 from components.smtp import SmtpSettings
 from components.stack_config import EmailSettings
+from emulators.cloudflare import CloudflareEmulator
 from emulators.fly import FlyEmulator
 from emulators.fly.speeds import REFERENCE
 from emulators.github import GitHubWorld
@@ -41,18 +48,46 @@ from signup.dispatch import Dispatcher, DispatchTarget
 from signup.settings import DEFAULT_DEBOUNCE_S, from_env
 from tenants.plans import DEFAULT_PLANS
 from tenants.roster import load_roster, write_roster
+from tests.e2e.conftest import ACCOUNT, CF_TOKEN, ZONE, stack_config
 from tests.email.conftest import SENDER, SMTP_PASSWORD, SMTP_USER, SmtpServer
 from tests.program.fly_engine import FlyEngine
 from tests.program.harness import run_program, settings
 from tests.support.engine import ProviderHost
-from tests.support.servers import free_port
+from tests.support.pulumi_cli import Workspace
+from tests.support.servers import free_port, start_moto
 
 KEY, SECRET, TOKEN, REPO, FLY_TOKEN = "sk_test_bench", "whsec_bench", "ghp_bench", "octo/hosted", "bench-fly-token"
+STACK = "funnel"
+
+
+def real_engine(stack: ExitStack, tmp: Path, fly: FlyEmulator, mailbox: SmtpServer) -> Workspace:
+    """A stack on the real engine whose edge is already up (before the clock starts), emails to `mailbox`."""
+    server, r2 = start_moto()
+    stack.callback(server.stop)
+    cloudflare = stack.enter_context(
+        CloudflareEmulator(token=CF_TOKEN, account_id=ACCOUNT, zones={ZONE: "books.test"}, objects=S3Objects(r2))
+    )
+    env = {"FLY_API_URL": fly.url, "FLY_API_TOKEN": FLY_TOKEN, "CLOUDFLARE_API_TOKEN": CF_TOKEN}
+    workspace = Workspace(tmp / "engine", {**env, "ALEX_SMTP_PASSWORD": SMTP_PASSWORD})
+    smtp = {"host": "127.0.0.1", "port": mailbox.port, "user": SMTP_USER, "from": SENDER, "starttls": False}
+    emails = {
+        "alex-hosted:smtp": smtp,
+        "alex-hosted:emailsSince": "2026-01-01",
+        "alex-hosted:billingPortalUrl": "https://billing.stripe.com/p/login/bench",
+        "alex-hosted:supportEmail": "help@example.net",
+    }
+    config = {**stack_config(fly, cloudflare, r2), **emails, "alex-hosted:flyOrg": "alex-hosted"}
+    workspace.new_stack(STACK, config, [])
+    workspace.up(STACK).check()
+    return workspace
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--debounce", type=float, default=DEFAULT_DEBOUNCE_S, help="the site's SYNC_DEBOUNCE_S")
+    parser.add_argument(
+        "--engine", choices=("stand-in", "real"), default="stand-in", help="what runs the `up` step (default stand-in)"
+    )
     args = parser.parse_args(argv)
     world = StripeWorld(api_key=KEY, api_version=PINNED_API_VERSION)
     world.add_price("reader_monthly", 400, currency="eur", interval="month")
@@ -66,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         ProviderHost(
             env={"FLY_API_URL": fly.url, "FLY_API_TOKEN": FLY_TOKEN, "ALEX_SMTP_PASSWORD": SMTP_PASSWORD}
         ) as host,
+        ExitStack() as real,
     ):
+        workspace = real_engine(real, Path(tmp), fly, mailbox) if args.engine == "real" else None
         names, roster = Path(tmp) / "names.json", Path(tmp) / "prod.yaml"
         names.write_text(json.dumps({"version": 1, "usernames": []}))
         write_roster(roster, [])
@@ -115,16 +152,21 @@ def main(argv: list[str] | None = None) -> int:
             client = make_client(KEY, api_base=stripe_url, timeout=5.0)
             run_sync(SyncSettings(roster=roster, plans=DEFAULT_PLANS), client, datetime.now(UTC))
             marks["roster written"] = time.perf_counter()
-            smtp = SmtpSettings("127.0.0.1", mailbox.port, SENDER, SMTP_USER, starttls=False, timeout_s=5.0)
-            portal = "https://billing.stripe.com/p/login/bench"
-            emails = EmailSettings(smtp, date(2026, 1, 1), portal, "help@example.net")
-            recording = run_program(load_roster(roster), replace(settings(), emails=emails))
-            marks["program evaluated"] = time.perf_counter()
-            engine = FlyEngine(host)
-            (tenant,) = load_roster(roster)
-            engine.only = tenant.id
-            engine.up(recording)
-            marks["machine started, email sent"] = time.perf_counter()
+            if workspace is not None:
+                workspace.roster_file(STACK).write_text(roster.read_text(encoding="utf-8"), encoding="utf-8")
+                workspace.up(STACK).check()
+                marks["real up: machine, email"] = time.perf_counter()
+            else:
+                smtp = SmtpSettings("127.0.0.1", mailbox.port, SENDER, SMTP_USER, starttls=False, timeout_s=5.0)
+                portal = "https://billing.stripe.com/p/login/bench"
+                emails = EmailSettings(smtp, date(2026, 1, 1), portal, "help@example.net")
+                recording = run_program(load_roster(roster), replace(settings(), emails=emails))
+                marks["program evaluated"] = time.perf_counter()
+                engine = FlyEngine(host)
+                (tenant,) = load_roster(roster)
+                engine.only = tenant.id
+                engine.up(recording)
+                marks["machine started, email sent"] = time.perf_counter()
             assert len(mailbox.received) == 1
         finally:
             server.shutdown()

@@ -19,13 +19,13 @@ from billing.decide import Verdict, decide
 from billing.report import Change, ChangeKind, LostClaim, Notice, NoticeKind, Report
 from billing.snapshot import USERNAME_KEY, Snapshot, StripeCustomer
 from billing.tenant_ids import tenant_id_for_customer
+from tenants.emails import EmailAddressError, canonical_email
 from tenants.inputs import matches, quote_value
 from tenants.plans import Plan, plan_rank
 from tenants.roster import (
     STRIPE_CUSTOMER_RE,
     RosterEntry,
     RosterError,
-    email_error,
     username_error,
     validate,
 )
@@ -119,12 +119,13 @@ def _update(run: _Run, tenant: RosterEntry, verdict: Verdict) -> None:
         del run.result[tenant.id]
         return
     if not verdict.deleted:
-        if verdict.email is not None and email_error(verdict.email) is None:
-            if verdict.email != new.email:
-                run.change(new, "email", f"{new.email} -> {verdict.email}")
-                new = new.with_changes(email=verdict.email)
+        email, unusable = _email(verdict)
+        if email is not None:
+            if email != new.email:
+                run.change(new, "email", f"{new.email} -> {email}")
+                new = new.with_changes(email=email)
         else:
-            message = f"customer email {quote_value(verdict.email)} is not usable; keeping {tenant.email}"
+            message = f"customer email {quote_value(verdict.email)} is not usable ({unusable}); keeping {tenant.email}"
             run.notice("warning", verdict.customer, tenant.id, message)
     run.result[tenant.id] = new
     wanted = verdict.username
@@ -201,8 +202,10 @@ def _plan_new(run: _Run, verdict: Verdict) -> None:
         where = "" if wanted is None else f"metadata {USERNAME_KEY}: "
         run.notice("skipped", customer, None, f"not added: {where}{problem}")
         return
-    if verdict.email is None or email_error(verdict.email) is not None:
-        run.notice("skipped", customer, None, f"not added: customer email {quote_value(verdict.email)} is not usable")
+    email, email_problem = _email(verdict)
+    if email is None:
+        message = f"not added: customer email {quote_value(verdict.email)} is not usable ({email_problem})"
+        run.notice("skipped", customer, None, message)
         return
     tenant_id = tenant_id_for_customer(customer)
     if tenant_id in run.result:
@@ -215,13 +218,23 @@ def _plan_new(run: _Run, verdict: Verdict) -> None:
         RosterEntry(
             id=tenant_id,
             username=wanted,
-            email=verdict.email,
+            email=email,
             plan=verdict.plan,
             state=verdict.state,
             stripe_customer=customer,
             created_at=verdict.created_on,
         )
     )
+
+
+def _email(verdict: Verdict) -> tuple[str | None, str]:
+    """The customer's email in its stored form (tenants.emails), or None and why it cannot be used."""
+    if verdict.email is None:
+        return None, "none set"
+    try:
+        return canonical_email(verdict.email), ""
+    except EmailAddressError as exc:
+        return None, str(exc)
 
 
 def _assign_usernames(run: _Run) -> None:

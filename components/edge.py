@@ -39,6 +39,10 @@ from tenants.states import TenantState
 
 EDGE_TYPE = f"{NAMESPACE}:edge:Edge"
 ROUTER_PORT = 8080
+# The router answers its health check on a port of its own that no service exposes: Fly's machine checks
+# connect to the machine directly, on the port the check names (docs/reference/fly-machines-api.md), while
+# the public port is all tenant hostnames (the map's size, digest and reload errors are the operator's).
+HEALTH_PORT = 8081
 HEALTH_PATH = "/_edge/health"
 
 
@@ -54,7 +58,7 @@ class CustomDomain:
 def edge_machine_config(settings: StackConfig, map_value: str, digest: str) -> dict[str, Any]:
     return {
         "image": settings.edge_image,
-        "env": {"PORT": str(ROUTER_PORT), "EDGE_MAP": MAP_PATH},
+        "env": {"PORT": str(ROUTER_PORT), "HEALTH_PORT": str(HEALTH_PORT), "EDGE_MAP": MAP_PATH},
         "guest": {"cpu_kind": "shared", "cpus": 1, "memory_mb": 256},
         "files": [{"guest_path": MAP_PATH, "raw_value": map_value}],
         "services": [
@@ -74,7 +78,7 @@ def edge_machine_config(settings: StackConfig, map_value: str, digest: str) -> d
         "checks": {
             "health": {
                 "type": "http",
-                "port": ROUTER_PORT,
+                "port": HEALTH_PORT,  # in no service: the check connects, the proxy never routes there
                 "method": "GET",
                 "path": HEALTH_PATH,
                 "interval": "10s",

@@ -19,8 +19,10 @@ from typing import Any
 from components.config_keys import NAMESPACE as NAMESPACE  # re-exported: components.program reads it here
 from components.config_keys import ConfigKey
 from components.fly.settings import DEFAULT_API_URL
+from components.inputs import url_problem
 from components.smtp import SmtpConfigError, SmtpSettings, parse_settings
-from tenants.inputs import InputError, clean_text, load_yaml, matches, quote_value, read_text
+from tenants.emails import EmailAddressError, canonical_email
+from tenants.inputs import InputError, clean_text, load_yaml, matches, parse_date, quote_value, read_text
 from tenants.naming import (
     APP_PREFIX_MAX,
     APP_PREFIX_MIN,
@@ -29,13 +31,13 @@ from tenants.naming import (
     DOMAIN_MAX,
     DOMAIN_RE,
     FLY_ORG_RE,
+    GITHUB_REPOSITORY_RE,
     REGION_RE,
 )
 from tenants.plans import Plan, PlanError, parse_plans
-from tenants.roster import REPO_ROOT, email_error
+from tenants.roster import REPO_ROOT
 
 # Whole-string patterns, used only through tenants.inputs.matches (fullmatch on clean text).
-_URL_RE = re.compile(r"https?://[^\s/]+(:\d+)?(/\S*)?")
 # The characters of an OCI image reference (registry[:port]/path[:tag][@sha256:digest]).
 _IMAGE_RE = re.compile(r"[a-z0-9][a-z0-9._:/@-]{0,254}", re.IGNORECASE)
 
@@ -177,12 +179,15 @@ def from_mapping(stack: str, values: Mapping[str, Any]) -> StackConfig:
         else:
             checked[key] = value
     api_url = values.get(ConfigKey.FLY_API_URL.qualified) or DEFAULT_API_URL
-    if not matches(_URL_RE, api_url):
-        problems.append(f"{ConfigKey.FLY_API_URL.qualified}: expected an http(s) URL, got {_shown(api_url)}")
+    if problem := url_problem(api_url):  # the rule the Fly client applies (components.fly.settings)
+        problems.append(
+            f"{ConfigKey.FLY_API_URL.qualified}: expected an http(s) URL, got {_shown(api_url)} ({problem})"
+        )
     r2_endpoint = values.get(ConfigKey.R2_ENDPOINT.qualified) or ""
-    if r2_endpoint and not (isinstance(r2_endpoint, str) and matches(_URL_RE, r2_endpoint)):
+    r2_problem = url_problem(r2_endpoint) if isinstance(r2_endpoint, str) else "not text"
+    if r2_endpoint and r2_problem:  # boto3 gets it (components/r2.py)
         what = "an http(s) URL of R2's S3 API, or nothing for the account's own"
-        problems.append(f"{ConfigKey.R2_ENDPOINT.qualified}: expected {what}, got {_shown(r2_endpoint)}")
+        problems.append(f"{ConfigKey.R2_ENDPOINT.qualified}: expected {what}, got {_shown(r2_endpoint)} ({r2_problem})")
     roster_value = values.get(ConfigKey.ROSTER.qualified) or f"tenants/{stack}.yaml"
     if not clean_text(roster_value):
         what = "a path without control, invisible or space characters"
@@ -273,10 +278,6 @@ def _capacity(value: Any, problems: list[str]) -> int:
     return number
 
 
-_HTTPS_RE = re.compile(r"https://[^\s/]+(/\S*)?")
-_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
 def _emails(values: Mapping[str, Any], problems: list[str]) -> EmailSettings | None:
     """The owner emails' settings: all four keys, or none (no emails). Problems name each key."""
     keys = (ConfigKey.EMAILS_SINCE, ConfigKey.SMTP, ConfigKey.BILLING_PORTAL_URL, ConfigKey.SUPPORT_EMAIL)
@@ -289,22 +290,21 @@ def _emails(values: Mapping[str, Any], problems: list[str]) -> EmailSettings | N
             others = ", ".join(k.qualified for k in keys if k is not key)
             problems.append(f"{key.qualified}: required with {others} (owner emails)")
     since_value = given[ConfigKey.EMAILS_SINCE]
-    since = None
-    if isinstance(since_value, date):
-        since = since_value
-    elif isinstance(since_value, str) and matches(_DATE_RE, since_value):
-        try:
-            since = date.fromisoformat(since_value)
-        except ValueError:
-            since = None
+    since = parse_date(since_value)  # the roster's date rule: it is compared with roster dates
     if since is None and since_value not in (None, ""):
         problems.append(f"{ConfigKey.EMAILS_SINCE.qualified}: expected a date YYYY-MM-DD, got {_shown(since_value)}")
     portal = given[ConfigKey.BILLING_PORTAL_URL]
-    if portal not in (None, "") and not (isinstance(portal, str) and matches(_HTTPS_RE, portal)):
-        problems.append(f"{ConfigKey.BILLING_PORTAL_URL.qualified}: expected an https:// URL, got {_shown(portal)}")
+    if portal not in (None, "") and (problem := url_problem(portal, https_only=True)):  # the templates' rule
+        problems.append(
+            f"{ConfigKey.BILLING_PORTAL_URL.qualified}: expected an https:// URL, got {_shown(portal)} ({problem})"
+        )
     support = given[ConfigKey.SUPPORT_EMAIL]
-    if support not in (None, "") and (not isinstance(support, str) or email_error(support)):
-        problems.append(f"{ConfigKey.SUPPORT_EMAIL.qualified}: expected an email address, got {_shown(support)}")
+    if support not in (None, ""):
+        try:
+            support = canonical_email(support)  # the form the emails show (tenants.emails)
+        except EmailAddressError as exc:
+            name = ConfigKey.SUPPORT_EMAIL.qualified
+            problems.append(f"{name}: expected an email address, got {_shown(support)} ({exc})")
     smtp: SmtpSettings | None = None
     if given[ConfigKey.SMTP] not in (None, ""):
         try:
@@ -316,9 +316,6 @@ def _emails(values: Mapping[str, Any], problems: list[str]) -> EmailSettings | N
     return EmailSettings(smtp, since, str(portal), str(support))
 
 
-_REPOSITORY_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
-
-
 def _signup(values: Mapping[str, Any], problems: list[str]) -> tuple[str, str]:
     """The signup site's image (optional: empty runs none) and the repository its webhook dispatches to."""
     image_key, repo_key = ConfigKey.SIGNUP_IMAGE.qualified, ConfigKey.GITHUB_REPOSITORY.qualified
@@ -327,7 +324,7 @@ def _signup(values: Mapping[str, Any], problems: list[str]) -> tuple[str, str]:
         if not isinstance(value, str):
             problems.append(f"{key}: expected text, got {_shown(value)}")
             return "", ""
-    if repository and not matches(_REPOSITORY_RE, repository):
+    if repository and not matches(GITHUB_REPOSITORY_RE, repository):
         problems.append(f"{repo_key}: expected owner/name of this repository, got {quote_value(repository)}")
     elif image and not repository:
         problems.append(f"{repo_key}: required with {image_key} (its webhook triggers this repository's Stripe sync)")

@@ -34,7 +34,8 @@ from signup.checkout import PriceBook, PriceMissing, session_params
 from signup.dispatch import Dispatcher, DispatchTarget
 from signup.ratelimit import RateLimiter
 from signup.settings import Settings
-from tenants.roster import email_error, username_error
+from tenants.emails import email_problem
+from tenants.roster import username_error
 
 MAX_FORM = 16 * 1024
 MAX_FIELD = 320  # an email's longest; anything longer in a form or query is refused early
@@ -221,7 +222,7 @@ class SignupApp:
             return _message(400, "Not a signup", "The form held something no username or email has.")
         values = {"username": username, "email": email, "plan": plan}
         problems = []
-        if email_error(email) is not None:
+        if email_problem(email) is not None:
             problems.append("Enter an email address you can read: you sign in with it.")
         if self.settings.plan(plan) is None:
             problems.append("Choose one of the plans.")

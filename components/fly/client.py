@@ -1,13 +1,20 @@
 """FlyClient: the one small HTTP client for the Fly Machines REST API.
 
 - Auth: a token that starts with `FlyV1 ` is sent as it is; any other gets `Bearer ` in front.
-- Retries with exponential backoff and full jitter on 408/429/5xx and on dropped connections, but only
-  for calls that are safe to repeat: GET/PUT/DELETE by default, a POST only when the caller says it is
-  idempotent by construction. Machine create is never retried here (its provider adopts instead).
-  A 429/503 with `Retry-After` (seconds or an HTTP date) waits that long instead, capped at
-  `MAX_RETRY_AFTER_S`; an unreadable value falls back to the jittered backoff; a wait that would pass
-  the call's deadline (`deadline_s`) ends the retries with the error at hand.
-- A token bucket per (action, app) before every request (Fly: 1 req/s, burst 3).
+- 429 is retried for every method, POST included: Fly refused the request before doing anything, so
+  repeating it cannot make a second app, volume, machine, address or certificate. It waits what
+  `Retry-After` asks (seconds or an HTTP date, capped at `MAX_RETRY_AFTER_S`), else the jittered backoff,
+  and keeps at it until the call's deadline (`deadline_s`; `open_client` sets `call_deadline_s`), or
+  `retries` times when the call has none.
+- 408, 5xx and dropped connections are retried with exponential backoff and full jitter only for calls
+  that are safe to repeat: GET/PUT/DELETE by default, a POST only when the caller says it is idempotent
+  by construction. A create's 5xx may have been processed: its provider looks before posting again
+  (`converge.create_or_adopt`). A 503 with `Retry-After` waits that long, as a 429 does.
+  An unreadable `Retry-After` falls back to the jittered backoff; a wait that would pass the call's
+  deadline ends the retries with the error at hand.
+- A token bucket per (action, app) before every request (Fly: 1 req/s, burst 3). `app` is the app in the
+  path, or the new app's name for an app create (`POST /v1/apps`), so app creates are never paced
+  against each other here; Fly's limit on them is its own, met by the 429 retries.
 - Errors come from `errors.raise_for_status`: status, Fly's message, fly-request-id; scrubbed of the
   token and of every value the caller marks secret (`secrets=`), whatever an echoing endpoint sends back.
 - `transport=` is the httpx seam for unit tests (`httpx.MockTransport`).
@@ -32,11 +39,13 @@ from components.inputs import credential_problem
 from components.redact import scrub
 from components.retry_after import retry_after_s
 
-TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-RETRY_AFTER_STATUSES = frozenset({429, 503})
+THROTTLED = 429  # Fly did not process the request: safe to repeat for every method
+TRANSIENT_STATUSES = frozenset({408, THROTTLED, 500, 502, 503, 504})
+RETRY_AFTER_STATUSES = frozenset({THROTTLED, 503})
 MAX_RETRY_AFTER_S = 60.0  # a longer ask is treated as this: a provider call must not hang for hours
 _SAFE_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 _MAX_BACKOFF_S = 8.0
+_MAX_THROTTLED_RETRIES = 100  # a fail-safe for a server that answers 429 with `Retry-After: 0` for ever
 
 
 def auth_header(token: str) -> str:
@@ -132,19 +141,23 @@ class FlyClient(ClosesOnExit):
     ) -> httpx.Response:
         """Send one call (retrying when safe); returns the response or raises a FlyError.
 
+        `action` and `app` key the rate limiter: `app` is the app in the path, or the new app's name for
+        an app create. `retry` says whether a 408/5xx/dropped call may be sent again (default: by method);
+        a 429 is retried whatever it says.
         `expect` lists error statuses the caller handles itself (returned, not raised or retried).
         `secrets` are values this call sends that no error text may echo (the token always counts).
-        `deadline_s` bounds the waits between attempts (default: the client's, else none).
+        `deadline_s` bounds the retries and the waits between them (default: the client's, else none).
         """
         hidden = (*self._secrets, *secrets)
         budget = deadline_s if deadline_s is not None else self._deadline_s
         end = None if budget is None else self._clock() + budget
         method = method.upper()
         repeatable = method in _SAFE_METHODS if retry is None else retry
-        attempts = 1 + (self._retries if repeatable else 0)
+        # 429s are bounded by the deadline; without one, by `retries` like the other failures.
+        throttle_limit = _MAX_THROTTLED_RETRIES if end is not None else self._retries
         query = {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in (params or {}).items()}
-        for attempt in range(attempts):
-            last = attempt == attempts - 1
+        attempt = failed = throttled = 0  # retries so far: all (backoff exponent), after 408/5xx/no answer, after 429
+        while True:
             if self._limiter is not None:
                 self._limiter.acquire(action, app)
             self.requests_sent += 1
@@ -158,20 +171,27 @@ class FlyClient(ClosesOnExit):
                     timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
                 )
             except httpx.TransportError as exc:
-                if last:
+                if not repeatable or failed >= self._retries:
                     raise FlyRequestError(method, self.scrub(path, secrets), type(exc).__name__) from None
                 self._sleep(self.backoff(attempt))
+                attempt, failed = attempt + 1, failed + 1
                 continue
             status = response.status_code
             if status in expect or status < 400:
                 return response
-            if status in TRANSIENT_STATUSES and not last:
-                delay = self.retry_delay(response, attempt, None if end is None else end - self._clock())
-                if delay is not None:
-                    self._sleep(delay)
-                    continue
+            if status == THROTTLED:
+                may_retry = throttled < throttle_limit
+            else:
+                may_retry = status in TRANSIENT_STATUSES and repeatable and failed < self._retries
+            remaining = None if end is None else end - self._clock()
+            delay = self.retry_delay(response, attempt, remaining) if may_retry else None
+            if delay is not None:
+                self._sleep(delay)
+                attempt += 1
+                throttled, failed = (throttled + 1, failed) if status == THROTTLED else (throttled, failed + 1)
+                continue
             raise_for_status(response, hidden)
-        raise AssertionError("unreachable: the last attempt returns or raises")
+            raise AssertionError("unreachable: raise_for_status raises for every status >= 400")
 
     def call(self, method: str, path: str, *, action: str, app: str, **kwargs: Any) -> Any:
         """`request()` and decode the JSON body (None when empty)."""
@@ -190,10 +210,18 @@ class FlyClient(ClosesOnExit):
             ) from None
 
 
-def open_client(*, transport: httpx.BaseTransport | None = None) -> FlyClient:
-    """A client from the settings as they are now (env, then configure(), then defaults)."""
+def open_client(
+    *,
+    transport: httpx.BaseTransport | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> FlyClient:
+    """A client from the settings as they are now (env, then configure(), then defaults).
+
+    `clock` and `sleep` are what the client, its deadlines and the process's limiter run on (tests).
+    """
     tune = settings.tunables()
-    limiter = shared_limiter(tune.rate_per_s, tune.burst) if tune.rate_per_s > 0 else None
+    limiter = shared_limiter(tune.rate_per_s, tune.burst, clock=clock, sleep=sleep) if tune.rate_per_s > 0 else None
     return FlyClient(
         base_url=settings.api_url(),
         token=settings.api_token(),
@@ -201,4 +229,7 @@ def open_client(*, transport: httpx.BaseTransport | None = None) -> FlyClient:
         limiter=limiter,
         retries=tune.retries,
         retry_base_s=tune.retry_base_s,
+        clock=clock,
+        sleep=sleep,
+        deadline_s=tune.call_deadline_s,
     )

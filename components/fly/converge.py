@@ -1,9 +1,10 @@
 """The two loops that drive a Fly resource to exist or to be gone, written once for every provider.
 
 `create_or_adopt`: Fly's creates are not idempotent (a second POST is a second volume or machine), and
-an ambiguous failure (no answer, a timeout, throttling, a 5xx) may come after the work was done. So the
-resource is looked up before the first POST (an earlier run may have made it) and after every ambiguous
-failure, and only posted again when the lookup finds nothing.
+an ambiguous failure (no answer, a timeout, a 5xx) may come after the work was done. So the resource is
+looked up before the first POST (an earlier run may have made it) and after every ambiguous failure, and
+only posted again when the lookup finds nothing. A 429 is not ambiguous (Fly did nothing) and the client
+has already retried it until the call's deadline: it ends the create.
 
 `delete_until_gone`: 404 means gone; a "busy" answer (409/412: a volume still bound to a machine
 destroyed moments ago) is retried under a Deadline, or, without one, left to the caller's own wait.
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from components.fly.client import TRANSIENT_STATUSES
+from components.fly.client import THROTTLED, TRANSIENT_STATUSES
 from components.fly.deadline import Deadline
 from components.fly.errors import FlyError, FlyNotFoundError, FlyRequestError, FlyStatusError
 
@@ -24,8 +25,10 @@ BUSY_STATUSES = frozenset({409, 412})  # Fly: the resource is in a state where i
 
 
 def is_ambiguous(exc: FlyError) -> bool:
-    """A write that may or may not have happened: no answer, a timeout, throttling or a server fault."""
-    return isinstance(exc, FlyRequestError) or (isinstance(exc, FlyStatusError) and exc.status in TRANSIENT_STATUSES)
+    """A write that may or may not have happened: no answer, a timeout or a server fault (never a 429)."""
+    if isinstance(exc, FlyStatusError):
+        return exc.status in TRANSIENT_STATUSES and exc.status != THROTTLED
+    return isinstance(exc, FlyRequestError)
 
 
 def create_or_adopt(

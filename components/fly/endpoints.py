@@ -3,7 +3,11 @@
 Every path is built here, from escaped segments: an app name, id, address or hostname that holds a
 "/" is sent percent-encoded and one that is empty, "." or ".." is refused, so no value can reach
 another endpoint. Each function keeps its call's request semantics: method, body, query, headers
-(the lease nonce), the rate-limit action, the retry flag and the values marked secret for the scrubber.
+(the lease nonce), the rate-limit key, the retry flag and the values marked secret for the scrubber.
+
+The rate-limit key is (action, app): one action per endpoint, as Fly counts them, and the app in the path
+(the new app's name for an app create, which has none). The retry flag covers 408/5xx/dropped answers
+only: the client retries a 429 on every call, creates included, since Fly did nothing with it.
 
 Reads that a caller treats as "absent" return None on 404 (`get_*`); a list or object answer of the
 wrong shape (an echo, a proxy's page) is a FlyResponseError that never quotes the body.
@@ -79,7 +83,10 @@ def get_app(fly: FlyClient, name: str) -> dict[str, Any] | None:
 
 
 def create_app(fly: FlyClient, name: str, org: str, network: str) -> None:
-    """Names are unique across Fly, so a repeated POST cannot make a second app: retried by the client."""
+    """Names are unique across Fly, so a repeated POST cannot make a second app: retried by the client.
+
+    Keyed on the new app's name: app creates are never paced against each other on our side.
+    """
     body = {"name": name, "org_slug": org, "network": network}
     fly.request("POST", "/v1/apps", action="create_app", app=name, json=body, retry=True)
 
@@ -96,7 +103,7 @@ def list_ips(fly: FlyClient, app: str) -> list[dict[str, Any]]:
 
 
 def allocate_ip(fly: FlyClient, app: str, kind: str) -> dict[str, Any]:
-    """Not repeatable (a second POST is a second address): never retried here."""
+    """Not repeatable (a second POST is a second address): only a 429 is retried here."""
     path = _app(app, "ip_assignments")
     return _object(fly, fly.request("POST", path, action="allocate_ip", app=app, json={"type": kind}, retry=False))
 
@@ -141,7 +148,7 @@ def get_volume(fly: FlyClient, app: str, volume_id: str) -> dict[str, Any] | Non
 
 
 def create_volume(fly: FlyClient, app: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    """Not repeatable (a second POST is a second volume): never retried here; see `converge.create_or_adopt`."""
+    """Not repeatable (a second POST is a second volume): only a 429 is retried here; see create_or_adopt."""
     return _create_once(fly, app, "volumes", "create_volume", body)
 
 
@@ -169,7 +176,7 @@ def get_machine(fly: FlyClient, app: str, machine_id: str) -> dict[str, Any] | N
 
 
 def create_machine(fly: FlyClient, app: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    """Not repeatable (a second POST is a second machine): never retried here; see `converge.create_or_adopt`."""
+    """Not repeatable (a second POST is a second machine): only a 429 is retried here; see create_or_adopt."""
     return _create_once(fly, app, "machines", "create_machine", body)
 
 
@@ -229,7 +236,7 @@ def acquire_lease(fly: FlyClient, app: str, machine_id: str, ttl_s: int) -> dict
     response = fly.request(
         "POST",
         _machine(app, machine_id, "lease"),
-        action="lease",
+        action="acquire_lease",
         app=app,
         json={"ttl": ttl_s},
         params={"ttl": ttl_s},
@@ -240,7 +247,8 @@ def acquire_lease(fly: FlyClient, app: str, machine_id: str, ttl_s: int) -> dict
 
 
 def release_lease(fly: FlyClient, app: str, machine_id: str, nonce: str) -> None:
-    fly.request("DELETE", _machine(app, machine_id, "lease"), action="lease", app=app, headers=_lease(nonce))
+    path = _machine(app, machine_id, "lease")
+    fly.request("DELETE", path, action="release_lease", app=app, headers=_lease(nonce))
 
 
 def _lease(nonce: str) -> dict[str, str]:
@@ -254,7 +262,7 @@ def get_certificate(fly: FlyClient, app: str, hostname: str) -> dict[str, Any] |
 
 
 def request_acme_certificate(fly: FlyClient, app: str, hostname: str) -> dict[str, Any]:
-    """Not retried here: a repeat answers 409/422 for the certificate the first one made; see the provider."""
+    """Only a 429 is retried here: a repeat answers 409/422 for the certificate the first one made; see the provider."""
     path = _app(app, "certificates", "acme")
     response = fly.request("POST", path, action="create_certificate", app=app, json={"hostname": hostname}, retry=False)
     return _object(fly, response)

@@ -1,4 +1,8 @@
-"""Client-side token buckets, one per (action, app): Fly publishes 1 req/s per action per app, burst 3."""
+"""Client-side token buckets, one per (action, app): Fly publishes 1 req/s per action per app, burst 3.
+
+An app create is keyed on the new app's name (its path names no app), so creates never wait on each other
+here; Fly limits them org-wide at a rate it does not publish, and the client retries its 429s.
+"""
 
 from __future__ import annotations
 
@@ -72,14 +76,22 @@ class RateLimiter:
         return bucket.acquire()
 
 
-_shared: RateLimiter | None = None
+_shared: dict[tuple[float, float, Callable[[], float], Callable[[float], None]], RateLimiter] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_limiter(rate: float, burst: float) -> RateLimiter:
+def shared_limiter(
+    rate: float,
+    burst: float,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> RateLimiter:
     """The provider process's limiter, so that limits hold across the clients built per call."""
-    global _shared
+    key = (rate, burst, clock, sleep)
     with _shared_lock:
-        if _shared is None or (_shared.rate, _shared.burst) != (rate, burst):
-            _shared = RateLimiter(rate, burst)
-        return _shared
+        limiter = _shared.get(key)
+        if limiter is None:
+            _shared.clear()  # settings changed (or a test's clock): the old buckets no longer apply
+            limiter = _shared[key] = RateLimiter(rate, burst, clock=clock, sleep=sleep)
+        return limiter

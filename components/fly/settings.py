@@ -89,6 +89,7 @@ class Tunables:
     app_visible_deadline_s: float = 60.0  # polling a new app until GET answers 200
     delete_deadline_s: float = 120.0  # volume "currently bound" retries, machine destroy wait
     create_deadline_s: float = 120.0  # machine/volume create attempts after ambiguous failures
+    call_deadline_s: float = 120.0  # one API call's retries, 429s above all (Fly publishes no Retry-After)
 
 
 def tunables() -> Tunables:
@@ -103,4 +104,5 @@ def tunables() -> Tunables:
         app_visible_deadline_s=_float_env("ALEX_FLY_APP_VISIBLE_DEADLINE_S", base.app_visible_deadline_s),
         delete_deadline_s=_float_env("ALEX_FLY_DELETE_DEADLINE_S", base.delete_deadline_s),
         create_deadline_s=_float_env("ALEX_FLY_CREATE_DEADLINE_S", base.create_deadline_s),
+        call_deadline_s=_float_env("ALEX_FLY_CALL_DEADLINE_S", base.call_deadline_s),
     )

@@ -25,6 +25,14 @@ Choices where the reference leaves a question open (documented here so clients c
   `servicecheck-NN-<type>-<port>`), reported once the machine has booted; every boot resets them to
   `passing` (or to what `set_boot_checks()` set for that machine: a guest that comes up unhealthy);
   `set_check()` sets one until the next boot. A booting machine's checks already pass.
+* Rate limits (`rate_limit=True`, the default; docs/reference/fly-machines-api.md §0): a token bucket per action
+  per machine, else per app, in the path: 1 req/s, burst 3 (GET machine: 5 req/s, burst 10). A call with no app
+  in the path (`POST /v1/apps`, `GET /v1/apps`) counts against its action's bucket for the organization. Org-wide
+  too: app deletes, 100/min as Fly publishes (a bucket of 100 refilling at 100/60 per second), and app creates,
+  for which Fly publishes no number: the emulator applies the per-action figure, 1 req/s with bursts of 3, to the
+  organization. `FlyEmulator(org_limits={"apps.create": (rate, burst)})` (or `--app-create-limit RATE,BURST`)
+  changes it. A request over any limit is 429 `{"error": "rate limit exceeded for <action> on <subject>",
+  "status": "resource_exhausted"}` with no `Retry-After` (Fly documents none) and takes no token.
 * Duplicate machine name, or a mount of a volume another machine holds: 422. Mount of an unknown or
   other-region volume, or `min_secrets_version` above the app's secrets version: 400.
 * Certificates: a hostname is held by one app at a time (another app's create is 422 `already_exists`).

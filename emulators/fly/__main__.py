@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import threading
 
+from emulators.fly.faults import ORG_LIMITS
 from emulators.fly.server import FlyEmulator
 from emulators.fly.speeds import REFERENCE
 
@@ -14,7 +15,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=4280, help="port on 127.0.0.1 (0 picks a free one)")
     parser.add_argument("--token", default="test-fly-token", help="accepted API token")
     parser.add_argument("--org", default="personal", help="org slug the token may create apps in")
-    parser.add_argument("--no-rate-limit", action="store_true", help="turn off the 1 req/s per action limit")
+    parser.add_argument("--no-rate-limit", action="store_true", help="turn off every rate limit")
+    rate, burst = ORG_LIMITS["apps.create"]
+    parser.add_argument(
+        "--app-create-limit",
+        type=_limit,
+        default=(rate, burst),
+        metavar="RATE,BURST",
+        help=f"org-wide app creates per second and burst (default {rate:g},{burst}; Fly publishes no number)",
+    )
     parser.add_argument(
         "--transition", type=float, default=REFERENCE.transition, help="seconds in each transient state"
     )
@@ -27,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         token=args.token,
         org=args.org,
         rate_limit=not args.no_rate_limit,
+        org_limits={"apps.create": args.app_create_limit},
         transition=args.transition,
         port=args.port,
         proxy_port=args.proxy_port,
@@ -42,6 +52,18 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         emu.stop()
     return 0
+
+
+def _limit(text: str) -> tuple[float, int]:
+    """`RATE,BURST`: a positive number of requests per second and a whole burst of at least 1."""
+    rate, sep, burst = text.partition(",")
+    try:
+        limit = (float(rate), int(burst))
+    except ValueError:
+        limit = (0.0, 0)
+    if not sep or not limit[0] > 0 or limit[1] < 1:
+        raise argparse.ArgumentTypeError(f"expected RATE,BURST such as 1,3 (rate > 0, burst >= 1), got {text!r}")
+    return limit
 
 
 if __name__ == "__main__":

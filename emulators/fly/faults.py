@@ -42,22 +42,37 @@ def fault_body(fault: Fault) -> dict[str, Any]:
     return {"error": text, "status": code}
 
 
+# Org-wide limits per action, for the calls whose limit is not (only) per app or machine
+# (docs/reference/fly-machines-api.md §0). App deletes: Fly publishes 100/min. App creates: Fly publishes no
+# number; the emulator applies the published per-action limit (1 req/s, burst 3) with the organization as
+# the subject, since `POST /v1/apps` names no app or machine. `FlyEmulator(org_limits=...)` overrides either.
+ORG_LIMITS: dict[str, tuple[float, int]] = {
+    "apps.create": (1.0, 3),
+    "apps.delete": (100 / 60, 100),
+}
+
+Bucket = tuple[tuple[str, ...], float, int]  # (key, requests per second, burst)
+
+
 class RateLimiter:
-    """Token buckets per (action, app or machine) (docs/reference/fly-machines-api.md §0: 1 req/s, burst 3), on the
-    emulator's clock."""
+    """Token buckets (docs/reference/fly-machines-api.md §0: 1 req/s, burst 3, per action per app or machine),
+    on the emulator's clock. A request passes only if every bucket it counts against has a token; a refused
+    request takes none."""
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}  # key -> (tokens, at)
+        self._buckets: dict[tuple[str, ...], tuple[float, float]] = {}  # key -> (tokens, at)
 
-    def allow(self, action: str, subject: str, rate: float, burst: int) -> bool:
+    def allow(self, buckets: list[Bucket]) -> tuple[str, ...] | None:
+        """Take a token from each bucket and return None; or the key of the first empty one, taking none."""
         now = self._clock.monotonic()
         with self._lock:
-            tokens, at = self._buckets.get((action, subject), (float(burst), now))
-            tokens = min(float(burst), tokens + (now - at) * rate)
-            if tokens < 1.0:
-                self._buckets[(action, subject)] = (tokens, now)
-                return False
-            self._buckets[(action, subject)] = (tokens - 1.0, now)
-            return True
+            refilled = []
+            for key, rate, burst in buckets:
+                tokens, at = self._buckets.get(key, (float(burst), now))
+                refilled.append((key, min(float(burst), tokens + (now - at) * rate)))
+            empty = next((key for key, tokens in refilled if tokens < 1.0), None)
+            for key, tokens in refilled:
+                self._buckets[key] = (tokens if empty else tokens - 1.0, now)
+            return empty

@@ -1,7 +1,7 @@
 """FlyEmulator: the Fly Machines REST API served over real HTTP on 127.0.0.1 (see state.py for the model).
 
-Each request: record it -> injected fault? -> auth (401) -> route (404) -> rate limit (429) -> JSON
-(400) -> handler under the world lock. Every answer carries a unique `fly-request-id`
+Each request: record it -> injected fault? -> auth (401) -> route (404) -> rate limits (429, see
+`_buckets`) -> JSON (400) -> handler under the world lock. Every answer carries a unique `fly-request-id`
 (docs/reference/fly-machines-api.md §1.1).
 """
 
@@ -11,7 +11,7 @@ import json
 import sys
 import threading
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from http.server import BaseHTTPRequestHandler
 from secrets import token_hex
 from types import TracebackType
@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from emulators.clock import Clock, RealClock
 from emulators.faults import Fault, FaultBook
 from emulators.fly.api import ApiError, Request, Response, Route
-from emulators.fly.faults import RateLimiter, RecordedRequest, fault_body
+from emulators.fly.faults import ORG_LIMITS, Bucket, RateLimiter, RecordedRequest, fault_body
 from emulators.fly.proxy import FlyProxy
 from emulators.fly.routes import ROUTES
 from emulators.fly.speeds import REFERENCE
@@ -43,11 +43,16 @@ class FlyEmulator:
         wait_cap: float = REFERENCE.wait_cap,
         transition: float = REFERENCE.transition,
         rate_limit: bool = True,
+        org_limits: Mapping[str, tuple[float, int]] | None = None,
         port: int = 0,
         clock: Clock | None = None,
         cross_network_replay: bool = False,
         proxy_port: int = 0,
     ) -> None:
+        limits = {**ORG_LIMITS, **(org_limits or {})}
+        for action, (rate, burst) in limits.items():
+            if not rate > 0 or burst < 1:
+                raise ValueError(f"org_limits[{action!r}] needs rate > 0 and burst >= 1, got ({rate}, {burst})")
         # Every modelled delay reads this clock; tests pass a FakeClock and advance it.
         self.clock: Clock = clock or RealClock()
         self._settings = Settings(
@@ -59,6 +64,7 @@ class FlyEmulator:
             wait_cap=wait_cap,
             transition=transition,
             rate_limit=rate_limit,
+            org_limits=limits,
         )
         self._world = World(self._settings, self.clock, OrgSettings(cross_network_replay=cross_network_replay))
         # Fly's HTTP edge (proxy.py), on its own port, over the same world; started and stopped with the API.
@@ -277,11 +283,11 @@ class FlyEmulator:
             return Response(404, {"error": f"not found: {method} {path}", "status": "not_found"})
         route, params = matched
         if self._settings.rate_limit:
-            subject = params.get("machine") or params.get("app") or ""
-            if not subject and isinstance(body, dict) and isinstance(body.get("name"), str):
-                subject = body["name"]  # app create is limited per app name
-            if not self._limiter.allow(route.action, subject, *route.rate):
-                return Response(429, {"error": f"rate limit exceeded for {route.action} on {subject or '*'}"})
+            limited = self._limiter.allow(self._buckets(route, params))
+            if limited is not None:
+                # No Retry-After: Fly documents none (docs/reference/fly-machines-api.md §0).
+                error = f"rate limit exceeded for {route.action} on {' '.join(limited[1:])}"
+                return Response(429, {"error": error, "status": "resource_exhausted"})
         if body is _NO_BODY:
             return Response(
                 400, {"error": "invalid_argument: request body is not valid JSON", "status": "invalid_argument"}
@@ -298,6 +304,22 @@ class FlyEmulator:
                 return Response(500, {"error": f"internal emulator error: {type(err).__name__}"})
             finally:
                 self._world.cond.notify_all()
+
+    def _buckets(self, route: Route, params: dict[str, str]) -> list[Bucket]:
+        """What one request counts against: its action's bucket for the machine, else the app, in its path
+        (a call with neither, such as an app create or the app list, is the organization's), and the
+        organization's bucket for the actions Fly also limits org-wide (`org_limits`)."""
+        org = self._settings.org
+        subject = params.get("machine") or params.get("app")
+        org_limit = self._settings.org_limits.get(route.action)
+        buckets: list[Bucket] = []
+        if subject:
+            buckets.append(((route.action, subject), *route.rate))
+        if org_limit is not None:
+            buckets.append(((route.action, "organization", org), *org_limit))
+        elif not subject:
+            buckets.append(((route.action, "organization", org), *route.rate))
+        return buckets
 
     def _authorized(self, header: str) -> bool:
         token = self._settings.token

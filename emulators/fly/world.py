@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from emulators.clock import Clock
@@ -23,6 +24,7 @@ class Settings:
     wait_cap: float
     transition: float
     rate_limit: bool
+    org_limits: Mapping[str, tuple[float, int]]  # action -> (requests per second, burst), org-wide
 
     @property
     def lease_owner(self) -> str:

@@ -104,13 +104,14 @@ def test_removing_an_active_tenant_by_mistake_is_refused_and_deletes_nothing(
     refused = workspace.up(STACK)
     assert refused.returncode != 0
     assert any("e2evict001" in urn for urn in refused.failures()), refused.output[-3000:]
-    assert "purging" in refused.output  # the emptier says why it refused
-
+    # Nothing deleted anywhere: not a book, not the bucket, not a token, not an app or machine.
+    kept = s3.list_objects_v2(Bucket="alex-e2evict001").get("Contents", [])
+    assert [o["Key"] for o in kept] == ["books/precious.epub"], "the victim's bucket was emptied"
+    assert "alex-e2evict001" in bucket_names(cloudflare)
+    assert token_count(cloudflare) == 2
     assert {a.name for a in fly.state.apps.values()} == apps_before
     assert {m.id for m in fly.state.machines.values() if m.state != "destroyed"} == machines_before
-    assert "alex-e2evict001" in bucket_names(cloudflare)
-    assert [o["Key"] for o in s3.list_objects_v2(Bucket="alex-e2evict001")["Contents"]] == ["books/precious.epub"]
-    assert token_count(cloudflare) == 2
+    assert "purging" in refused.output  # the emptier says why it refused
 
     workspace.write_roster(STACK, [keeper, victim])  # the operator puts the line back
     workspace.up(STACK).check()

@@ -12,6 +12,7 @@ import pytest
 
 from emulators.clock import FakeClock
 from emulators.faults import Fault
+from emulators.fly import FlyEmulator
 from tests.emulators.test_fly_support import TOKEN, create_app, machine_config, running
 from tests.support.servers import free_port
 
@@ -121,6 +122,90 @@ def test_rate_limit_on_get_machine_allows_a_burst_of_10():
         statuses = [client.get("/v1/apps/a/machines/m1").status_code for _ in range(15)]
     assert 429 not in statuses[:10]
     assert statuses[10:] == [429] * 5
+
+
+def _create_app(client, name):
+    return client.post("/v1/apps", json={"name": name, "org_slug": "personal"})
+
+
+def test_app_creates_share_one_org_wide_limit_whatever_their_names():
+    clock = FakeClock()
+    with running(rate_limit=True, clock=clock) as (emu, client):
+        first = [_create_app(client, f"alex-n{i}") for i in range(5)]
+        clock.advance(1.0)  # one token at 1 req/s
+        refilled = [_create_app(client, f"alex-m{i}") for i in range(2)]
+        apps = set(emu.state.apps)
+    assert [r.status_code for r in first] == [201, 201, 201, 429, 429]
+    assert [r.status_code for r in refilled] == [201, 429]
+    assert apps == {"alex-n0", "alex-n1", "alex-n2", "alex-m0"}  # a 429 made nothing
+    refused = first[3]
+    assert refused.json() == {
+        "error": "rate limit exceeded for apps.create on organization personal",
+        "status": "resource_exhausted",
+    }
+    assert "retry-after" not in refused.headers  # Fly documents no Retry-After
+    assert refused.headers["fly-request-id"]
+
+
+def test_the_app_create_limit_is_configurable():
+    with running(rate_limit=True, clock=FakeClock(), org_limits={"apps.create": (1.0, 6)}) as (_, client):
+        statuses = [_create_app(client, f"alex-n{i}").status_code for i in range(7)]
+    assert statuses == [201] * 6 + [429]
+
+
+@pytest.mark.parametrize("limit", [(0.0, 3), (-1.0, 3), (1.0, 0)])
+def test_a_nonsense_org_limit_is_refused(limit):
+    with pytest.raises(ValueError, match="apps.create"):
+        FlyEmulator(org_limits={"apps.create": limit})
+
+
+def test_app_deletes_are_limited_org_wide_at_100_a_minute():
+    clock = FakeClock()
+    with running(rate_limit=True, clock=clock, org_limits={"apps.create": (1000.0, 1000)}) as (_, client):
+        for i in range(101):
+            assert _create_app(client, f"alex-d{i}").status_code == 201
+        deleted = [client.delete(f"/v1/apps/alex-d{i}").status_code for i in range(101)]
+        clock.advance(0.6)  # 100/min: one token every 0.6 s
+        again = client.delete("/v1/apps/alex-d100").status_code
+    assert deleted == [202] * 100 + [429]
+    assert again == 202
+
+
+def test_the_app_list_is_limited_per_organization():
+    clock = FakeClock()
+    with running(rate_limit=True, clock=clock) as (_, client):
+        listed = [client.get("/v1/apps").status_code for _ in range(4)]
+        other = client.get("/v1/apps/alex-none").status_code  # an app's own bucket is separate
+    assert listed == [200, 200, 200, 429]
+    assert other == 404
+
+
+def test_org_wide_limits_leave_per_app_limits_alone():
+    clock = FakeClock()
+    with running(rate_limit=True, clock=clock) as (_, client):
+        created = [_create_app(client, f"alex-n{i}").status_code for i in range(4)]
+        per_app = [client.get("/v1/apps/alex-n0/volumes").status_code for _ in range(3)]
+    assert created == [201, 201, 201, 429]
+    assert per_app == [200, 200, 200]
+
+
+def test_an_injected_fault_answers_before_the_rate_limit_and_takes_no_token():
+    clock = FakeClock()
+    with running(rate_limit=True, clock=clock) as (emu, client):
+        emu.inject(Fault(method="POST", path=r"^/v1/apps$", status=429, times=2, headers={"retry-after": "2"}))
+        faulted = [_create_app(client, f"alex-f{i}") for i in range(2)]
+        created = [_create_app(client, f"alex-n{i}").status_code for i in range(4)]
+    assert [(r.status_code, r.headers.get("retry-after")) for r in faulted] == [(429, "2"), (429, "2")]
+    assert created == [201, 201, 201, 429]
+
+
+@pytest.mark.parametrize("value", ["0,3", "1", "1,0", "x,3", "nan,3", "1,2.5"])
+def test_main_module_refuses_a_bad_app_create_limit(value, capsys):
+    from emulators.fly.__main__ import main
+
+    with pytest.raises(SystemExit) as caught:
+        main(["--app-create-limit", value])
+    assert caught.value.code == 2 and "RATE,BURST" in capsys.readouterr().err
 
 
 def test_main_module_serves_until_killed():

@@ -10,6 +10,7 @@ from components.fly import settings
 from components.fly.client import FlyClient
 from components.fly.errors import FlyConfigError, FlyNotFoundError, FlyRequestError, FlyStatusError
 from components.fly.ratelimit import RateLimiter
+from tests.fly.clock import FakeTime
 
 TOKEN = "secret-token-value"
 
@@ -115,6 +116,28 @@ def test_client_rate_limiter_keyed_by_action_and_app():
     fly.call("GET", "/v1/apps/b", action="get_app", app="b")
     fly.call("GET", "/v1/apps/a/machines", action="list_machines", app="a")
     assert slept == [1.0]  # only the 4th call on (get_app, a) waited
+
+
+def test_open_client_paces_and_waits_on_the_clock_it_is_given(monkeypatch):
+    """The process's limiter and the call deadline run on the caller's clock, with the tunables as set."""
+    monkeypatch.setenv("FLY_API_URL", "http://fly.test")
+    monkeypatch.setenv("FLY_API_TOKEN", TOKEN)
+    monkeypatch.setenv("ALEX_FLY_RATE_PER_S", "1")
+    monkeypatch.setenv("ALEX_FLY_BURST", "3")
+    monkeypatch.setenv("ALEX_FLY_CALL_DEADLINE_S", "10")
+    monkeypatch.setenv("ALEX_FLY_RETRIES", "1")
+    t = FakeTime()
+    handler, seen = scripted(200, 200, 200, 200, 429, body={})
+    with client_mod.open_client(transport=httpx.MockTransport(handler), clock=t.clock, sleep=t.sleep) as fly:
+        for _ in range(4):
+            fly.call("GET", "/v1/apps/a", action="get_app", app="a")
+        assert t.slept == [1.0]  # the 4th call on (get_app, a) waited for a token
+        with pytest.raises(FlyStatusError):
+            fly.call("POST", "/v1/apps/a/machines", action="create_machine", app="a", json={})
+    # 429s are retried past ALEX_FLY_RETRIES, until the next backoff (at most 8 s) would pass the 10 s
+    # deadline; the limiter's own pacing (1 s) may come on top of the last wait.
+    posts = [r for r in seen if r.method == "POST"]
+    assert len(posts) >= 4 and 10.0 - 8.0 <= t.now - 1.0 <= 10.0 + 1.0
 
 
 def test_open_client_missing_token_names_env_and_config(monkeypatch):

@@ -55,7 +55,8 @@ def test_create_or_adopt_adopts_what_an_earlier_run_made_without_posting():
 
 
 @pytest.mark.parametrize(
-    "error", [FlyRequestError("POST", "/p", "ReadTimeout"), status(408), status(429), status(500), status(503)]
+    "error",
+    [FlyRequestError("POST", "/p", "ReadTimeout"), status(408), status(500), status(502), status(503), status(504)],
 )
 def test_create_or_adopt_looks_before_posting_again_after_an_ambiguous_failure(error):
     t = FakeTime()
@@ -69,6 +70,14 @@ def test_create_or_adopt_posts_again_only_when_the_look_finds_nothing():
     script = Script(status(500), status(502))
     assert adopt(script, t) == "made"
     assert script.log == ["find", "post", "find", "post", "find", "post"] and t.slept == [1.0, 2.0]
+
+
+def test_create_or_adopt_ends_on_a_429_the_client_gave_up_on_without_looking_again():
+    """Fly did nothing with a 429, and the client retried it until the call's deadline: nothing to adopt."""
+    script = Script(status(429))
+    with pytest.raises(FlyStatusError) as caught:
+        adopt(script, FakeTime())
+    assert caught.value.status == 429 and script.log == ["find", "post"]
 
 
 def test_create_or_adopt_raises_a_clear_refusal_at_once():

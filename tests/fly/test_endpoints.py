@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -11,20 +12,29 @@ import pytest
 
 from components.fly import endpoints
 from components.fly.client import FlyClient
-from components.fly.errors import FlyResourceError, FlyResponseError, FlyStatusError
+from components.fly.errors import FlyRequestError, FlyResourceError, FlyResponseError, FlyStatusError
+
+NOW = datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC)
 
 
 class Recorder:
     """A MockTransport answering every request with one (status, body); keeps what was sent."""
 
-    def __init__(self, status: int = 200, body: Any = None) -> None:
+    def __init__(
+        self, status: int = 200, body: Any = None, first: list[tuple[int, dict[str, str]]] | None = None
+    ) -> None:
         self.status = status
         self.body = {} if body is None else body
+        self.first = list(first or [])  # (status, headers) answered, in turn, before `status`
         self.seen: list[httpx.Request] = []
         self.actions: list[tuple[str, str]] = []
+        self.slept: list[float] = []
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         self.seen.append(request)
+        if self.first:
+            status, headers = self.first.pop(0)
+            return httpx.Response(status, json={"error": f"scripted {status}"}, headers=headers)
         return httpx.Response(self.status, json=self.body)
 
     def client(self) -> FlyClient:
@@ -40,7 +50,9 @@ class Recorder:
             token="endpoint-token",
             transport=httpx.MockTransport(self.handler),
             limiter=Limiter(),  # type: ignore[arg-type]
-            sleep=lambda _s: None,
+            sleep=self.slept.append,
+            jitter=lambda: 0.5,
+            wall_clock=lambda: NOW,
             retries=2,
         )
 
@@ -172,7 +184,7 @@ ENDPOINTS: list[tuple[str, Call, str, str, str, str]] = [
         "POST",
         "/v1/apps/a/machines/m1/lease",
         "ttl=120",
-        "lease",
+        "acquire_lease",
     ),
     (
         "release_lease",
@@ -180,7 +192,7 @@ ENDPOINTS: list[tuple[str, Call, str, str, str, str]] = [
         "DELETE",
         "/v1/apps/a/machines/m1/lease",
         "",
-        "lease",
+        "release_lease",
     ),
     (
         "get_certificate",
@@ -220,6 +232,43 @@ def test_endpoint_sends_its_method_path_query_and_rate_limit_action(call, method
     assert rec.actions == [(action, "a")]
 
 
+def test_each_endpoint_is_its_own_rate_limit_action():
+    """Fly counts requests per action: two endpoints sharing a bucket would pace each other for nothing."""
+    endpoints_of: dict[str, set[tuple[str, str]]] = {}
+    for _name, _call, method, path, _query, action in ENDPOINTS:
+        endpoints_of.setdefault(action, set()).add((method, path))
+    assert {a: e for a, e in endpoints_of.items() if len(e) > 1} == {}
+
+
+def test_app_creates_are_keyed_on_the_new_app_name_so_they_never_pace_each_other():
+    rec = Recorder()
+    fly = rec.client()
+    for name in ("alex-a", "alex-b", "alex-c"):
+        endpoints.create_app(fly, name, "personal", name)
+    assert rec.actions == [("create_app", "alex-a"), ("create_app", "alex-b"), ("create_app", "alex-c")]
+
+
+POSTS = [e for e in ENDPOINTS if e[2] == "POST"]
+
+
+@pytest.mark.parametrize(
+    ("header", "waited"),
+    [
+        (None, 0.25),  # no Retry-After (as Fly documents): the jittered backoff, base 0.5 * jitter 0.5
+        ("3", 3.0),
+        ("Mon, 30 Nov 2026 12:00:05 GMT", 5.0),
+    ],
+    ids=["backoff", "seconds", "http-date"],
+)
+@pytest.mark.parametrize("call", [e[1] for e in POSTS], ids=[e[0] for e in POSTS])
+def test_every_post_is_retried_after_a_429_and_sent_once_more(call, header, waited):
+    """A 429 was not processed, so every POST (creates included) is sent again, after Retry-After if given."""
+    rec = Recorder(first=[(429, {"Retry-After": header} if header else {})])
+    call(rec.client())
+    assert len(rec.seen) == 2 and rec.slept == [waited]
+    assert rec.seen[0].content == rec.seen[1].content
+
+
 def test_machine_writes_under_a_lease_send_the_nonce():
     rec = Recorder()
     fly = rec.client()
@@ -242,11 +291,38 @@ def test_machine_writes_under_a_lease_send_the_nonce():
         (lambda f: endpoints.acquire_lease(f, "a", "m1", 120), 3),
     ],
 )
-def test_creates_that_are_not_repeatable_are_posted_once_on_a_5xx(call, sent):
-    rec = Recorder(status=500, body={"error": "boom"})
-    with pytest.raises(FlyStatusError):
+@pytest.mark.parametrize(
+    ("status", "headers"), [(500, {}), (502, {}), (503, {"Retry-After": "1"}), (504, {}), (408, {})]
+)
+def test_creates_that_are_not_repeatable_are_posted_once_on_a_5xx(call, sent, status, headers):
+    """A 5xx/408 may come after the work was done: a create is not sent again blind (its provider looks first)."""
+    rec = Recorder(first=[(status, headers)] * 3)
+    with pytest.raises(FlyStatusError) as caught:
         call(rec.client())
-    assert len(rec.seen) == sent
+    assert caught.value.status == status and len(rec.seen) == sent
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda f: endpoints.create_machine(f, "a", {}),
+        lambda f: endpoints.create_volume(f, "a", {}),
+        lambda f: endpoints.allocate_ip(f, "a", "v6"),
+        lambda f: endpoints.request_acme_certificate(f, "a", "r.example.com"),
+    ],
+)
+def test_creates_that_are_not_repeatable_are_posted_once_on_a_dropped_connection(call):
+    seen: list[httpx.Request] = []
+
+    def drop(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        raise httpx.RemoteProtocolError("server disconnected", request=request)
+
+    rec = Recorder()
+    rec.handler = drop  # type: ignore[method-assign]
+    with pytest.raises(FlyRequestError):
+        call(rec.client())
+    assert len(seen) == 1
 
 
 def test_set_secrets_marks_the_values_secret_for_error_text():

@@ -41,7 +41,7 @@ def test_provider_modules_import_without_side_effects():
         "import components.fly.app, components.fly.ips, components.fly.secrets\n"
         "import components.fly.volume, components.fly.machine, components.fly.certificate\n"
         "from components.fly import settings, ratelimit\n"
-        "assert not settings._received and ratelimit._shared is None\n"
+        "assert not settings._received and not ratelimit._shared\n"
         "assert threading.active_count() == 1\n"
         "import pulumi.runtime.settings as s; assert s.SETTINGS.monitor is None\n"
     )

@@ -139,6 +139,12 @@ class Workspace:
         self.env = dict(env or {})
         self._runs = 0
 
+    @staticmethod
+    def version(found: Engine) -> str:
+        """What `pulumi version` prints (the CLI's own version)."""
+        done = subprocess.run([str(found.pulumi), "version"], capture_output=True, text=True, timeout=60, check=True)
+        return done.stdout.strip()
+
     # --- the environment every run gets -------------------------------------------------------------
     def environment(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         return engine_environment(
