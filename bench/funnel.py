@@ -30,13 +30,13 @@ from tempfile import TemporaryDirectory
 
 import requests
 import stripe
-from emulators.cloudflare.s3 import S3Objects
 
 from billing.stripe_source import PINNED_API_VERSION, make_client
 from billing.sync import SyncSettings, run_sync
 from components.smtp import SmtpSettings
 from components.stack_config import EmailSettings
 from emulators.cloudflare import CloudflareEmulator
+from emulators.cloudflare.s3 import S3Objects
 from emulators.fly import FlyEmulator
 from emulators.fly.speeds import REFERENCE
 from emulators.github import GitHubWorld
