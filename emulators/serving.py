@@ -7,7 +7,8 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, cast
+from types import TracebackType
+from typing import Any, Self, cast
 
 
 class OwnedServer(ThreadingHTTPServer):
@@ -91,6 +92,27 @@ class ServerThread:
         if self._server is None:
             raise RuntimeError(f"{self._name} is not running; start it first")
         return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+
+class ThreadedService:
+    """`start()`, `stop()` and `with` for a stand-in whose HTTP side is `self._server` (a ServerThread)."""
+
+    _server: ServerThread
+
+    def start(self) -> Self:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
 
 
 def serve_until_interrupted(

@@ -16,7 +16,6 @@ import sys
 import threading
 import traceback
 from http.server import BaseHTTPRequestHandler
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -27,7 +26,7 @@ from emulators.cloudflare.faults import LOGGED_HEADERS, Quirks, RecordedRequest,
 from emulators.cloudflare.routes import ROUTES
 from emulators.cloudflare.state import BucketUsage, ObjectStore, Settings, World
 from emulators.faults import Fault, FaultBook
-from emulators.serving import ServerThread, send_answer
+from emulators.serving import ServerThread, ThreadedService, send_answer
 
 # Cloudflare API tokens are 40 characters of [A-Za-z0-9_-] (the provider accepts 40-80).
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{40,80}")
@@ -35,7 +34,7 @@ DEFAULT_ZONE = ("0" * 31 + "1", "example.com")
 _NOT_JSON = object()
 
 
-class CloudflareEmulator:
+class CloudflareEmulator(ThreadedService):
     def __init__(
         self,
         *,
@@ -55,22 +54,6 @@ class CloudflareEmulator:
         self._log_lock = threading.Lock()
         self._log: list[RecordedRequest] = []
         self._server = ServerThread(self._handle, port=port, name="cloudflare-emulator")
-
-    # -- lifecycle ---------------------------------------------------------------------------------------
-    def start(self) -> CloudflareEmulator:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> CloudflareEmulator:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
