@@ -4,7 +4,11 @@ faults, the request log, and requests Cloudflare has no route for."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,7 +19,7 @@ from emulators.cloudflare import CloudflareEmulator
 from emulators.cloudflare.s3 import S3Objects
 from emulators.faults import Fault
 from tests.support.cloudflare_api import ACCOUNT, TOKEN, ZONE_ID, ZONE_NAME, fail_on_unknown, new_emulator
-from tests.support.servers import s3_client
+from tests.support.servers import free_port, s3_client
 
 BUCKETS = f"/accounts/{ACCOUNT}/r2/buckets"
 TOKENS = f"/accounts/{ACCOUNT}/tokens"
@@ -23,6 +27,7 @@ RECORDS = f"/zones/{ZONE_ID}/dns_records"
 ITEM_WRITE = "2efd5506f9c8494dacb1fa10a3e7d5b6"
 ITEM_READ = "6a018a9f2fc74eb6b293b0c548f38b39"
 EU = {"cf-r2-jurisdiction": "eu"}
+REPO = Path(__file__).resolve().parents[2]
 
 
 def client(emulator: CloudflareEmulator) -> httpx.Client:
@@ -602,3 +607,21 @@ def test_known_requests_do_not_fail_the_test(cf):
     new_bucket(http, "alex-t1")
     refused(http.get(f"{BUCKETS}/nothing-here"), 404, 10006)  # an error answer, but a route Cloudflare has
     fail_on_unknown(emulator)
+
+
+# -- `python -m emulators.cloudflare` ---------------------------------------------------------------------
+def test_main_module_serves_until_interrupted():
+    port = free_port()
+    command = [sys.executable, "-m", "emulators.cloudflare", "--port", str(port), "--token", TOKEN]
+    command += ["--account", ACCOUNT, "--zone", f"{ZONE_ID}={ZONE_NAME}"]
+    with subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            url = f"http://127.0.0.1:{port}/client/v4"
+            assert url in proc.stdout.readline()
+            with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+                assert new_record(http, name="www")["name"] == f"www.{ZONE_NAME}"
+                assert ok(http.get(BUCKETS))["buckets"] == []
+        finally:
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=10) == 0
