@@ -80,6 +80,11 @@ class CloudflareEmulator(ThreadedService):
         with self.world.lock:
             self.world.usage = dict(samples)
 
+    def use_token(self, token_id: str) -> None:
+        """The token authenticated a request now (on R2's S3 side, say): Cloudflare sets its `last_used_on`."""
+        with self.world.lock:
+            self.world.tokens[token_id].last_used_on = self.world.now()
+
     def inject(self, fault: Fault) -> None:
         self._faults.add(fault)
 

@@ -92,6 +92,8 @@ def test_up_preview_refresh_update_destroy_with_the_real_provider(ws, cloudflare
     assert sorted(r.route or "" for r in cf.requests) == sorted(
         ["r2.buckets.get", "tokens.get", "r2.cors.get", "r2.lifecycle.get", "dns.records.get", "dns.records.get"]
     )
+    cf.use_token(token_id)  # the tenant's app used its credentials: only an output moves (`lastUsedOn`)
+    ws.pulumi("preview", "--stack", STACK, "--refresh", "--expect-no-changes", "--non-interactive").check()
 
     cf.reset_log()
     ws.write_config(STACK, settings(cf, ["t1"], extraOrigin="https://books.example.net", tokenNameSuffix="-v2"))

@@ -345,7 +345,7 @@ def test_a_tokens_value_is_answered_once_only(cf):
 
 
 def test_token_get_update_delete_and_not_found(still_cf):
-    clock, _, http = still_cf
+    clock, emulator, http = still_cf
     created = new_token(http)
     token_id = created["id"]
     clock.advance(90)
@@ -355,6 +355,11 @@ def test_token_get_update_delete_and_not_found(still_cf):
     assert updated["name"] == "renamed" and updated["status"] == "disabled"
     assert updated["issued_on"] == created["issued_on"] != updated["modified_on"]
     assert updated["policies"][0]["resources"] == policy()["resources"]
+    assert "last_used_on" not in updated
+    clock.advance(30)
+    emulator.use_token(token_id)
+    used = ok(http.get(f"{TOKENS}/{token_id}"))
+    assert used["last_used_on"] > updated["modified_on"]
     assert ok(http.delete(f"{TOKENS}/{token_id}")) == {"id": token_id}
     refused(http.get(f"{TOKENS}/{token_id}"), 404, 1000)
     refused(http.put(f"{TOKENS}/{token_id}", json={"name": "x", "policies": [policy()]}), 404, 1000)
