@@ -10,8 +10,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "image" / "signup" / "Dockerfile"
-_PROJECT = ("signup", "tenants", "billing", "scripts", "components", "emulators")
-_PACKAGES = ("stripe", "yaml", "httpx", "requests")
+_PROJECT = ("signup", "public_http", "tenants", "billing", "scripts", "components", "emulators")
+_PACKAGES = ("stripe", "yaml", "httpx", "requests", "starlette", "uvicorn", "h11", "jinja2")
+_PINNED = ("stripe", "PyYAML", "httpx", "starlette", "uvicorn", "h11", "jinja2")
 
 
 def imported() -> tuple[set[str], set[str]]:
@@ -61,9 +62,9 @@ def test_signup_imports_no_pulumi_and_no_emulator():
 def test_the_image_installs_the_projects_pins_only_and_runs_unprivileged():
     text = DOCKERFILE.read_text(encoding="utf-8")
     assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11-slim", text, re.M)
-    assert "grep -E '^(stripe|PyYAML|httpx)=='" in text and "requirements.txt" in text
+    assert f"grep -E '^({'|'.join(_PINNED)})=='" in text and "requirements.txt" in text
     pins = (ROOT / "requirements.txt").read_text(encoding="utf-8")
-    for name in ("stripe", "PyYAML", "httpx"):
+    for name in _PINNED:
         assert re.search(rf"^{name}==", pins, re.M), name
     users = re.findall(r"^USER (\S+)", text, re.M)
     assert users and users[-1].split(":")[0] not in ("0", "root")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from signup.app import RateLimits, client_address
+from public_http.clients import client_address
+from signup.app import RateLimits
 from signup.ratelimit import RateLimiter
 from tests.signup.conftest import Site
 

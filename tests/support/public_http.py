@@ -1,0 +1,87 @@
+"""A public_http server in a thread, and raw-socket clients for it (other loopback addresses included).
+
+Every 127.x.y.z address is the loopback on Linux: a client bound to 127.0.0.2 is another address to
+the server's per-address limits, and its traffic never leaves the machine.
+
+    with running(make_server(app)) as server:
+        assert status_of(exchange(server.port, b"GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")) == 200
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from public_http.server import PublicServer
+
+WAIT_S = 10.0
+
+
+@contextmanager
+def running(server: PublicServer) -> Iterator[PublicServer]:
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    assert server.ready.wait(WAIT_S), "the server did not start"
+    try:
+        yield server
+    finally:
+        server.stop()
+        thread.join(WAIT_S + server.limits.shutdown_s)
+
+
+def connect(port: int, source: str = "127.0.0.1", timeout: float = WAIT_S) -> socket.socket:
+    """A TCP connection to 127.0.0.1:port from `source` (any 127.x.y.z)."""
+    return socket.create_connection(("127.0.0.1", port), timeout=timeout, source_address=(source, 0))
+
+
+def read_answer(sock: socket.socket) -> bytes:
+    """One answer: its head and as many body bytes as its Content-Length says (everything until the
+    server closes when it sends none), or what arrived before the server closed or the socket timed out."""
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+            head, found, body = data.partition(b"\r\n\r\n")
+            if found:
+                length = _content_length(head)
+                if length is not None and len(body) >= length:
+                    break
+    except (TimeoutError, ConnectionResetError):
+        pass
+    return data
+
+
+def _content_length(head: bytes) -> int | None:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value.strip())
+    return None
+
+
+def exchange(port: int, raw: bytes, source: str = "127.0.0.1") -> str:
+    """Sends raw bytes and returns the first answer (uvicorn takes a half-close for a hang-up, so the
+    sending side stays open)."""
+    with connect(port, source) as sock:
+        sock.sendall(raw)
+        return read_answer(sock).decode("utf-8", "replace")
+
+
+def request(
+    port: int, method: str, target: str, headers: str = "", body: bytes = b"", source: str = "127.0.0.1"
+) -> str:
+    """One HTTP/1.1 request with Connection: close (and Content-Length when there is a body)."""
+    length = f"Content-Length: {len(body)}\r\n" if body or method == "POST" else ""
+    head = f"{method} {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{length}{headers}\r\n"
+    return exchange(port, head.encode("latin-1") + body, source)
+
+
+def status_of(answer: str) -> int:
+    assert answer.startswith("HTTP/1."), repr(answer[:200])
+    return int(answer.split()[1])
+
+
+def body_of(answer: str) -> str:
+    return answer.split("\r\n\r\n", 1)[1] if "\r\n\r\n" in answer else ""
