@@ -28,6 +28,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from public_http.clients import client_address, client_key
 
 BODY_TIMEOUT_S = 10.0
+# The request line and headers together. h11 enforces its cap only on a head still incomplete after a read,
+# so a bigger one that arrives in one read would pass: the guard measures the parsed head too.
+MAX_HEAD_BYTES = 16 * 1024
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _MAX_DIGITS = 12
 _VERSIONS = frozenset({"1.0", "1.1"})
@@ -101,12 +104,14 @@ class RequestGuard:
         *,
         name: str,
         body_timeout_s: float = BODY_TIMEOUT_S,
+        max_head_bytes: int = MAX_HEAD_BYTES,
     ) -> None:
         self.app = app
         self.pools = {pool.name: pool for pool in pools}
         self.pool_of = pool_of
         self.name = name
         self.body_timeout_s = body_timeout_s
+        self.max_head_bytes = max_head_bytes
         self.slots = Slots()
 
     def _log(self, message: str) -> None:
@@ -122,9 +127,10 @@ class RequestGuard:
         pool = self.pools[self.pool_of(scope["path"])]
         route = f'{client} "{scope["method"]} {scope["raw_path"].decode("ascii", "replace")}"'
         answer = _Answer(send)
-        if scope.get("http_version") not in _VERSIONS:  # h11 parses any digit.digit; only 1.x is HTTP/1
-            await answer.error(400, "unsupported HTTP version", close=True)
-            self._log(f"{route} 400 (HTTP/{scope.get('http_version')})")
+        bad_head = self._bad_head(scope)
+        if bad_head is not None:
+            await answer.error(bad_head.status, str(bad_head), close=True)
+            self._log(f"{route} {bad_head.status} ({bad_head})")
             return
         refused = self.slots.take(pool, client)
         if refused is not None:
@@ -143,6 +149,15 @@ class RequestGuard:
         finally:
             self.slots.give_back(pool, client)
         self._log(f"{route} {answer.status}")
+
+    def _bad_head(self, scope: Scope) -> _Refusal | None:
+        if scope.get("http_version") not in _VERSIONS:  # h11 parses any digit.digit; only 1.x is HTTP/1
+            return _Refusal(400, f"unsupported HTTP version {scope.get('http_version')}")
+        size = len(scope["raw_path"]) + len(scope["query_string"])
+        size += sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+        if size > self.max_head_bytes:
+            return _Refusal(431, f"request head over {self.max_head_bytes} bytes")
+        return None
 
     async def _serve(
         self, scope: Scope, receive: Receive, answer: _Answer, headers: dict[str, str], pool: Pool

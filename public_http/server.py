@@ -31,6 +31,7 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from public_http.clients import client_key
+from public_http.guard import MAX_HEAD_BYTES
 
 _LOGGER = "uvicorn.error"
 
@@ -45,7 +46,7 @@ class ServerLimits:
     peer_connections: int = 128
     head_timeout_s: float = 10.0  # the whole request line and headers, from connect or the previous answer
     keep_alive_s: int = 5  # uvicorn's timeout_keep_alive: an idle kept-alive connection is closed
-    max_head_bytes: int = 16 * 1024  # h11's cap on the request line and headers; 400 beyond
+    max_head_bytes: int = MAX_HEAD_BYTES  # h11's cap on a head still arriving (400 beyond); the guard's on any
     backlog: int = 128
     shutdown_s: float = 10.0  # requests still running at shutdown get this long
 
@@ -215,6 +216,7 @@ class PublicServer:
     as OSError, ValueError, OverflowError or TypeError, and port 0 is known at once)."""
 
     def __init__(self, app: Any, host: str, port: int, limits: ServerLimits, name: str) -> None:
+        self.app = app
         self.limits = limits
         self.peers = PeerTable(limits.peer_connections)
         protocol = type("Protocol", (GuardedProtocol,), {"limits": limits, "peers": self.peers})

@@ -5,8 +5,8 @@ Checkout Session, 303 to Stripe), `GET /welcome?session_id=`, `GET /api/ready?se
 `POST /stripe/webhook`, `GET /_signup/health`, and the page's own script and style under `/_signup/`.
 
 The HTTP stack is public_http's: uvicorn's parser and timeouts, a per-address connection cap and a
-request-head deadline, and the guard's request slots in three pools that never share (the webhook,
-the public pages and form, health) and its body rules (Content-Length, size, deadline). What stays
+request-head deadline, and the guard's request slots in four pools that never share (the webhook, the
+form, the other pages, health) and its body rules (Content-Length, size, deadline). What stays
 here are the site's own rules: the shape of the query and the form, the form's content type, the
 webhook's signature, and the rate limits per client and per route.
 """
@@ -59,6 +59,7 @@ PROBE_TIMEOUT_S = 3.0
 _JSON = "application/json"
 _HTML = "text/html; charset=utf-8"
 WEBHOOK_PATH = "/stripe/webhook"
+FORM_PATH = "/signup"
 HEALTH_PATH = "/_signup/health"
 
 
@@ -96,11 +97,11 @@ def _bad_text(value: str, limit: int) -> bool:
 
 
 def fields(text: str) -> dict[str, list[str]] | None:
-    """The fields of a query string or form body (percent-escapes as UTF-8, a bad one as U+FFFD), or None
-    when it holds more than MAX_FIELDS."""
+    """The fields of a query string or form body, percent-escapes read as UTF-8; None when it holds more
+    than MAX_FIELDS or an escape that is not UTF-8 (no username, email or plan has one)."""
     try:
-        return parse_qs(text, keep_blank_values=True, max_num_fields=MAX_FIELDS, errors="replace")
-    except ValueError:
+        return parse_qs(text, keep_blank_values=True, max_num_fields=MAX_FIELDS, errors="strict")
+    except ValueError:  # UnicodeDecodeError is one
         return None
 
 
@@ -136,18 +137,24 @@ Probe = Callable[[str], bool]
 
 @dataclass(frozen=True)
 class SitePools:
-    """The guard's pools (public_http/guard.py): the webhook, the public routes and health never share."""
+    """The guard's pools (public_http/guard.py). None shares another's slots: slow or flooding form posts
+    never take the pages' slots, and neither ever takes the webhook's."""
 
-    # Stripe delivers a few events at a time from a dozen addresses.
+    # Stripe delivers a few events at a time, from a dozen addresses.
     webhook: Pool = Pool("webhook", total=32, per_client=8, max_body=MAX_EVENT_BYTES)
-    # Below the thread pool (40) that runs the routes that call Stripe; a browser opens at most 6.
-    public: Pool = Pool("public", total=32, per_client=8, max_body=MAX_FORM)
+    # POST /signup, the one public route with a body: a sign-up is one post, a retry or two.
+    form: Pool = Pool("form", total=16, per_client=4, max_body=MAX_FORM)
+    # Every other public route: a browser opens at most 6 connections, the welcome page polls /api/ready.
+    pages: Pool = Pool("pages", total=64, per_client=8)
     health: Pool = Pool("health", total=4, per_client=4)
 
     def of(self, path: str) -> str:
-        if path == WEBHOOK_PATH:
-            return self.webhook.name
-        return self.health.name if path == HEALTH_PATH else self.public.name
+        named = {WEBHOOK_PATH: self.webhook.name, FORM_PATH: self.form.name, HEALTH_PATH: self.health.name}
+        return named.get(path, self.pages.name)
+
+    @property
+    def all(self) -> tuple[Pool, ...]:
+        return (self.webhook, self.form, self.pages, self.health)
 
 
 def http_probe(template: str, domain: str) -> Probe:
@@ -267,7 +274,7 @@ class SignupApp:
         if kind.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
             return _message(415, "Not a form", "Send the signup form.")
         try:
-            form = fields(call.body.decode("utf-8"))
+            form = fields(call.body.decode("ascii"))  # a form is percent-encoded: its bytes are ASCII
         except UnicodeDecodeError:
             form = None
         if form is None:
@@ -399,8 +406,8 @@ def asgi_app(app: SignupApp, *, pools: SitePools = SitePools(), body_timeout_s: 
             query = fields(request.scope["query_string"].decode("latin-1"))
             if query is None:
                 if api:
-                    return _json(400, {"error": "too many query parameters"})
-                return _message(400, "Not a page", "This address holds too many parameters.")
+                    return _json(400, {"error": "too many query parameters, or one that is not UTF-8"})
+                return _message(400, "Not a page", "This address holds too many parameters, or a garbled one.")
             peer = request.client.host if request.client else ""
             headers = dict(request.headers)
             call = Call(query, body, headers, client_address(headers, peer))
@@ -427,7 +434,7 @@ def asgi_app(app: SignupApp, *, pools: SitePools = SitePools(), body_timeout_s: 
         routes=[
             route("/", "page", app.index),
             route("/api/available", "available", app.available, api=True),
-            route("/signup", "signup", app.signup, method="POST"),
+            route(FORM_PATH, "signup", app.signup, method="POST"),
             route("/welcome", "page", app.welcome),
             route("/api/ready", "page", app.ready, api=True),
             Route(WEBHOOK_PATH, webhook, methods=["POST"]),
@@ -437,8 +444,7 @@ def asgi_app(app: SignupApp, *, pools: SitePools = SitePools(), body_timeout_s: 
         ],
         exception_handlers={404: _not_found, 405: _not_allowed},
     )
-    all_pools = (pools.webhook, pools.public, pools.health)
-    return RequestGuard(site, all_pools, pools.of, name="signup", body_timeout_s=body_timeout_s)
+    return RequestGuard(site, pools.all, pools.of, name="signup", body_timeout_s=body_timeout_s)
 
 
 SERVER_LIMITS = DEFAULT_LIMITS

@@ -16,11 +16,10 @@ import stripe
 
 from billing.report import Report, RunSummary
 from billing.webhook import WebhookHandler
-from public_http.guard import Pool
 from public_http.server import PublicServer, ServerLimits
 from scripts.stripe_webhook import POOL, main, make_server
 from tests.billing.support import API_KEY
-from tests.support.public_http import connect, exchange, running, status_of
+from tests.support.public_http import connect, exchange, first_status, running, status_of, trickle_bodies
 
 SECRET = "whsec_hardening_fixture"
 TIMEOUT = 0.5
@@ -40,12 +39,15 @@ class Syncs:
 
 
 def serve(
-    limits: ServerLimits, pool: Pool | None = None, syncs: Syncs | None = None, debounce_s: float = 0.0
+    limits: ServerLimits,
+    syncs: Syncs | None = None,
+    debounce_s: float = 0.0,
+    body_timeout_s: float = TIMEOUT,
 ) -> Iterator[tuple[PublicServer, Syncs, WebhookHandler]]:
     syncs = syncs or Syncs()
     handler = WebhookHandler(SECRET, syncs, debounce_s=debounce_s)
     syncs.handler = handler
-    with running(make_server(handler, limits=limits, body_timeout_s=TIMEOUT, pool=pool or POOL)) as server:
+    with running(make_server(handler, limits=limits, body_timeout_s=body_timeout_s, pool=POOL)) as server:
         yield server, syncs, handler
     handler.close()
 
@@ -159,35 +161,20 @@ def test_webhook_server_caps_connections_per_address_and_serves_the_others(serve
     assert valid_get(srv, "127.0.0.2") == 405
 
 
-def slow_bodies(port: int, sources: list[str], path: str = "/webhook") -> list[socket.socket]:
-    """One connection per source that sends its head and one byte of a 100-byte body, then trickles."""
-    held = []
-    for source in sources:
-        sock = connect(port, source)
-        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{{".encode())
-        held.append(sock)
-    return held
-
-
-def first_status(sock: socket.socket) -> int:
-    sock.settimeout(5)
-    return status_of(sock.recv(65536).decode("latin-1"))
-
-
 def test_webhook_server_survives_32_slow_bodies_from_one_address():
     """Each one-byte body holds a request slot until its deadline: one address gets 8, the rest 429 at once,
-    and a signed event from anywhere else is acknowledged meanwhile."""
-    pool = Pool("webhook", total=32, per_client=8, max_body=1024 * 1024)
+    and a signed event from anywhere else is acknowledged meanwhile (before: 503 for as long as they trickle)."""
     limits = ServerLimits(head_timeout_s=3.0, max_connections=128, peer_connections=64, shutdown_s=1.0)
-    for srv, syncs, handler in serve(limits, pool):
-        held = slow_bodies(srv.port, ["127.0.0.2"] * 32)
+    for srv, syncs, handler in serve(limits, body_timeout_s=2.0):
+        slots = srv.app.slots
+        held = trickle_bodies(srv.port, ["127.0.0.2"] * 32, "/webhook")
         try:
-            refused = [first_status(sock) for sock in held[8:]]
-            assert refused == [429] * 24
+            assert slots.wait_for(lambda s: s.in_use("webhook") == POOL.per_client, 5)
             body = json.dumps({"id": "evt_during", "type": "customer.updated"}).encode()
-            started = time.monotonic()
             assert status_of(exchange(srv.port, signed_post(body))) == 200
-            assert time.monotonic() - started < 1.0
+            # answered while the slow bodies held their slots (the answer's own slot is given back just after)
+            assert slots.wait_for(lambda s: s.in_use("webhook") == POOL.per_client, 5)
+            assert sorted(first_status(sock) for sock in held) == [408] * 8 + [429] * 24
             assert handler.runs.wait_runs(1, 5) and syncs.calls == 1
         finally:
             for sock in held:
@@ -196,7 +183,7 @@ def test_webhook_server_survives_32_slow_bodies_from_one_address():
 
 def test_webhook_server_answers_408_to_a_body_that_does_not_arrive_in_time(server):
     srv, _ = server
-    (sock,) = slow_bodies(srv.port, ["127.0.0.3"])
+    (sock,) = trickle_bodies(srv.port, ["127.0.0.3"], "/webhook")
     with sock:
         started = time.monotonic()
         assert first_status(sock) == 408
@@ -246,8 +233,9 @@ MALFORMED_FRAMING = {
     "chunked": (head("Transfer-Encoding: chunked\r\n", b"2\r\n{}\r\n0\r\n\r\n"), 411),
     "chunked with length": (head("Transfer-Encoding: chunked\r\nContent-Length: 2\r\n", b"{}"), 411),
     "gzip transfer coding": (head("Transfer-Encoding: gzip\r\n", b"{}"), 400),
-    "header line too long": (head(f"X-Long: {'a' * 70000}\r\nContent-Length: 0\r\n"), 400),
-    "too many headers": (head("".join(f"X-{i}: v\r\n" for i in range(2000)) + "Content-Length: 0\r\n"), 400),
+    # h11 refuses a head a read leaves incomplete past 16 KiB (400), the guard one that came whole (431)
+    "header line too long": (head(f"X-Long: {'a' * 70000}\r\nContent-Length: 0\r\n"), (400, 431)),
+    "too many headers": (head("".join(f"X-{i}: v\r\n" for i in range(2000)) + "Content-Length: 0\r\n"), (400, 431)),
     "request line garbage": (b"POST /webhook HTTP/1.1 \x00\x01 extra\r\n\r\n", 400),
     "bad HTTP version": (b"POST /webhook HTTP/1.x\r\n\r\n", 400),
     "unknown HTTP version": (b"POST /webhook HTTP/9.9\r\n\r\n", 400),
@@ -269,7 +257,7 @@ MALFORMED_FRAMING = {
 @pytest.mark.parametrize(("raw", "status"), MALFORMED_FRAMING.values(), ids=MALFORMED_FRAMING.keys())
 def test_webhook_server_answers_malformed_framing_with_an_http_error(server, capfd, raw, status):
     srv, syncs = server
-    assert status_of(exchange(srv.port, raw)) == status
+    assert status_of(exchange(srv.port, raw)) in (status if isinstance(status, tuple) else (status,))
     assert syncs.calls == 0
     assert "Traceback" not in capfd.readouterr().err
     assert valid_get(srv) == 405  # and it still serves

@@ -78,6 +78,32 @@ def request(
     return exchange(port, head.encode("latin-1") + body, source)
 
 
+def trickle_bodies(port: int, sources: list[str], path: str, headers: str = "") -> list[socket.socket]:
+    """One connection per source that sends a whole head announcing 100 bytes of body, and one byte of it."""
+    held = []
+    for source in sources:
+        sock = connect(port, source)
+        head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n{headers}\r\n{{"
+        sock.sendall(head.encode("latin-1"))
+        held.append(sock)
+    return held
+
+
+def trickle_heads(port: int, sources: list[str], path: str) -> list[socket.socket]:
+    """One connection per source that sends the start of a request head, and no more."""
+    held = []
+    for source in sources:
+        sock = connect(port, source)
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nX-Slow: a".encode("latin-1"))
+        held.append(sock)
+    return held
+
+
+def first_status(sock: socket.socket) -> int:
+    """The status of the first answer on a connection (blocks until one comes, or the socket's timeout)."""
+    return status_of(read_answer(sock).decode("latin-1"))
+
+
 def status_of(answer: str) -> int:
     assert answer.startswith("HTTP/1."), repr(answer[:200])
     return int(answer.split()[1])
