@@ -33,6 +33,7 @@ from public_http.guard import BODY_TIMEOUT_S, Pool, RequestGuard
 from public_http.server import DEFAULT_LIMITS, PublicServer, ServerLimits
 from public_http.server import make_server as make_public_server
 from scripts import cli
+from scripts.stripe_sync import free_limits
 
 SECRET_ENV = "STRIPE_WEBHOOK_SECRET"
 MAX_BODY = MAX_EVENT_BYTES
@@ -112,7 +113,8 @@ def _body(argv: Sequence[str] | None) -> int:
     key = cli.stripe_api_key()
     base = cli.stripe_api_base(args)
     client = make_client(key, api_base=base)
-    settings = SyncSettings(roster=target.roster, plans=target.plans, grace_days=args.grace_days)
+    free = free_limits(target.config)
+    settings = SyncSettings(roster=target.roster, plans=target.plans, grace_days=args.grace_days, free=free)
 
     def sync() -> RunSummary:
         return run_sync(settings, client, datetime.now(UTC), secret=key)
