@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import socket
 import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any, ClassVar
 
 import h11
@@ -189,6 +191,13 @@ def _quiet_uvicorn(name: str) -> None:
         logger.propagate = False
 
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _stopped(_signal: int, _frame: FrameType | None) -> None:
+    """The handler uvicorn re-raises a stop signal to, once it has stopped: nothing more to do."""
+
+
 class _Server(uvicorn.Server):
     def __init__(self, config: uvicorn.Config) -> None:
         super().__init__(config)
@@ -250,11 +259,18 @@ class PublicServer:
         return self._server.ready
 
     def serve_forever(self) -> None:
-        """Serves until stop() (or SIGINT/SIGTERM when run on the main thread)."""
+        """Serves until stop(), or SIGINT/SIGTERM when run on the main thread: uvicorn then finishes the
+        requests in flight (at most `shutdown_s`) and returns, and so does this."""
+        main = threading.current_thread() is threading.main_thread()
+        # uvicorn raises the signal again once it has stopped, for the handler it found: a no-op one, so
+        # that a stop asked for is a normal return (exit 0), not a death by signal.
+        previous = {sig: signal.signal(sig, _stopped) for sig in _STOP_SIGNALS} if main else {}
         try:
             self._server.run(sockets=[self.socket])
         finally:
             self.socket.close()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def stop(self) -> None:
         self._server.should_exit = True

@@ -140,8 +140,9 @@ class SitePools:
     """The guard's pools (public_http/guard.py). None shares another's slots: slow or flooding form posts
     never take the pages' slots, and neither ever takes the webhook's."""
 
-    # Stripe delivers a few events at a time, from a dozen addresses.
-    webhook: Pool = Pool("webhook", total=32, per_client=8, max_body=MAX_EVENT_BYTES)
+    # Stripe delivers a few events at a time, from a dozen addresses; 64 bodies of at most 1 MiB each is the
+    # most the pool buffers at once.
+    webhook: Pool = Pool("webhook", total=64, per_client=8, max_body=MAX_EVENT_BYTES)
     # POST /signup, the one public route with a body: a sign-up is one post, a retry or two.
     form: Pool = Pool("form", total=16, per_client=4, max_body=MAX_FORM)
     # Every other public route: a browser opens at most 6 connections, the welcome page polls /api/ready.

@@ -111,3 +111,31 @@ def status_of(answer: str) -> int:
 
 def body_of(answer: str) -> str:
     return answer.split("\r\n\r\n", 1)[1] if "\r\n\r\n" in answer else ""
+
+
+def parser_cases(path: str) -> dict[str, tuple[bytes, int]]:
+    """Bad requests uvicorn's h11 parser answers itself (400), whatever the app behind it, against `path`."""
+    get = f"GET {path}"
+    return {
+        "request line garbage": (f"{get} HTTP/1.1 \x00\x01 extra\r\n\r\n".encode("latin-1"), 400),
+        "request line without a version": (f"{get}\r\n\r\n".encode(), 400),
+        "bad HTTP version": (f"{get} HTTP/1.x\r\nHost: x\r\n\r\n".encode(), 400),
+        "no Host": (f"{get} HTTP/1.1\r\n\r\n".encode(), 400),
+        "two Hosts": (f"{get} HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n".encode(), 400),
+        "space in a header name": (f"{get} HTTP/1.1\r\nHost: x\r\nBad Header: v\r\n\r\n".encode(), 400),
+        "NUL in a header value": (f"{get} HTTP/1.1\r\nHost: x\r\nX: a\x00b\r\n\r\n".encode("latin-1"), 400),
+        "raw UTF-8 in the target": (f"{get}?\u00e9 HTTP/1.1\r\nHost: x\r\n\r\n".encode(), 400),
+        "raw Latin-1 in the target": (f"{get}?\u00e9 HTTP/1.1\r\nHost: x\r\n\r\n".encode("latin-1"), 400),
+    }
+
+
+def guard_cases(path: str) -> dict[str, tuple[bytes, int]]:
+    """Bad requests public_http's guard answers (400 for a version that is not HTTP/1.x), against `path`."""
+    get = f"GET {path}"
+    return {
+        "unknown HTTP version": (f"{get} HTTP/9.9\r\nHost: x\r\n\r\n".encode(), 400),
+        "HTTP/2 on HTTP/1": (f"{get} HTTP/2.0\r\nHost: x\r\n\r\n".encode(), 400),
+        "CONNECT": (b"CONNECT elsewhere:443 HTTP/1.1\r\nHost: x\r\n\r\n", 404),
+        "absolute-form target": (b"GET http://elsewhere/ HTTP/1.1\r\nHost: x\r\n\r\n", 404),
+        "asterisk-form target": (b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 404),
+    }
