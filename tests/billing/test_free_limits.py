@@ -225,3 +225,14 @@ def test_zero_free_libraries_a_day_makes_none(account, roster):
     free_signup(account.world, "hopeful", "hopeful@example.org")
     summary = sync(account, roster, free=FreeLimits(per_email=1, per_day=0))
     assert stripe_usernames(roster) == [] and summary.report.count("pending") == 1
+
+
+def test_sign_ups_from_days_the_sync_missed_still_count_against_the_day_they_are_made(account, roster):
+    """A burst from yesterday, synced today in two runs: the ceiling counts libraries made today, not
+    customers created today, or every run would add another day's worth."""
+    limits = FreeLimits(per_email=1, per_day=2)
+    for n in range(6):
+        free_signup(account.world, f"late{n}", f"late{n}@example.org", day="2026-11-25", minute=n)
+    sync(account, roster, free=limits)
+    sync(account, roster, free=limits)
+    assert stripe_usernames(roster) == ["late0", "late1"]
