@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 
 from billing.decide import Verdict, decide
+from billing.free_limits import FreeLimits, email_identity, refused_message, waiting_message
 from billing.report import Change, ChangeKind, LostClaim, Notice, NoticeKind, Report
 from billing.snapshot import USERNAME_KEY, Snapshot, StripeCustomer
 from billing.tenant_ids import tenant_id_for_customer
@@ -43,7 +44,14 @@ _KIND_ORDER: tuple[ChangeKind, ...] = (
 class _Run:
     """The state of one reconcile: the roster being built and the report being filled."""
 
-    def __init__(self, roster: Sequence[RosterEntry], today: date, grace_days: int, plans: Mapping[str, Plan]) -> None:
+    def __init__(
+        self,
+        roster: Sequence[RosterEntry],
+        today: date,
+        grace_days: int,
+        plans: Mapping[str, Plan],
+        free: FreeLimits | None,
+    ) -> None:
         self.original = {t.id: t for t in roster}
         self.result = dict(self.original)
         self.today = today
@@ -53,6 +61,17 @@ class _Run:
         self.renames: list[tuple[str, str, str]] = []  # (tenant id, wanted username, customer)
         self.adds: list[RosterEntry] = []
         self.subscriptions: dict[str, str] = {}  # customer -> the subscription a planned add came from
+        self.free = free
+        self.free_held: dict[str, int] = {}  # email identity -> live free libraries in the rosters
+        self.free_today = 0  # free libraries made today (created_at), this run's included
+        self.free_new: dict[str, str] = {}  # customer of a planned free add -> its email identity
+
+    def count_free(self, tenant: RosterEntry) -> None:
+        """A live free library: one more for its email, and for today when it was made today."""
+        identity = email_identity(tenant.email)
+        self.free_held[identity] = self.free_held.get(identity, 0) + 1
+        if tenant.created_at == self.today:
+            self.free_today += 1
 
     def change(self, tenant: RosterEntry, kind: ChangeKind, detail: str) -> None:
         self.report.changes.append(Change(kind, tenant.id, tenant.username, tenant.stripe_customer or "", detail))
@@ -68,9 +87,11 @@ def reconcile(
     now: datetime,
     grace_days: int = DEFAULT_GRACE_DAYS,
     plans: Mapping[str, Plan],
+    free: FreeLimits | None = None,
 ) -> tuple[list[RosterEntry], Report]:
-    """The new roster (validated, sorted by id) and what changed; raises RosterError only on a bug."""
-    run = _Run(roster, now.date(), grace_days, plans)
+    """The new roster (validated, sorted by id) and what changed; raises RosterError only on a bug.
+    `free`: the limits on free libraries (billing.free_limits); None keeps none."""
+    run = _Run(roster, now.date(), grace_days, plans, free)
     run.report.subscriptions = len(snapshot.subscriptions)
     run.report.customers = len(snapshot.customers)
     owners: dict[str, list[RosterEntry]] = {}
@@ -102,9 +123,12 @@ def reconcile(
                 run.notice("pending", verdict.customer, None, f"{verdict.reason}; nothing provisioned yet")
         elif holders:
             _update(run, holders[0], verdict)
+            if verdict.kind == "live" and verdict.free:
+                run.count_free(run.result[holders[0].id])
         elif verdict.kind == "live":
             _plan_new(run, verdict)
         # An ended customer with no entry was never provisioned, or was already purged: nothing to do.
+    _limit_free(run)
     _assign_usernames(run)
     tenants = _settle(run)
     run.report.changes.sort(key=lambda c: (_KIND_ORDER.index(c.kind), c.tenant_id))
@@ -214,6 +238,8 @@ def _plan_new(run: _Run, verdict: Verdict) -> None:
     assert wanted is not None and verdict.plan is not None and verdict.state is not None
     if verdict.subscription is not None:
         run.subscriptions[customer] = verdict.subscription
+    if verdict.free:
+        run.free_new[customer] = email_identity(email)  # the stored form (tenants.emails), then folded
     run.adds.append(
         RosterEntry(
             id=tenant_id,
@@ -222,7 +248,9 @@ def _plan_new(run: _Run, verdict: Verdict) -> None:
             plan=verdict.plan,
             state=verdict.state,
             stripe_customer=customer,
-            created_at=verdict.created_on,
+            # A free library counts against the day it is made in (billing.free_limits), whenever its
+            # customer signed up; a paid one keeps the customer's creation date.
+            created_at=run.today if verdict.free else verdict.created_on,
         )
     )
 
@@ -235,6 +263,32 @@ def _email(verdict: Verdict) -> tuple[str | None, str]:
         return canonical_email(verdict.email), ""
     except EmailAddressError as exc:
         return None, str(exc)
+
+
+def _limit_free(run: _Run) -> None:
+    """Drops the planned free adds over the limits, oldest customer first, before any takes a username:
+    one over its email's limit is refused by name, one over the day's limit waits for a later day."""
+    limits = run.free
+    if limits is None:
+        return
+    kept: list[RosterEntry] = []
+    for tenant in run.adds:
+        customer = tenant.stripe_customer or ""
+        identity = run.free_new.get(customer)
+        if identity is None:
+            kept.append(tenant)
+            continue
+        held = run.free_held.get(identity, 0)
+        if held >= limits.per_email:
+            run.notice("skipped", customer, None, refused_message(tenant.username, held, limits))
+        elif run.free_today >= limits.per_day:
+            run.notice("pending", customer, None, waiting_message(tenant.username, limits))
+        else:
+            kept.append(tenant)
+            run.count_free(tenant)
+            continue
+        run.subscriptions.pop(customer, None)  # never a lost claim: it claimed nothing
+    run.adds = kept
 
 
 def _assign_usernames(run: _Run) -> None:

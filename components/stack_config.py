@@ -87,6 +87,9 @@ class StackConfig:
     capacity: int = 400
     # R2's S3 endpoint when it is not the account's own (tests/e2e and `make demo` point it at moto).
     r2_endpoint_override: str = ""
+    # Free sign-ups (billing/free_limits.py): live free libraries per email, free libraries made per UTC day.
+    free_per_email: int = 1
+    free_per_day: int = 25
 
     def app_name(self, tenant_id: str) -> str:
         return f"{self.app_prefix}-{tenant_id}"
@@ -198,6 +201,9 @@ def from_mapping(stack: str, values: Mapping[str, Any]) -> StackConfig:
     emails = _emails(values, problems)
     shards = _domain_shards(stack, values.get(ConfigKey.DOMAIN_SHARDS.qualified), problems)
     capacity = _capacity(values.get(ConfigKey.CAPACITY.qualified), problems)
+    per_email, per_day = "free libraries one email may hold", "free libraries made in one day"
+    free_per_email = _count(ConfigKey.FREE_PER_EMAIL, values, DEFAULT_FREE_PER_EMAIL, per_email, problems)
+    free_per_day = _count(ConfigKey.FREE_PER_DAY, values, DEFAULT_FREE_PER_DAY, per_day, problems)
     plans: dict[str, Plan] = {}
     try:
         plans = parse_plans(_maybe_yaml(values.get(ConfigKey.PLANS.qualified)))
@@ -228,6 +234,8 @@ def from_mapping(stack: str, values: Mapping[str, Any]) -> StackConfig:
         domain_shards=shards,
         capacity=capacity,
         r2_endpoint_override=str(r2_endpoint).rstrip("/"),
+        free_per_email=free_per_email,
+        free_per_day=free_per_day,
     )
 
 
@@ -262,19 +270,45 @@ def _domain_shards(stack: str, value: Any, problems: list[str]) -> tuple[str, ..
     return tuple(shards)
 
 
+def _whole(value: Any, low: int, high: int) -> int | None:
+    """A whole number from low to high, given as one or as its digits; None for anything else."""
+    number = value
+    if isinstance(value, str) and matches(re.compile(r"[0-9]{1,5}"), value):
+        number = int(value)
+    if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high:
+        return None
+    return number
+
+
 def _capacity(value: Any, problems: list[str]) -> int:
     key = ConfigKey.CAPACITY.qualified
     if value is None or value == "":
         return DEFAULT_CAPACITY
-    number = value
-    if isinstance(value, str) and matches(re.compile(r"[0-9]{1,4}"), value):
-        number = int(value)
-    if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= CAPACITY_MAX:
+    number = _whole(value, 1, CAPACITY_MAX)
+    if number is None:
         problems.append(
             f"{key}: expected a whole number of tenants from 1 to {CAPACITY_MAX} (a Cloudflare account holds "
             f"500 tokens, one per tenant, and the operator keeps some), got {_shown(value)}"
         )
         return DEFAULT_CAPACITY
+    return number
+
+
+DEFAULT_FREE_PER_EMAIL = 1
+# A shard holds 400 tenants: at 25 a day, a burst of free sign-ups takes weeks, not minutes, to fill one,
+# and the sync's report shows every day it was reached.
+DEFAULT_FREE_PER_DAY = 25
+FREE_MAX = 10_000
+
+
+def _count(key: ConfigKey, values: Mapping[str, Any], default: int, what: str, problems: list[str]) -> int:
+    value = values.get(key.qualified)
+    if value is None or value == "":
+        return default
+    number = _whole(value, 0, FREE_MAX)
+    if number is None:
+        problems.append(f"{key.qualified}: expected a whole number of {what} from 0 to {FREE_MAX}, got {_shown(value)}")
+        return default
     return number
 
 
