@@ -3,7 +3,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
-CODE := __main__.py components emulators tenants scripts billing signup bench tests
+CODE := __main__.py components emulators tenants scripts billing signup public_http bench tests
 
 .PHONY: setup tools companion engine plan test lint typecheck pytest bench demo
 

@@ -41,7 +41,7 @@ from tests.support.servers import start_moto
 
 DEFAULT_ACCOUNT_ID = "123456789012"  # moto's account for keys it does not know
 FLY_TOKEN = "bench-fly-token"
-CF_TOKEN = "bench-cf-token"
+CF_TOKEN = "bench-cf-token-0123456789abcdef0123456789ab"
 STACK = "dev"
 
 

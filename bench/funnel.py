@@ -30,13 +30,13 @@ from tempfile import TemporaryDirectory
 
 import requests
 import stripe
-from emulators.cloudflare.s3 import S3Objects
 
 from billing.stripe_source import PINNED_API_VERSION, make_client
 from billing.sync import SyncSettings, run_sync
 from components.smtp import SmtpSettings
 from components.stack_config import EmailSettings
 from emulators.cloudflare import CloudflareEmulator
+from emulators.cloudflare.s3 import S3Objects
 from emulators.fly import FlyEmulator
 from emulators.fly.speeds import REFERENCE
 from emulators.github import GitHubWorld
@@ -130,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
             rates=RateLimits(),
         )
         server = make_server(app, port=port)
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        serving = threading.Thread(target=server.serve_forever, daemon=True)
+        serving.start()
+        server.ready.wait(10)
         try:
             site = f"http://127.0.0.1:{port}"
             form = {"username": "benchreader", "email": "bench@example.org", "plan": "reader"}
@@ -169,8 +171,8 @@ def main(argv: list[str] | None = None) -> int:
                 marks["machine started, email sent"] = time.perf_counter()
             assert len(mailbox.received) == 1
         finally:
-            server.shutdown()
-            server.server_close()
+            server.stop()
+            serving.join(20)
             app.close()
     start = marks["checkout completed"]
     previous = start

@@ -51,6 +51,7 @@ class Verdict:
     email: str | None = None
     created_on: date | None = None
     deleted: bool = False
+    free: bool = False  # the winning subscription costs nothing (billing.free_limits)
 
 
 def to_date(timestamp: int | None) -> date | None:
@@ -116,6 +117,7 @@ def decide(customer: StripeCustomer, subscriptions: Sequence[StripeSubscription]
         state=TenantState.ACTIVE if key[0] == 3 else TenantState.SUSPENDED,
         subscription=sub.id,
         status=sub.status,
+        free=sub.free,
     )
 
 

@@ -16,16 +16,17 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 
 from billing.decide import Verdict, decide
+from billing.free_limits import FreeLimits, email_identity, refused_message, waiting_message
 from billing.report import Change, ChangeKind, LostClaim, Notice, NoticeKind, Report
 from billing.snapshot import USERNAME_KEY, Snapshot, StripeCustomer
 from billing.tenant_ids import tenant_id_for_customer
+from tenants.emails import EmailAddressError, canonical_email
 from tenants.inputs import matches, quote_value
 from tenants.plans import Plan, plan_rank
 from tenants.roster import (
     STRIPE_CUSTOMER_RE,
     RosterEntry,
     RosterError,
-    email_error,
     username_error,
     validate,
 )
@@ -43,7 +44,14 @@ _KIND_ORDER: tuple[ChangeKind, ...] = (
 class _Run:
     """The state of one reconcile: the roster being built and the report being filled."""
 
-    def __init__(self, roster: Sequence[RosterEntry], today: date, grace_days: int, plans: Mapping[str, Plan]) -> None:
+    def __init__(
+        self,
+        roster: Sequence[RosterEntry],
+        today: date,
+        grace_days: int,
+        plans: Mapping[str, Plan],
+        free: FreeLimits | None,
+    ) -> None:
         self.original = {t.id: t for t in roster}
         self.result = dict(self.original)
         self.today = today
@@ -53,6 +61,17 @@ class _Run:
         self.renames: list[tuple[str, str, str]] = []  # (tenant id, wanted username, customer)
         self.adds: list[RosterEntry] = []
         self.subscriptions: dict[str, str] = {}  # customer -> the subscription a planned add came from
+        self.free = free
+        self.free_held: dict[str, int] = {}  # email identity -> live free libraries in the rosters
+        self.free_today = 0  # free libraries made today (created_at), this run's included
+        self.free_new: dict[str, str] = {}  # customer of a planned free add -> its email identity
+
+    def count_free(self, tenant: RosterEntry) -> None:
+        """A live free library: one more for its email, and for today when it was made today."""
+        identity = email_identity(tenant.email)
+        self.free_held[identity] = self.free_held.get(identity, 0) + 1
+        if tenant.created_at == self.today:
+            self.free_today += 1
 
     def change(self, tenant: RosterEntry, kind: ChangeKind, detail: str) -> None:
         self.report.changes.append(Change(kind, tenant.id, tenant.username, tenant.stripe_customer or "", detail))
@@ -68,9 +87,11 @@ def reconcile(
     now: datetime,
     grace_days: int = DEFAULT_GRACE_DAYS,
     plans: Mapping[str, Plan],
+    free: FreeLimits | None = None,
 ) -> tuple[list[RosterEntry], Report]:
-    """The new roster (validated, sorted by id) and what changed; raises RosterError only on a bug."""
-    run = _Run(roster, now.date(), grace_days, plans)
+    """The new roster (validated, sorted by id) and what changed; raises RosterError only on a bug.
+    `free`: the limits on free libraries (billing.free_limits); None keeps none."""
+    run = _Run(roster, now.date(), grace_days, plans, free)
     run.report.subscriptions = len(snapshot.subscriptions)
     run.report.customers = len(snapshot.customers)
     owners: dict[str, list[RosterEntry]] = {}
@@ -102,9 +123,12 @@ def reconcile(
                 run.notice("pending", verdict.customer, None, f"{verdict.reason}; nothing provisioned yet")
         elif holders:
             _update(run, holders[0], verdict)
+            if verdict.kind == "live" and verdict.free:
+                run.count_free(run.result[holders[0].id])
         elif verdict.kind == "live":
             _plan_new(run, verdict)
         # An ended customer with no entry was never provisioned, or was already purged: nothing to do.
+    _limit_free(run)
     _assign_usernames(run)
     tenants = _settle(run)
     run.report.changes.sort(key=lambda c: (_KIND_ORDER.index(c.kind), c.tenant_id))
@@ -119,12 +143,13 @@ def _update(run: _Run, tenant: RosterEntry, verdict: Verdict) -> None:
         del run.result[tenant.id]
         return
     if not verdict.deleted:
-        if verdict.email is not None and email_error(verdict.email) is None:
-            if verdict.email != new.email:
-                run.change(new, "email", f"{new.email} -> {verdict.email}")
-                new = new.with_changes(email=verdict.email)
+        email, unusable = _email(verdict)
+        if email is not None:
+            if email != new.email:
+                run.change(new, "email", f"{new.email} -> {email}")
+                new = new.with_changes(email=email)
         else:
-            message = f"customer email {quote_value(verdict.email)} is not usable; keeping {tenant.email}"
+            message = f"customer email {quote_value(verdict.email)} is not usable ({unusable}); keeping {tenant.email}"
             run.notice("warning", verdict.customer, tenant.id, message)
     run.result[tenant.id] = new
     wanted = verdict.username
@@ -201,8 +226,10 @@ def _plan_new(run: _Run, verdict: Verdict) -> None:
         where = "" if wanted is None else f"metadata {USERNAME_KEY}: "
         run.notice("skipped", customer, None, f"not added: {where}{problem}")
         return
-    if verdict.email is None or email_error(verdict.email) is not None:
-        run.notice("skipped", customer, None, f"not added: customer email {quote_value(verdict.email)} is not usable")
+    email, email_problem = _email(verdict)
+    if email is None:
+        message = f"not added: customer email {quote_value(verdict.email)} is not usable ({email_problem})"
+        run.notice("skipped", customer, None, message)
         return
     tenant_id = tenant_id_for_customer(customer)
     if tenant_id in run.result:
@@ -211,17 +238,57 @@ def _plan_new(run: _Run, verdict: Verdict) -> None:
     assert wanted is not None and verdict.plan is not None and verdict.state is not None
     if verdict.subscription is not None:
         run.subscriptions[customer] = verdict.subscription
+    if verdict.free:
+        run.free_new[customer] = email_identity(email)  # the stored form (tenants.emails), then folded
     run.adds.append(
         RosterEntry(
             id=tenant_id,
             username=wanted,
-            email=verdict.email,
+            email=email,
             plan=verdict.plan,
             state=verdict.state,
             stripe_customer=customer,
-            created_at=verdict.created_on,
+            # A free library counts against the day it is made in (billing.free_limits), whenever its
+            # customer signed up; a paid one keeps the customer's creation date.
+            created_at=run.today if verdict.free else verdict.created_on,
         )
     )
+
+
+def _email(verdict: Verdict) -> tuple[str | None, str]:
+    """The customer's email in its stored form (tenants.emails), or None and why it cannot be used."""
+    if verdict.email is None:
+        return None, "none set"
+    try:
+        return canonical_email(verdict.email), ""
+    except EmailAddressError as exc:
+        return None, str(exc)
+
+
+def _limit_free(run: _Run) -> None:
+    """Drops the planned free adds over the limits, oldest customer first, before any takes a username:
+    one over its email's limit is refused by name, one over the day's limit waits for a later day."""
+    limits = run.free
+    if limits is None:
+        return
+    kept: list[RosterEntry] = []
+    for tenant in run.adds:
+        customer = tenant.stripe_customer or ""
+        identity = run.free_new.get(customer)
+        if identity is None:
+            kept.append(tenant)
+            continue
+        held = run.free_held.get(identity, 0)
+        if held >= limits.per_email:
+            run.notice("skipped", customer, None, refused_message(tenant.username, held, limits))
+        elif run.free_today >= limits.per_day:
+            run.notice("pending", customer, None, waiting_message(tenant.username, limits))
+        else:
+            kept.append(tenant)
+            run.count_free(tenant)
+            continue
+        run.subscriptions.pop(customer, None)  # never a lost claim: it claimed nothing
+    run.adds = kept
 
 
 def _assign_usernames(run: _Run) -> None:

@@ -30,6 +30,7 @@ class StripeSubscription:
     ended_at: int | None = None
     canceled_at: int | None = None
     username: str | None = None  # metadata[USERNAME_KEY], the mirror that survives customer deletion
+    free: bool = False  # every item's price is 0 (billing.free_limits)
 
 
 @dataclass

@@ -126,6 +126,8 @@ def _customer_of(
 def _plain_subscription(sub: stripe.Subscription, customer_id: str) -> StripeSubscription:
     items = sub["items"]
     keys = tuple(getattr(item.price, "lookup_key", None) for item in items.data)
+    # A metered or tiered price has no unit_amount: not free.
+    free = bool(items.data) and all(getattr(item.price, "unit_amount", None) == 0 for item in items.data)
     return StripeSubscription(
         id=sub.id,
         customer=customer_id,
@@ -135,6 +137,7 @@ def _plain_subscription(sub: stripe.Subscription, customer_id: str) -> StripeSub
         ended_at=getattr(sub, "ended_at", None),
         canceled_at=getattr(sub, "canceled_at", None),
         username=_metadata_value(getattr(sub, "metadata", None)),
+        free=free,
     )
 
 

@@ -17,6 +17,7 @@ import stripe
 
 from billing import name_taken
 from billing.claim_copy import copy_usernames
+from billing.free_limits import FreeLimits
 from billing.placement import ShardSpace, ShardUse, apply_to_report, place
 from billing.reconcile import DEFAULT_GRACE_DAYS, reconcile
 from billing.report import LostClaim, Notice, Report, RunSummary
@@ -48,6 +49,7 @@ class SyncSettings:
     grace_days: int = DEFAULT_GRACE_DAYS
     dry_run: bool = False
     retries: RetryPolicy = RetryPolicy()
+    free: FreeLimits | None = FreeLimits()  # billing.free_limits; None keeps no limit
 
 
 def run_sync(
@@ -67,7 +69,9 @@ def run_sync(
     try:
         current, text = read_roster(settings.roster, settings.plans)
         snapshot = _read_stripe(client, settings.retries, sleep)
-        tenants, report = reconcile(current, snapshot, now=now, grace_days=settings.grace_days, plans=settings.plans)
+        tenants, report = reconcile(
+            current, snapshot, now=now, grace_days=settings.grace_days, plans=settings.plans, free=settings.free
+        )
         # expected=text: a webhook run or a hand edit that landed while Stripe was being read is never undone.
         written = False if settings.dry_run else write_roster(settings.roster, tenants, settings.plans, expected=text)
     except (RosterError, StripeUnavailable, OSError) as exc:
@@ -121,6 +125,7 @@ class ShardSyncSettings:
     grace_days: int = DEFAULT_GRACE_DAYS
     dry_run: bool = False
     retries: RetryPolicy = RetryPolicy()
+    free: FreeLimits | None = FreeLimits()  # over every shard together (billing.free_limits)
 
 
 @dataclass(frozen=True)
@@ -204,7 +209,9 @@ def run_sync_shards(
             raise SyncError("the domain's shards do not fit together: " + "; ".join(overlaps))
         union = [tenant for _, tenants, _ in read for tenant in tenants]
         snapshot = _read_stripe(client, settings.retries, sleep)
-        result, report = reconcile(union, snapshot, now=now, grace_days=settings.grace_days, plans=settings.plans)
+        result, report = reconcile(
+            union, snapshot, now=now, grace_days=settings.grace_days, plans=settings.plans, free=settings.free
+        )
         spaces = [ShardSpace(shard.stack, shard.capacity, frozenset(t.id for t in ts)) for shard, ts, _ in read]
         placement = place(spaces, result)
         apply_to_report(placement, report)

@@ -24,6 +24,8 @@ class ConfigKey(StrEnum):
     EDGE_REGIONS = "edgeRegions"
     DOMAIN_SHARDS = "domainShards"
     CAPACITY = "capacity"
+    FREE_PER_EMAIL = "freeLibrariesPerEmail"
+    FREE_PER_DAY = "freeSignupsPerDay"
     SIGNUP_IMAGE = "signupImage"
     GITHUB_REPOSITORY = "githubRepository"
     STRIPE_RESTRICTED_KEY = "stripeRestrictedKey"
@@ -78,6 +80,8 @@ SCHEMA_KEYS: tuple[ConfigKey, ...] = (
 UNDECLARED_KEYS: tuple[ConfigKey, ...] = (
     ConfigKey.DOMAIN_SHARDS,
     ConfigKey.CAPACITY,
+    ConfigKey.FREE_PER_EMAIL,
+    ConfigKey.FREE_PER_DAY,
     ConfigKey.FLY_API_TOKEN,
     ConfigKey.PLANS,
     ConfigKey.ALERTS,
@@ -92,12 +96,16 @@ UNDECLARED_KEYS: tuple[ConfigKey, ...] = (
 )
 # Shards (components/shards.py): domainShards lists every tenant stack of the domain, the first hosting
 # the edge (one stack alone when absent); capacity caps this stack's tenants (default 400).
+# Free sign-ups (billing/free_limits.py), read by the Stripe sync: freeLibrariesPerEmail caps the live free
+# libraries of one email (default 1), freeSignupsPerDay the free libraries made in one UTC day (default 25).
 # The plain (non-secret) keys the program reads into StackConfig; secrets are read where they are used.
 SETTINGS_KEYS: tuple[ConfigKey, ...] = (
     *SCHEMA_KEYS,
     ConfigKey.PLANS,
     ConfigKey.DOMAIN_SHARDS,
     ConfigKey.CAPACITY,
+    ConfigKey.FREE_PER_EMAIL,
+    ConfigKey.FREE_PER_DAY,
     ConfigKey.SMTP,
     ConfigKey.BILLING_PORTAL_URL,
     ConfigKey.SUPPORT_EMAIL,

@@ -39,6 +39,10 @@ from tenants.states import TenantState
 
 EDGE_TYPE = f"{NAMESPACE}:edge:Edge"
 ROUTER_PORT = 8080
+# The router answers its health check on a port of its own that no service exposes: Fly's machine checks
+# connect to the machine directly, on the port the check names (docs/reference/fly-machines-api.md), while
+# the public port is all tenant hostnames (the map's size, digest and reload errors are the operator's).
+HEALTH_PORT = 8081
 HEALTH_PATH = "/_edge/health"
 
 
@@ -54,7 +58,7 @@ class CustomDomain:
 def edge_machine_config(settings: StackConfig, map_value: str, digest: str) -> dict[str, Any]:
     return {
         "image": settings.edge_image,
-        "env": {"PORT": str(ROUTER_PORT), "EDGE_MAP": MAP_PATH},
+        "env": {"PORT": str(ROUTER_PORT), "HEALTH_PORT": str(HEALTH_PORT), "EDGE_MAP": MAP_PATH},
         "guest": {"cpu_kind": "shared", "cpus": 1, "memory_mb": 256},
         "files": [{"guest_path": MAP_PATH, "raw_value": map_value}],
         "services": [
@@ -74,7 +78,7 @@ def edge_machine_config(settings: StackConfig, map_value: str, digest: str) -> d
         "checks": {
             "health": {
                 "type": "http",
-                "port": ROUTER_PORT,
+                "port": HEALTH_PORT,  # in no service: the check connects, the proxy never routes there
                 "method": "GET",
                 "path": HEALTH_PATH,
                 "interval": "10s",
@@ -104,6 +108,42 @@ def customer_dns_records(hostname: str, edge_app: str, certificate: Certificate)
             "apexInstead": "an apex cannot hold a CNAME: point A and AAAA at the edge's addresses (edge.ips)",
         }
     )
+
+
+def edge_dns_records(
+    zone_id: str,
+    domain: str,
+    edge_app: str,
+    acme_target: pulumi.Input[str],
+    *,
+    parent: pulumi.Resource,
+    after: Sequence[pulumi.Resource] = (),
+) -> tuple[cloudflare.DnsRecord, cloudflare.DnsRecord]:
+    """The edge's two CNAMEs: `*.<domain>` to the edge app (once `after`, the app, exists) and
+    `_acme-challenge.<domain>` to the target Fly gives for the wildcard certificate's DNS-01 validation."""
+    wildcard = cloudflare.DnsRecord(
+        "edge-wildcard-dns",
+        zone_id=zone_id,
+        name=f"*.{domain}",
+        type="CNAME",
+        content=f"{edge_app}.fly.dev",
+        proxied=False,  # Fly terminates TLS with the wildcard certificate
+        ttl=1,
+        comment=f"{NAMESPACE} edge: every tenant hostname",
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(after)),
+    )
+    acme = cloudflare.DnsRecord(
+        "edge-acme-dns",
+        zone_id=zone_id,
+        name=f"_acme-challenge.{domain}",
+        type="CNAME",
+        content=acme_target,
+        proxied=False,
+        ttl=1,
+        comment=f"{NAMESPACE} edge: DNS-01 validation of *.{domain}",
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return wildcard, acme
 
 
 class Edge(pulumi.ComponentResource):
@@ -154,27 +194,13 @@ class Edge(pulumi.ComponentResource):
         self.wildcard_certificate = Certificate(
             "edge-wildcard-cert", app=app.name, hostname=f"*.{domain}", opts=after_ips
         )
-        cloudflare.DnsRecord(
-            "edge-wildcard-dns",
-            zone_id=settings.cloudflare_zone_id,
-            name=f"*.{domain}",
-            type="CNAME",
-            content=f"{self.app_name}.fly.dev",
-            proxied=False,  # Fly terminates TLS with the wildcard certificate
-            ttl=1,
-            comment=f"{NAMESPACE} edge: every tenant hostname",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[app]),
-        )
-        cloudflare.DnsRecord(
-            "edge-acme-dns",
-            zone_id=settings.cloudflare_zone_id,
-            name=f"_acme-challenge.{domain}",
-            type="CNAME",
-            content=self.wildcard_certificate.acme_challenge_target,
-            proxied=False,
-            ttl=1,
-            comment=f"{NAMESPACE} edge: DNS-01 validation of *.{domain}",
-            opts=child,
+        edge_dns_records(
+            settings.cloudflare_zone_id,
+            domain,
+            self.app_name,
+            self.wildcard_certificate.acme_challenge_target,
+            parent=self,
+            after=[app],
         )
         self.custom_domains = [
             CustomDomain(

@@ -47,10 +47,12 @@ from components import smtp
 from components.provider_inputs import as_int, is_unknown
 from components.redact import scrub
 from components.smtp import SmtpError, SmtpSettings
+from tenants.inputs import matches
 from tenants.naming import TENANT_ID_RE
 
 PROVIDER_KEY = "__provider"
 _MIN_WORD = 8  # shorter body lines and words are not scrubbed from server replies (ordinary words)
+_DETAIL_LIMIT = 300
 
 
 class EmailKind(StrEnum):
@@ -110,15 +112,19 @@ def body_secrets(body: str) -> list[str]:
 
 
 def _check(news: Mapping[str, Any]) -> list[CheckFailure]:
+    """Every input's problem, each naming the tenant: Pulumi shows a check failure without our create's context."""
     failures: list[CheckFailure] = []
+    tenant = news.get("tenant")
+    tenant_ok = isinstance(tenant, str) and matches(TENANT_ID_RE, tenant)
+    kind = news.get("kind")
+    kind_ok = isinstance(kind, str) and kind in set(EmailKind)
+    who = (f"the {kind} email" if kind_ok else "the email") + (f" for tenant {tenant}" if tenant_ok else "")
 
     def fail(key: str, reason: str | None) -> None:
         if reason and not is_unknown(news.get(key)):
-            failures.append(CheckFailure(key, reason))
+            failures.append(CheckFailure(key, f"{who}: {reason}"))
 
-    kind, tenant = news.get("kind"), news.get("tenant")
-    fail("kind", None if kind in set(EmailKind) else f"kind must be one of {', '.join(EmailKind)}")
-    tenant_ok = isinstance(tenant, str) and TENANT_ID_RE.fullmatch(tenant)
+    fail("kind", None if kind_ok else f"kind must be one of {', '.join(EmailKind)}")
     fail("tenant", None if tenant_ok else "tenant must be a tenant id (6-20 lowercase letters and digits)")
     name = news.get("name")
     fail("name", None if isinstance(name, str) and name else "name (the resource name) is required")
@@ -130,7 +136,7 @@ def _check(news: Mapping[str, Any]) -> list[CheckFailure]:
         fail("reply_to", smtp.address_problem(news.get("reply_to"), "reply_to"))
     # The SMTP settings, each named; unknown values (preview) are checked at the next `up`.
     known = {k: v for k, v in news.items() if not is_unknown(v)}
-    for problem in smtp.settings_problems(settings_of({"host": "h.invalid", "sender": "a@b.invalid", **known})):
+    for problem in smtp.settings_problems(settings_of({"host": "h.invalid", "sender": "a@b.example", **known})):
         key = problem.split(" ", 1)[0]
         fail(key if key in INPUT_KEYS else "host", problem)
     return failures
@@ -155,14 +161,19 @@ class EmailProvider(ResourceProvider):
 
     # create: the one place an email is sent
     def create(self, props: dict[str, Any]) -> CreateResult:
+        """Sends the email; any failure is one EmailError naming the tenant and the kind, never a secret.
+
+        Whatever goes wrong (the server, a value no check foresaw, a bug), the operator reads which
+        tenant's email failed and why, in one line: not a library's traceback, not the password or body.
+        """
         kind, tenant = str(props.get("kind")), str(props.get("tenant"))
         body = str(props.get("body") or "")
         password = smtp.password()
         hidden = [password, *body_secrets(body)]
         what = f"the {kind} email for tenant {tenant}"
-        settings = settings_of(props)
-        mid = message_id(tenant, kind, str(props.get("name")), settings.sender or "")
         try:
+            settings = settings_of(props)
+            mid = message_id(tenant, kind, str(props.get("name")), settings.sender or "")
             message = smtp.build_message(
                 settings,
                 to=str(props.get("to")),
@@ -173,12 +184,15 @@ class EmailProvider(ResourceProvider):
             )
             smtp.send(settings, password, message, secrets=hidden)
         except SmtpError as exc:
-            detail = scrub(str(exc), [password, body])
+            detail = scrub(str(exc), hidden)
             if exc.may_have_been_sent:
                 raise EmailError(
                     f"{what} may or may not have been sent: {detail}; the next `pulumi up` sends it again "
                     f"with the same Message-ID {mid}"
                 ) from None
+            raise EmailError(f"{what} was not sent: {detail}") from None
+        except Exception as exc:  # smtp.send maps its own; this is everything before it
+            detail = scrub(" ".join(f"{type(exc).__name__}: {exc}".split()), hidden)[:_DETAIL_LIMIT]
             raise EmailError(f"{what} was not sent: {detail}") from None
         outs = {
             "to": props.get("to"),

@@ -17,10 +17,12 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass
 from datetime import date
-from urllib.parse import urlsplit
 
+from components.inputs import url_problem
 from components.smtp import address_problem
-from tenants.naming import DOMAIN_RE, HOSTNAME_RE, USERNAME_RE
+from tenants.emails import canonical_email
+from tenants.naming import DOMAIN_RE, HOSTNAME_RE
+from tenants.roster import username_error
 
 SERVICE = "Alex"
 WIDTH = 72
@@ -74,14 +76,13 @@ def _domain(value: object) -> str:
 def _address(value: object, what: str) -> str:
     if problem := address_problem(value, what):
         raise TemplateError(problem)
-    return str(value)
+    return canonical_email(value)  # the login email is shown as the image stored it (tenants.emails)
 
 
 def _https_url(value: object, what: str) -> str:
     url = _one_line(value, what)
-    parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.hostname or " " in url or not url.isascii():
-        raise TemplateError(f"{what} must be an https:// URL")
+    if problem := url_problem(url, https_only=True):  # the stack config's rule for billingPortalUrl
+        raise TemplateError(f"{what} must be an https:// URL ({problem})")
     return url
 
 
@@ -175,8 +176,8 @@ def cancelled(*, hostname: str, export_until: date, support_email: str) -> Compo
 def name_taken(*, username: str, domain: str) -> Composed:
     """Sent by the Stripe sync: the username went to someone who paid first; cancelled and refunded."""
     name = _one_line(username, "the username")
-    if not USERNAME_RE.fullmatch(name):
-        raise TemplateError("the username must be 3-32 lowercase letters, digits and '-'")
+    if problem := username_error(name):  # the roster's rule: one rule per field
+        raise TemplateError(f"the username: {problem}")
     signup = f"https://www.{_domain(domain)}/"
     body = _lines(
         "Hello,",

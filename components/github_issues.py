@@ -11,8 +11,9 @@ https://api.github.com; Actions sets it, also on GitHub Enterprise Server), `GIT
 Pages are followed through the `Link` header, only on the API's own origin (the token goes with them).
 Error text never holds the token: GitHub's message is scrubbed with `components.redact` first.
 
-Sync (`sync_alerts`): an alert's issue is found by a hidden marker in its body,
-`<!-- alex-hosted-alert: <stack>/<tenant>/<kind> -->`, among the open issues labelled `alert`; labels
+Sync (`sync_alerts`): an alert's issue is found by a hidden marker at the end of its body,
+`<!-- alex-hosted-alert: <stack>/<tenant>/<kind> -->`, among the open issues labelled `alert` (the last
+marker counts, and a detail can hold none: its `<!--` are written as text); labels
 (`alert`, `alert:<kind>`, `stack:<stack>`, `tenant:<id>`) are for people and filters, not identity, since
 anyone can edit them. Per alert: no open issue -> open one; an open one -> leave it, or edit its body in
 place when the detail changed (an edit notifies nobody); several (a race) -> keep the oldest, close the rest
@@ -45,6 +46,8 @@ from components.fleet_health import Alert, AlertKind
 from components.inputs import BadInput, check_credential, check_http_url
 from components.redact import scrub
 from components.retry_after import retry_after_s
+from tenants.inputs import matches
+from tenants.naming import GITHUB_REPOSITORY_RE
 
 DEFAULT_API_URL = "https://api.github.com"
 API_URL_ENV = "GITHUB_API_URL"
@@ -57,9 +60,6 @@ MAX_WAIT_S = 120.0
 _MAX_BACKOFF_S = 16.0
 _SERVER_ERRORS = frozenset({500, 502, 503, 504})
 _DIGITS = re.compile(r"[0-9]{1,10}")
-# GitHub's rules: an owner is 1-39 letters, digits or inner single hyphens; a name 1-100 of [A-Za-z0-9._-].
-_OWNER = r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}"
-_REPOSITORY = re.compile(rf"({_OWNER})/([A-Za-z0-9._-]{{1,100}})")
 
 ALERT_LABEL = "alert"
 LABEL_NAME_MAX = 50
@@ -72,6 +72,7 @@ LABEL_DESCRIPTIONS = {
 }
 MARKER_RE = re.compile(r"<!-- alex-hosted-alert: ([^\s>]{1,200}) -->")
 _FOOTER = "\n\n---\n"
+_COMMENT_OPEN = "<!--"
 
 
 class GitHubError(OperationError):
@@ -89,10 +90,8 @@ class GitHubStatusError(GitHubError):
 
 
 def repository_problem(value: str) -> str | None:
-    if not _REPOSITORY.fullmatch(value):
-        return "expected owner/name (letters, digits, '-', and '.', '_' in the name)"
-    if value.split("/")[1] in (".", ".."):
-        return "the name cannot be '.' or '..'"
+    if not matches(GITHUB_REPOSITORY_RE, value):
+        return "expected owner/name (letters, digits, '-', and '.', '_' in the name, which is not '.' or '..')"
     return None
 
 
@@ -107,9 +106,10 @@ class Issue:
 
     @property
     def key(self) -> str | None:
-        """The alert key in the body's marker (the first one), or None for an issue we did not open."""
-        match = MARKER_RE.search(self.body)
-        return match.group(1) if match else None
+        """The alert key in the body's last marker (the one `issue_body` ends with), or None for an issue
+        we did not open. Never the first: a detail written before markers were neutralised may hold one."""
+        keys = MARKER_RE.findall(self.body)
+        return str(keys[-1]) if keys else None
 
 
 def _issue(data: Any) -> Issue:
@@ -385,9 +385,16 @@ def labels_for(alert: Alert) -> list[str]:
     return [label[:LABEL_NAME_MAX] for label in labels]  # GitHub's limit; labels are filters, not identity
 
 
+def shown_detail(alert: Alert) -> str:
+    """The alert's detail as its issue body holds it: every `<!--` written `&lt;!--`, which GitHub shows
+    as the text `<!--`. Details quote what tenants and servers wrote (a reload error, a status file): none
+    can then open a hidden comment, let alone hold a marker that would re-key the issue to another alert."""
+    return alert.detail.strip().replace(_COMMENT_OPEN, "&lt;!--")
+
+
 def issue_body(alert: Alert, footer: str) -> str:
     """The detail, then a footer (who opened it, when) and the marker; `detail_of` reads the detail back."""
-    return f"{alert.detail.strip()}{_FOOTER}{footer}\n\n{marker(alert.key)}\n"
+    return f"{shown_detail(alert)}{_FOOTER}{footer}\n\n{marker(alert.key)}\n"
 
 
 def detail_of(body: str) -> str:
@@ -501,7 +508,7 @@ def sync_alerts(
         for duplicate in extra:
             _close(client, duplicate, f"Duplicate of #{keep.number} (same alert, {key}).", "not_planned", dry_run)
             result.closed.append(Action("close-duplicate", key, duplicate.number))
-        if detail_of(keep.body) != alert.detail.strip():
+        if detail_of(keep.body) != shown_detail(alert):
             if not dry_run:
                 body = issue_body(alert, f"{footer} First seen before {stamp}; detail updated {stamp}.")
                 client.update_issue(keep.number, body=body)  # an edit: no notification

@@ -30,18 +30,25 @@ def _shown(value: str) -> str:
 def check_http_url(value: str, name: str) -> str:
     """The URL without surrounding whitespace, or BadUrl naming `name` and what is wrong."""
     url = value.strip()
-    problem = _problem(url)
+    problem = url_problem(url)
     if problem:
         raise BadUrl(f"{name}: expected an http(s) URL like https://host[:port], got {_shown(url)} ({problem})")
     return url
 
 
-def _problem(url: str) -> str | None:
-    if not url:
+def url_problem(url: object, *, https_only: bool = False) -> str | None:
+    """Why `url` is not an http(s) URL with a host and a valid port (https only if asked); None when it is.
+
+    The one URL rule: the stack config checks `flyApiUrl` and `billingPortalUrl` with it, and so do the
+    Fly client and the email templates that use them, so a URL the config takes never fails later.
+    """
+    if not isinstance(url, str) or not url:
         return "empty"
     if not url.isascii() or any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url):
         return "spaces, control or non-ASCII characters"
     parts = urlsplit(url)
+    if https_only and parts.scheme != "https":
+        return "the scheme must be https"
     if parts.scheme not in ("http", "https"):
         return "the scheme must be http or https"
     if not parts.hostname:

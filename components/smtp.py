@@ -9,7 +9,9 @@ Used by the `Email` dynamic provider (components/email.py) and by the Stripe syn
   (`ALEX_SMTP_PASSWORD`) first, then from the stack config a provider's `configure()` received
   (secret `alex-hosted:smtpPassword`), like the Fly token (components/fly/settings.py).
 - Header values (addresses, subject) with a line break or another control character are refused before
-  anything is sent: no header injection.
+  anything is sent: no header injection. Addresses follow the project's one email rule (tenants.emails):
+  whatever the roster, the sign-up form or the Stripe sync accepts, this module can send to, in its
+  canonical form.
 - Every error is an `SmtpError` whose text has gone through `components.redact.scrub` with the password
   and every secret the caller names (a server reply may quote what it was sent). `may_have_been_sent`
   says whether the server could have accepted the message before the failure (after DATA).
@@ -33,6 +35,7 @@ from typing import Any
 from components.config_keys import SMTP_PASSWORD_ENV, SMTP_TIMEOUT_ENV, ConfigKey
 from components.received_config import ConfigLike, ReceivedConfig
 from components.redact import scrub
+from tenants.emails import canonical_email, email_problem
 
 PASSWORD_ENV = SMTP_PASSWORD_ENV
 PASSWORD_CONFIG = ConfigKey.SMTP_PASSWORD.qualified
@@ -42,8 +45,6 @@ DEFAULT_TIMEOUT_S = 30.0
 MAX_SUBJECT_LEN = 200
 _REPLY_LIMIT = 300
 
-# One mailbox: local part and domain, nothing that could open a second address or a header.
-ADDRESS_RE = re.compile(r"[^@\s<>,;:\"()\[\]\\]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 HOST_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 
 
@@ -98,13 +99,13 @@ def header_problem(value: object, what: str) -> str | None:
 
 
 def address_problem(value: object, what: str) -> str | None:
-    """Why `value` is not one plain mailbox (`user@example.com`); None when it is."""
+    """Why `value` is not one plain mailbox (`user@example.com`, tenants.emails); None when it is."""
     if not isinstance(value, str) or not value:
         return f"{what} is required"
     if _has_control(value):
         return f"{what} must be one address: it holds a line break or another control character"
-    if not ADDRESS_RE.fullmatch(value):
-        return f"{what} must be one address like user@example.com"
+    if problem := email_problem(value):
+        return f"{what} must be one address like user@example.com: {problem}"
     return None
 
 
@@ -244,12 +245,12 @@ def build_message(
         raise SmtpConfigError("; ".join(problems))
     message = EmailMessage()
     message["From"] = settings.sender
-    message["To"] = Address(addr_spec=to)
+    message["To"] = Address(addr_spec=canonical_email(to))
     message["Subject"] = subject
     message["Date"] = formatdate(date, localtime=False, usegmt=True)
     message["Message-ID"] = message_id
     if reply_to:
-        message["Reply-To"] = reply_to
+        message["Reply-To"] = Address(addr_spec=canonical_email(reply_to))
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to a notice
     message.set_content(body if body.endswith("\n") else body + "\n", charset="utf-8")
     return message
@@ -329,9 +330,10 @@ def send(
         raise SmtpError(scrub(detail, [password])) from None
     except smtplib.SMTPNotSupportedError:
         raise SmtpError(f"SMTP server {settings.where} does not support the step: {step}") from None
-    except (smtplib.SMTPException, OSError) as exc:
-        # Refused or dropped connections, timeouts, TLS failures. Once DATA was under way the server may
-        # have kept the message: say so, the caller decides whether a retry (same Message-ID) is right.
+    except Exception as exc:  # every other failure is an SmtpError too, never a traceback
+        # Refused or dropped connections, timeouts, TLS failures, and whatever smtplib or the email package
+        # raise that no branch above names. Once DATA was under way the server may have kept the message:
+        # say so, the caller decides whether a retry (same Message-ID) is right.
         unsure = step == "send" and not isinstance(exc, ConnectionRefusedError | socket.gaierror)
         detail = f"SMTP server {settings.where}: {type(exc).__name__} at step: {step}"
         if isinstance(exc, ssl.SSLError | ssl.CertificateError):

@@ -19,8 +19,10 @@ from typing import Any
 from components.config_keys import NAMESPACE as NAMESPACE  # re-exported: components.program reads it here
 from components.config_keys import ConfigKey
 from components.fly.settings import DEFAULT_API_URL
+from components.inputs import url_problem
 from components.smtp import SmtpConfigError, SmtpSettings, parse_settings
-from tenants.inputs import InputError, clean_text, load_yaml, matches, quote_value, read_text
+from tenants.emails import EmailAddressError, canonical_email
+from tenants.inputs import InputError, clean_text, load_yaml, matches, parse_date, quote_value, read_text
 from tenants.naming import (
     APP_PREFIX_MAX,
     APP_PREFIX_MIN,
@@ -29,13 +31,13 @@ from tenants.naming import (
     DOMAIN_MAX,
     DOMAIN_RE,
     FLY_ORG_RE,
+    GITHUB_REPOSITORY_RE,
     REGION_RE,
 )
 from tenants.plans import Plan, PlanError, parse_plans
-from tenants.roster import REPO_ROOT, email_error
+from tenants.roster import REPO_ROOT
 
 # Whole-string patterns, used only through tenants.inputs.matches (fullmatch on clean text).
-_URL_RE = re.compile(r"https?://[^\s/]+(:\d+)?(/\S*)?")
 # The characters of an OCI image reference (registry[:port]/path[:tag][@sha256:digest]).
 _IMAGE_RE = re.compile(r"[a-z0-9][a-z0-9._:/@-]{0,254}", re.IGNORECASE)
 
@@ -85,6 +87,9 @@ class StackConfig:
     capacity: int = 400
     # R2's S3 endpoint when it is not the account's own (tests/e2e and `make demo` point it at moto).
     r2_endpoint_override: str = ""
+    # Free sign-ups (billing/free_limits.py): live free libraries per email, free libraries made per UTC day.
+    free_per_email: int = 1
+    free_per_day: int = 25
 
     def app_name(self, tenant_id: str) -> str:
         return f"{self.app_prefix}-{tenant_id}"
@@ -177,12 +182,15 @@ def from_mapping(stack: str, values: Mapping[str, Any]) -> StackConfig:
         else:
             checked[key] = value
     api_url = values.get(ConfigKey.FLY_API_URL.qualified) or DEFAULT_API_URL
-    if not matches(_URL_RE, api_url):
-        problems.append(f"{ConfigKey.FLY_API_URL.qualified}: expected an http(s) URL, got {_shown(api_url)}")
+    if problem := url_problem(api_url):  # the rule the Fly client applies (components.fly.settings)
+        problems.append(
+            f"{ConfigKey.FLY_API_URL.qualified}: expected an http(s) URL, got {_shown(api_url)} ({problem})"
+        )
     r2_endpoint = values.get(ConfigKey.R2_ENDPOINT.qualified) or ""
-    if r2_endpoint and not (isinstance(r2_endpoint, str) and matches(_URL_RE, r2_endpoint)):
+    r2_problem = url_problem(r2_endpoint) if isinstance(r2_endpoint, str) else "not text"
+    if r2_endpoint and r2_problem:  # boto3 gets it (components/r2.py)
         what = "an http(s) URL of R2's S3 API, or nothing for the account's own"
-        problems.append(f"{ConfigKey.R2_ENDPOINT.qualified}: expected {what}, got {_shown(r2_endpoint)}")
+        problems.append(f"{ConfigKey.R2_ENDPOINT.qualified}: expected {what}, got {_shown(r2_endpoint)} ({r2_problem})")
     roster_value = values.get(ConfigKey.ROSTER.qualified) or f"tenants/{stack}.yaml"
     if not clean_text(roster_value):
         what = "a path without control, invisible or space characters"
@@ -193,6 +201,9 @@ def from_mapping(stack: str, values: Mapping[str, Any]) -> StackConfig:
     emails = _emails(values, problems)
     shards = _domain_shards(stack, values.get(ConfigKey.DOMAIN_SHARDS.qualified), problems)
     capacity = _capacity(values.get(ConfigKey.CAPACITY.qualified), problems)
+    per_email, per_day = "free libraries one email may hold", "free libraries made in one day"
+    free_per_email = _count(ConfigKey.FREE_PER_EMAIL, values, DEFAULT_FREE_PER_EMAIL, per_email, problems)
+    free_per_day = _count(ConfigKey.FREE_PER_DAY, values, DEFAULT_FREE_PER_DAY, per_day, problems)
     plans: dict[str, Plan] = {}
     try:
         plans = parse_plans(_maybe_yaml(values.get(ConfigKey.PLANS.qualified)))
@@ -223,6 +234,8 @@ def from_mapping(stack: str, values: Mapping[str, Any]) -> StackConfig:
         domain_shards=shards,
         capacity=capacity,
         r2_endpoint_override=str(r2_endpoint).rstrip("/"),
+        free_per_email=free_per_email,
+        free_per_day=free_per_day,
     )
 
 
@@ -257,14 +270,22 @@ def _domain_shards(stack: str, value: Any, problems: list[str]) -> tuple[str, ..
     return tuple(shards)
 
 
+def _whole(value: Any, low: int, high: int) -> int | None:
+    """A whole number from low to high, given as one or as its digits; None for anything else."""
+    number = value
+    if isinstance(value, str) and matches(re.compile(r"[0-9]{1,5}"), value):
+        number = int(value)
+    if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high:
+        return None
+    return number
+
+
 def _capacity(value: Any, problems: list[str]) -> int:
     key = ConfigKey.CAPACITY.qualified
     if value is None or value == "":
         return DEFAULT_CAPACITY
-    number = value
-    if isinstance(value, str) and matches(re.compile(r"[0-9]{1,4}"), value):
-        number = int(value)
-    if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= CAPACITY_MAX:
+    number = _whole(value, 1, CAPACITY_MAX)
+    if number is None:
         problems.append(
             f"{key}: expected a whole number of tenants from 1 to {CAPACITY_MAX} (a Cloudflare account holds "
             f"500 tokens, one per tenant, and the operator keeps some), got {_shown(value)}"
@@ -273,8 +294,22 @@ def _capacity(value: Any, problems: list[str]) -> int:
     return number
 
 
-_HTTPS_RE = re.compile(r"https://[^\s/]+(/\S*)?")
-_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+DEFAULT_FREE_PER_EMAIL = 1
+# A shard holds 400 tenants: at 25 a day, a burst of free sign-ups takes weeks, not minutes, to fill one,
+# and the sync's report shows every day it was reached.
+DEFAULT_FREE_PER_DAY = 25
+FREE_MAX = 10_000
+
+
+def _count(key: ConfigKey, values: Mapping[str, Any], default: int, what: str, problems: list[str]) -> int:
+    value = values.get(key.qualified)
+    if value is None or value == "":
+        return default
+    number = _whole(value, 0, FREE_MAX)
+    if number is None:
+        problems.append(f"{key.qualified}: expected a whole number of {what} from 0 to {FREE_MAX}, got {_shown(value)}")
+        return default
+    return number
 
 
 def _emails(values: Mapping[str, Any], problems: list[str]) -> EmailSettings | None:
@@ -289,22 +324,21 @@ def _emails(values: Mapping[str, Any], problems: list[str]) -> EmailSettings | N
             others = ", ".join(k.qualified for k in keys if k is not key)
             problems.append(f"{key.qualified}: required with {others} (owner emails)")
     since_value = given[ConfigKey.EMAILS_SINCE]
-    since = None
-    if isinstance(since_value, date):
-        since = since_value
-    elif isinstance(since_value, str) and matches(_DATE_RE, since_value):
-        try:
-            since = date.fromisoformat(since_value)
-        except ValueError:
-            since = None
+    since = parse_date(since_value)  # the roster's date rule: it is compared with roster dates
     if since is None and since_value not in (None, ""):
         problems.append(f"{ConfigKey.EMAILS_SINCE.qualified}: expected a date YYYY-MM-DD, got {_shown(since_value)}")
     portal = given[ConfigKey.BILLING_PORTAL_URL]
-    if portal not in (None, "") and not (isinstance(portal, str) and matches(_HTTPS_RE, portal)):
-        problems.append(f"{ConfigKey.BILLING_PORTAL_URL.qualified}: expected an https:// URL, got {_shown(portal)}")
+    if portal not in (None, "") and (problem := url_problem(portal, https_only=True)):  # the templates' rule
+        problems.append(
+            f"{ConfigKey.BILLING_PORTAL_URL.qualified}: expected an https:// URL, got {_shown(portal)} ({problem})"
+        )
     support = given[ConfigKey.SUPPORT_EMAIL]
-    if support not in (None, "") and (not isinstance(support, str) or email_error(support)):
-        problems.append(f"{ConfigKey.SUPPORT_EMAIL.qualified}: expected an email address, got {_shown(support)}")
+    if support not in (None, ""):
+        try:
+            support = canonical_email(support)  # the form the emails show (tenants.emails)
+        except EmailAddressError as exc:
+            name = ConfigKey.SUPPORT_EMAIL.qualified
+            problems.append(f"{name}: expected an email address, got {_shown(support)} ({exc})")
     smtp: SmtpSettings | None = None
     if given[ConfigKey.SMTP] not in (None, ""):
         try:
@@ -316,9 +350,6 @@ def _emails(values: Mapping[str, Any], problems: list[str]) -> EmailSettings | N
     return EmailSettings(smtp, since, str(portal), str(support))
 
 
-_REPOSITORY_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
-
-
 def _signup(values: Mapping[str, Any], problems: list[str]) -> tuple[str, str]:
     """The signup site's image (optional: empty runs none) and the repository its webhook dispatches to."""
     image_key, repo_key = ConfigKey.SIGNUP_IMAGE.qualified, ConfigKey.GITHUB_REPOSITORY.qualified
@@ -327,7 +358,7 @@ def _signup(values: Mapping[str, Any], problems: list[str]) -> tuple[str, str]:
         if not isinstance(value, str):
             problems.append(f"{key}: expected text, got {_shown(value)}")
             return "", ""
-    if repository and not matches(_REPOSITORY_RE, repository):
+    if repository and not matches(GITHUB_REPOSITORY_RE, repository):
         problems.append(f"{repo_key}: expected owner/name of this repository, got {quote_value(repository)}")
     elif image and not repository:
         problems.append(f"{repo_key}: required with {image_key} (its webhook triggers this repository's Stripe sync)")

@@ -3,7 +3,8 @@ the bucket emptier.
 
 Facts from docs/reference/cloudflare.md: the token's S3 key id is the token id and its S3 secret is the
 sha256 of the token value (§2); the resource key names one bucket (§1.3); the resources JSON must be
-compact or it drifts on every read (§1.3); Cloudflare refuses to delete a non-empty bucket (§3.2).
+the exact bytes Cloudflare echoes or every token drifts on every `up` (§1.3, §8); Cloudflare refuses to
+delete a non-empty bucket (§3.2).
 
 The CORS rule lets the tenant's upload page (served by the companion at `https://<hostname>/_hosted/`)
 PUT books straight into the bucket with presigned URLs. `cors_rules` is its one spelling, as plain
@@ -22,6 +23,11 @@ from typing import Any
 import pulumi
 import pulumi_cloudflare as cloudflare
 import pulumi_command as command
+
+from tenants.inputs import matches
+from tenants.naming import CLOUDFLARE_ID_RE, R2_BUCKET_RE
+
+R2_JURISDICTIONS = ("default", "eu", "fedramp")
 
 # Permission groups for object access on one bucket (docs/reference/cloudflare.md §1.3). Item Write already
 # covers reads; Item Read is added as the dashboard's "Object Read & Write" does.
@@ -95,12 +101,29 @@ def s3_cors_configuration(rules: Sequence[CorsRule]) -> dict[str, Any]:
 
 
 def bucket_resource_key(account_id: str, bucket: str, jurisdiction: str = "default") -> str:
+    """The policy resource key of one bucket; a part outside its pattern is a ValueError naming it."""
+    if not matches(CLOUDFLARE_ID_RE, account_id):
+        raise ValueError(f"token policy: Cloudflare account id {account_id!r} is not 32 lowercase hex characters")
+    if not matches(R2_BUCKET_RE, bucket):
+        raise ValueError(
+            f"token policy: R2 bucket name {bucket!r} is not 3-63 lowercase letters, digits and hyphens"
+            " starting and ending with a letter or digit"
+        )
+    if jurisdiction not in R2_JURISDICTIONS:
+        raise ValueError(f"token policy: R2 jurisdiction {jurisdiction!r} is not one of {', '.join(R2_JURISDICTIONS)}")
     return f"com.cloudflare.edge.r2.bucket.{account_id}_{jurisdiction}_{bucket}"
 
 
-def token_resources_json(account_id: str, bucket: str) -> str:
-    """The policy's resources, compact and with one key, so the string the API echoes is identical."""
-    return json.dumps({bucket_resource_key(account_id, bucket): "*"}, separators=(",", ":"))
+def token_resources_json(account_id: str, bucket: str, jurisdiction: str = "default") -> str:
+    """The policy's `resources`: the one byte string Cloudflare echoes for it.
+
+    The provider keeps `resources` as the raw bytes of the API's answer and compares them with this string
+    as text (TF account_token/custom.go; docs/reference/cloudflare.md §1.3), so any other spelling of the
+    same JSON is an update of every token on every `up`. Cloudflare answers compact JSON; the key's parts
+    are checked to hold only characters JSON writes one way (no quote, backslash, control or non-ASCII
+    character), and there is one key (no order to differ in). Compact output is then the only spelling.
+    """
+    return json.dumps({bucket_resource_key(account_id, bucket, jurisdiction): "*"}, separators=(",", ":"))
 
 
 def s3_secret_from_token_value(value: str) -> str:

@@ -7,7 +7,8 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, cast
+from types import TracebackType
+from typing import Any, Self, cast
 
 
 class OwnedServer(ThreadingHTTPServer):
@@ -56,6 +57,79 @@ def send_answer(
         h.wfile.flush()
     except OSError:
         h.close_connection = True
+
+
+class ServerThread:
+    """An OwnedServer on 127.0.0.1 in a daemon thread: `start()` is idempotent, `stop()` joins the thread."""
+
+    def __init__(self, serve: Callable[[BaseHTTPRequestHandler], None], *, port: int = 0, name: str) -> None:
+        self._serve = serve
+        self._port = port
+        self._name = name
+        self._server: OwnedServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._server is None:
+            self._server = OwnedServer(("127.0.0.1", self._port), self._serve)
+            # A short poll interval keeps shutdown (once per test) quick.
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, args=(0.05,), name=self._name, daemon=True
+            )
+            self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    @property
+    def root_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError(f"{self._name} is not running; start it first")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+
+class ThreadedService:
+    """`start()`, `stop()` and `with` for a stand-in whose HTTP side is `self._server` (a ServerThread)."""
+
+    _server: ServerThread
+
+    def start(self) -> Self:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def serve_until_interrupted(
+    start: Callable[[], object], stop: Callable[[], object], banner: Callable[[], Iterable[str]]
+) -> int:
+    """`python -m emulators.<name>`: start, print the banner's lines (it may read the bound port), serve
+    until Ctrl-C, then stop."""
+    start()
+    for line in banner():
+        print(line, flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+    return 0
 
 
 @contextmanager

@@ -358,16 +358,20 @@ cd "$APP_DIR" || die "cannot enter $APP_DIR"
 # --- 4. owner --------------------------------------------------------------------------------
 
 ensure_owner() {
-    owner="$(printf '%s' "${OWNER_EMAIL:-}" | tr '[:upper:]' '[:lower:]')"
+    # Stored exactly as given: the program sends the canonical form (tenants/emails.py), the welcome email
+    # shows it as the login, and Alex compares the login email exactly. Only lookups ignore case, so an
+    # owner a release before this one stored in lowercase is still found.
+    owner="${OWNER_EMAIL:-}"
     case "$owner" in
         *[[:space:]]* | *[[:cntrl:]]* | *@*@* | @* | *@) die "OWNER_EMAIL '$owner' is not an email address" ;;
         *@*) ;;
         *) die "OWNER_EMAIL '$owner' is not an email address" ;;
     esac
-    [ "$owner" != "$DEFAULT_ADMIN_EMAIL" ] || die "OWNER_EMAIL must not be $DEFAULT_ADMIN_EMAIL"
+    [ "$(printf '%s' "$owner" | tr '[:upper:]' '[:lower:]')" != "$DEFAULT_ADMIN_EMAIL" ] \
+        || die "OWNER_EMAIL must not be $DEFAULT_ADMIN_EMAIL"
     q_owner="$(sql_quote "$owner")"
     q_default="$(sql_quote "$DEFAULT_ADMIN_EMAIL")"
-    exists="$(db "SELECT count(*) FROM users WHERE lower(email) = $q_owner;")" \
+    exists="$(db "SELECT count(*) FROM users WHERE lower(email) = lower($q_owner);")" \
         || die "cannot read the users table"
     create_sql=''
     if [ "$exists" = 0 ]; then
@@ -390,22 +394,22 @@ INSERT INTO users (id, email, password_hash, display_name, role, created_at, upd
                || '-' || hex(randomblob(6))),
          $q_owner, '$hash', $name, 'admin',
          CAST(strftime('%s', 'now') AS INTEGER), CAST(strftime('%s', 'now') AS INTEGER)
-  WHERE NOT EXISTS (SELECT 1 FROM users WHERE lower(email) = $q_owner);"
+  WHERE NOT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower($q_owner));"
     fi
     # SQL goes through stdin, not argv, so the hash is not visible in ps.
     db <<SQL || die "bootstrapping owner $owner failed"
 PRAGMA foreign_keys = ON;
 BEGIN IMMEDIATE;
 $create_sql
-UPDATE users SET role = 'admin' WHERE lower(email) = $q_owner AND role <> 'admin';
+UPDATE users SET role = 'admin' WHERE lower(email) = lower($q_owner) AND role <> 'admin';
 -- The owner existed besides admin@localhost: hand its data over, then delete it.
-UPDATE collections SET user_id = (SELECT id FROM users WHERE lower(email) = $q_owner)
+UPDATE collections SET user_id = (SELECT id FROM users WHERE lower(email) = lower($q_owner))
   WHERE user_id IN (SELECT id FROM users WHERE email = $q_default);
 DELETE FROM reading_progress
   WHERE user_id IN (SELECT id FROM users WHERE email = $q_default)
     AND book_id IN (SELECT book_id FROM reading_progress
-                    WHERE user_id = (SELECT id FROM users WHERE lower(email) = $q_owner));
-UPDATE reading_progress SET user_id = (SELECT id FROM users WHERE lower(email) = $q_owner)
+                    WHERE user_id = (SELECT id FROM users WHERE lower(email) = lower($q_owner)));
+UPDATE reading_progress SET user_id = (SELECT id FROM users WHERE lower(email) = lower($q_owner))
   WHERE user_id IN (SELECT id FROM users WHERE email = $q_default);
 DELETE FROM users WHERE email = $q_default;
 COMMIT;

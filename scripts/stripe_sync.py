@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from billing.free_limits import FreeLimits
 from billing.report import LostClaim, render_human, render_json, to_json
 from billing.stripe_source import make_client
 from billing.sync import ShardFile, ShardsSummary, ShardSyncSettings, SyncError, SyncSettings, run_sync, run_sync_shards
@@ -33,11 +34,16 @@ shards:
   stay in their shard, new ones go to the first shard with room (alex-hosted:capacity); with every
   shard full a new customer is skipped until a shard is added. --roster PATH syncs one file alone.
 
+free libraries:
+  alex-hosted:freeLibrariesPerEmail (default 1) live free libraries per email, refused beyond;
+  alex-hosted:freeSignupsPerDay (default 25) free libraries made per UTC day, the rest wait a day.
+
 exit codes:
   0  done: the rosters are in step with Stripe (changed or not)
   1  done, but something needs attention: a customer was skipped (unknown price lookup key,
-     missing/invalid/taken username, unusable email, every shard full) or a tenant kept its username
-     despite new metadata; tenants missing from Stripe's listing are reported but do not count
+     missing/invalid/taken username, unusable email, every shard full, a free library over its email's
+     limit) or a tenant kept its username despite new metadata; tenants missing from Stripe's listing
+     and free libraries waiting for the next day are reported but do not count
   2  could not run: no or bad API key, Stripe unreachable after retries, invalid roster or stack, a
      roster changed on disk meanwhile; nothing was written (see the error when some shards were)
 """
@@ -67,6 +73,7 @@ def _body(argv: Sequence[str] | None) -> int:
     key = cli.stripe_api_key()
     client = make_client(key, api_base=cli.stripe_api_base(args))
     notify = name_taken_mailer(target.config) if target.config is not None else None
+    free = free_limits(target.config)
     if target.config is not None and args.roster is None:
         shards = ShardSyncSettings(
             shards=shard_files(target.config),
@@ -74,14 +81,25 @@ def _body(argv: Sequence[str] | None) -> int:
             domain=target.config.domain,
             grace_days=args.grace_days,
             dry_run=args.dry_run,
+            free=free,
         )
         sharded = run_sync_shards(shards, client, now, secret=key, notify=notify)
         sys.stdout.write(render_shards_json(sharded) if args.json else render_shards_human(sharded))
         return cli.EXIT_ATTENTION if sharded.run.report.needs_attention else cli.EXIT_OK
-    settings = SyncSettings(roster=target.roster, plans=target.plans, grace_days=args.grace_days, dry_run=args.dry_run)
+    settings = SyncSettings(
+        roster=target.roster, plans=target.plans, grace_days=args.grace_days, dry_run=args.dry_run, free=free
+    )
     summary = run_sync(settings, client, now, secret=key, notify=notify)
     sys.stdout.write(render_json(summary) if args.json else render_human(summary))
     return cli.EXIT_ATTENTION if summary.report.needs_attention else cli.EXIT_OK
+
+
+def free_limits(config: StackConfig | None) -> FreeLimits:
+    """The stack's limits on free libraries (alex-hosted:freeLibrariesPerEmail, freeSignupsPerDay); the
+    defaults for a roster synced alone."""
+    if config is None:
+        return FreeLimits()
+    return FreeLimits(per_email=config.free_per_email, per_day=config.free_per_day)
 
 
 def shard_files(config: StackConfig) -> tuple[ShardFile, ...]:

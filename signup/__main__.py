@@ -1,4 +1,6 @@
-"""Run the signup site: `python -m signup --port N [--host H]`; settings from the environment (README.md)."""
+"""Run the signup site: `python -m signup --port N [--host H]`; settings from the environment (README.md).
+
+The server is uvicorn (public_http.server), in this process, with the site's limits (signup/app.py)."""
 
 from __future__ import annotations
 
@@ -23,17 +25,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         server = make_server(app, args.host, args.port)
-    except (OSError, OverflowError, ValueError) as exc:
+    except (OSError, OverflowError, ValueError, TypeError) as exc:
         print(f"signup: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 2
-    print(f"signup: listening on http://{args.host}:{server.server_address[1]}", file=sys.stderr, flush=True)
+    print(f"signup: listening on http://{args.host}:{server.port}", file=sys.stderr, flush=True)
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        server.serve_forever()  # until SIGTERM or SIGINT: uvicorn finishes the requests in flight first
     finally:
         app.close()
-        server.server_close()
     return 0
 
 

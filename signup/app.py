@@ -1,11 +1,14 @@
-"""The signup site's routes, as a function of the request, and the hardened server around them.
+"""The signup site: its routes (`SignupApp`), and the Starlette app on uvicorn around them (`asgi_app`).
 
 Routes: `GET /` (plans and the form), `GET /api/available?username=`, `POST /signup` (creates the
 Checkout Session, 303 to Stripe), `GET /welcome?session_id=`, `GET /api/ready?session_id=`,
 `POST /stripe/webhook`, `GET /_signup/health`, and the page's own script and style under `/_signup/`.
 
-The server is the Stripe webhook server's (scripts/stripe_webhook.py): a whole-request read deadline, a
-cap on connections (503 beyond), strict Content-Length (411/400/413), one log line per failure.
+The HTTP stack is public_http's: uvicorn's parser and timeouts, a per-address connection cap and a
+request-head deadline, and the guard's request slots in four pools that never share (the webhook, the
+form, the other pages, health) and its body rules (Content-Length, size, deadline). What stays
+here are the site's own rules: the shape of the query and the form, the form's content type, the
+webhook's signature, and the rate limits per client and per route.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import sys
 import threading
 import time
 import unicodedata
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,56 +26,88 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 import stripe
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from billing.stripe_source import make_client
-from billing.webhook import RejectedEvent, WebhookResponse, is_handled, verified_event
-from scripts.stripe_webhook import MAX_BODY, BoundedRequestHandler, Limits, WebhookServer
+from billing.webhook import MAX_EVENT_BYTES, EventIntake, is_handled
+from public_http.clients import client_address
+from public_http.guard import BODY_TIMEOUT_S, Pool, RequestGuard
+from public_http.server import DEFAULT_LIMITS, PublicServer, ServerLimits
+from public_http.server import make_server as make_public_server
 from signup import pages
 from signup.availability import Availability, CheckoutHolds, NamesFile
 from signup.checkout import PriceBook, PriceMissing, session_params
 from signup.dispatch import Dispatcher, DispatchTarget
 from signup.ratelimit import RateLimiter
+from signup.sessions import Completed, Missing, Sessions
 from signup.settings import Settings
-from tenants.roster import email_error, username_error
+from tenants.emails import email_problem
 
 MAX_FORM = 16 * 1024
 MAX_FIELD = 320  # an email's longest; anything longer in a form or query is refused early
+# Fields in a query or a form: the site reads three at most, and a link may carry a few more of its own
+# (a campaign's); more is a 400, never a 500.
+MAX_FIELDS = 32
 SUSPICIOUS_USERNAME = 64
 SESSION_ID = re.compile(r"cs_(?:test|live)_[A-Za-z0-9]{1,250}")
 DISPATCH_EVENTS = frozenset({"checkout.session.completed"})
 PROBE_TIMEOUT_S = 3.0
-_SEEN_LIMIT = 1000
 _JSON = "application/json"
 _HTML = "text/html; charset=utf-8"
+WEBHOOK_PATH = "/stripe/webhook"
+FORM_PATH = "/signup"
+HEALTH_PATH = "/_signup/health"
 
 
 def _log(message: str) -> None:
     sys.stderr.write(f"signup: {message}\n")
 
 
-@dataclass
-class Response:
-    status: int
-    body: bytes
-    content_type: str = _HTML
-    headers: dict[str, str] = field(default_factory=dict)
+def _respond(status: int, body: bytes, content_type: str = _HTML, **headers: str) -> Response:
+    """Every answer's headers: no caching unless said, no sniffing, no referrer, and the CSP on pages."""
+    sent = {
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        **({"Content-Security-Policy": pages.CSP} if content_type == _HTML else {}),
+        **headers,
+    }
+    return Response(body, status, headers=sent, media_type=content_type)
 
 
 def _json(status: int, data: Any, **headers: str) -> Response:
-    return Response(status, json.dumps(data).encode("utf-8"), _JSON, dict(headers))
+    return _respond(status, json.dumps(data).encode("utf-8"), _JSON, **headers)
 
 
 def _html(status: int, text: str, **headers: str) -> Response:
-    return Response(status, text.encode("utf-8"), _HTML, dict(headers))
+    return _respond(status, text.encode("utf-8"), _HTML, **headers)
 
 
-def _message(status: int, title: str, message: str) -> Response:
-    return _html(status, pages.message_page(title, message))
+def _message(status: int, title: str, message: str, **headers: str) -> Response:
+    return _html(status, pages.message_page(title, message), **headers)
 
 
 def _bad_text(value: str, limit: int) -> bool:
     """Too long, or holding a control, format or separator character (never a legitimate username or email)."""
     return len(value) > limit or any(unicodedata.category(c)[0] in "CZ" and c != " " for c in value)
+
+
+def fields(text: str) -> dict[str, list[str]] | None:
+    """The fields of a query string or form body, percent-escapes read as UTF-8; None when it holds more
+    than MAX_FIELDS or an escape that is not UTF-8 (no username, email or plan has one)."""
+    try:
+        return parse_qs(text, keep_blank_values=True, max_num_fields=MAX_FIELDS, errors="strict")
+    except ValueError:  # UnicodeDecodeError is one
+        return None
+
+
+def _first(query: Mapping[str, list[str]], name: str) -> str:
+    values = query.get(name)
+    return values[0] if values else ""
 
 
 def wants_dispatch(event_type: str) -> bool:
@@ -83,16 +117,45 @@ def wants_dispatch(event_type: str) -> bool:
 
 @dataclass(frozen=True)
 class RateLimits:
-    """Requests a minute per client address, for each kind of route."""
+    """Requests a minute per client (an IPv6 client by its /64), and for every client together, per kind."""
 
     available_per_min: float = 60
     signup_per_min: float = 10
     page_per_min: float = 120
+    # Stripe lookups of a session id the site does not remember (signup/sessions.py): a welcome page makes
+    # one, made-up ids one each.
+    lookup_per_min: float = 10
+    available_total_per_min: float = 1200
+    signup_total_per_min: float = 120
+    page_total_per_min: float = 6000
+    lookup_total_per_min: float = 120
 
 
 RATE_LIMITS = RateLimits()
-SERVER_LIMITS = Limits()
 Probe = Callable[[str], bool]
+
+
+@dataclass(frozen=True)
+class SitePools:
+    """The guard's pools (public_http/guard.py). None shares another's slots: slow or flooding form posts
+    never take the pages' slots, and neither ever takes the webhook's."""
+
+    # Stripe delivers a few events at a time, from a dozen addresses; 64 bodies of at most 1 MiB each is the
+    # most the pool buffers at once.
+    webhook: Pool = Pool("webhook", total=64, per_client=8, max_body=MAX_EVENT_BYTES)
+    # POST /signup, the one public route with a body: a sign-up is one post, a retry or two.
+    form: Pool = Pool("form", total=16, per_client=4, max_body=MAX_FORM)
+    # Every other public route: a browser opens at most 6 connections, the welcome page polls /api/ready.
+    pages: Pool = Pool("pages", total=64, per_client=8)
+    health: Pool = Pool("health", total=4, per_client=4)
+
+    def of(self, path: str) -> str:
+        named = {WEBHOOK_PATH: self.webhook.name, FORM_PATH: self.form.name, HEALTH_PATH: self.health.name}
+        return named.get(path, self.pages.name)
+
+    @property
+    def all(self) -> tuple[Pool, ...]:
+        return (self.webhook, self.form, self.pages, self.health)
 
 
 def http_probe(template: str, domain: str) -> Probe:
@@ -113,8 +176,22 @@ def http_probe(template: str, domain: str) -> Probe:
     return probe
 
 
+@dataclass(frozen=True)
+class Call:
+    """One request as the routes see it: the query's fields, the body (whole, read by the guard), the
+    headers, and the client's address."""
+
+    query: dict[str, list[str]]
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    address: str = ""
+
+
+Handler = Callable[[Call], Response]
+
+
 class SignupApp:
-    """Everything the routes need; `handle` answers one request."""
+    """Everything the routes need; each route is a method from a Call to a Response."""
 
     def __init__(
         self,
@@ -132,58 +209,43 @@ class SignupApp:
         self.prices = PriceBook(self.client, settings.plans)
         self.holds = CheckoutHolds(self.client, ttl_s=checkout_ttl_s)
         self.availability = Availability(NamesFile(settings.names_file), self.holds)
+        self.sessions = Sessions(self.client, clock=clock)
         target = None
         if settings.dispatch_configured:
             target = DispatchTarget(
                 settings.github_api_url, settings.github_repository, settings.github_token, settings.sync_workflow
             )
         self.dispatcher = dispatcher or Dispatcher(target, settings.sync_debounce_s)
+        self.events = EventIntake(settings.webhook_secret, wants_dispatch, self.dispatcher.notify)
         self.probe = probe or http_probe(settings.tenant_probe, settings.domain)
         self.limits = {
-            "available": RateLimiter(rates.available_per_min, clock=clock),
-            "signup": RateLimiter(rates.signup_per_min, clock=clock),
-            "page": RateLimiter(rates.page_per_min, clock=clock),
+            kind: RateLimiter(
+                getattr(rates, f"{kind}_per_min"), total_per_minute=getattr(rates, f"{kind}_total_per_min"), clock=clock
+            )
+            for kind in ("available", "signup", "page", "lookup")
         }
-        self._sessions: OrderedDict[str, tuple[str, str | None]] = OrderedDict()  # completed: (username, email)
         self._ready: set[str] = set()
-        self._seen: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
 
     # --- the request ---
 
-    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes, address: str) -> Response:
-        parts = urlsplit(target)
-        path = parts.path
-        query = parse_qs(parts.query, keep_blank_values=True, max_num_fields=20)
-        if path == "/stripe/webhook":
-            return self.webhook(body, headers) if method == "POST" else _json(405, {"error": "POST only"}, Allow="POST")
-        if path == "/_signup/health" and method == "GET":
-            return self.health()
-        if path == "/_signup/signup.js" and method == "GET":
-            return Response(200, pages.SCRIPT.encode(), "text/javascript; charset=utf-8")
-        if path == "/_signup/signup.css" and method == "GET":
-            return Response(200, pages.STYLE.encode(), "text/css; charset=utf-8")
-        routes: dict[tuple[str, str], tuple[str, Callable[[dict[str, list[str]], bytes, Mapping[str, str]], Response]]]
-        routes = {
-            ("GET", "/"): ("page", self.index),
-            ("GET", "/api/available"): ("available", self.available),
-            ("POST", "/signup"): ("signup", self.signup),
-            ("GET", "/welcome"): ("page", self.welcome),
-            ("GET", "/api/ready"): ("page", self.ready),
-        }
-        route = routes.get((method, path))
-        if route is None:
-            if any(p == path for _, p in routes):
-                return _message(405, "Not allowed", "This address does not take that method.")
-            return _message(404, "Not found", "There is nothing here.")
-        kind, answer = route
-        wait = self.limits[kind].take(address)
+    def answer(self, kind: str, handler: Handler, call: Call, api: bool) -> Response:
+        """The route's answer, unless the client or the route is over its rate (429); a bug is a 500 page."""
+        wait = self.limits[kind].take(call.address)
         if wait is not None:
-            if path.startswith("/api/"):
-                return _json(429, {"error": "too many requests"}, **{"Retry-After": str(wait)})
-            page = pages.message_page("Slow down", "Too many requests; try again in a minute.")
-            return _html(429, page, **{"Retry-After": str(wait)})
-        return answer(query, body, headers)
+            return self.too_many(wait, api)
+        try:
+            return handler(call)
+        except Exception as exc:  # a bug must still answer, in one log line
+            _log(f"handler failed: {type(exc).__name__}")
+            return _message(500, "Something went wrong", "Try again in a minute.")
+
+    @staticmethod
+    def too_many(wait: int, api: bool) -> Response:
+        if api:
+            return _json(429, {"error": "too many requests"}, **{"Retry-After": str(wait)})
+        page = pages.message_page("Slow down", "Too many requests; try again in a minute.")
+        return _html(429, page, **{"Retry-After": str(wait)})
 
     # --- pages ---
 
@@ -194,34 +256,36 @@ class SignupApp:
             _log(f"listing prices failed: {type(exc).__name__}")
             return _message(502, "Try again", "We could not reach our payment provider. Try again in a minute.")
 
-    def index(self, query: dict[str, list[str]], _body: bytes, _headers: Mapping[str, str]) -> Response:
-        values = {name: _first(query, name) for name in ("username", "email", "plan")}
+    def index(self, call: Call) -> Response:
+        values = {name: _first(call.query, name) for name in ("username", "email", "plan")}
         values = {k: v for k, v in values.items() if not _bad_text(v, MAX_FIELD)}
         plans = self._plans_or_error()
         if isinstance(plans, Response):
             return plans
         return _html(200, pages.signup_page(self.settings.domain, plans, values))
 
-    def available(self, query: dict[str, list[str]], _body: bytes, _headers: Mapping[str, str]) -> Response:
-        username = _first(query, "username")
+    def available(self, call: Call) -> Response:
+        username = _first(call.query, "username")
         if _bad_text(username, SUSPICIOUS_USERNAME):
             return _json(400, {"error": "not a username"})
         return _json(200, self.availability.check(username).to_json(), **{"Cache-Control": "no-store"})
 
-    def signup(self, _query: dict[str, list[str]], body: bytes, headers: Mapping[str, str]) -> Response:
-        kind = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    def signup(self, call: Call) -> Response:
+        kind = next((v for k, v in call.headers.items() if k.lower() == "content-type"), "")
         if kind.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
             return _message(415, "Not a form", "Send the signup form.")
         try:
-            form = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
-        except (UnicodeDecodeError, ValueError):
+            form = fields(call.body.decode("ascii"))  # a form is percent-encoded: its bytes are ASCII
+        except UnicodeDecodeError:
+            form = None
+        if form is None:
             return _message(400, "Not a form", "Send the signup form.")
         username, email, plan = (_first(form, name).strip() for name in ("username", "email", "plan"))
         if _bad_text(username, SUSPICIOUS_USERNAME) or _bad_text(email, MAX_FIELD) or _bad_text(plan, 40):
             return _message(400, "Not a signup", "The form held something no username or email has.")
         values = {"username": username, "email": email, "plan": plan}
         problems = []
-        if email_error(email) is not None:
+        if email_problem(email) is not None:
             problems.append("Enter an email address you can read: you sign in with it.")
         if self.settings.plan(plan) is None:
             problems.append("Choose one of the plans.")
@@ -250,49 +314,48 @@ class SignupApp:
             return _message(502, "Try again", "We could not start the payment. Nothing was charged; try again.")
         self.holds.created(username, session.id)
         _log(f"checkout session {session.id} created for plan {price.plan}")
-        return Response(303, b"", _HTML, {"Location": str(session.url)})
+        return _respond(303, b"", _HTML, Location=str(session.url))
 
-    def _completed(self, session_id: str) -> tuple[str, str | None] | Response:
-        """(username, email) of a completed session of ours, or the error answer."""
+    def _completed(self, call: Call, api: bool) -> Completed | Response:
+        """The completed signup of the query's session id, or the answer to give instead: 404 for anything
+        but a completed session of ours, 429 when Stripe would be asked too often, 502 when Stripe fails."""
+        session_id = _first(call.query, "session_id")
         if not SESSION_ID.fullmatch(session_id):
-            return _message(404, "Not found", "This signup does not exist.")
-        with self._lock:
-            known = self._sessions.get(session_id)
-        if known is not None:
-            return known
-        try:
-            session = self.client.v1.checkout.sessions.retrieve(session_id)
-        except stripe.InvalidRequestError:
-            return _message(404, "Not found", "This signup does not exist.")
-        except stripe.StripeError as exc:
-            _log(f"reading a checkout session failed: {type(exc).__name__}")
-            return _message(502, "Try again", "We could not reach our payment provider. Reload in a minute.")
-        metadata = getattr(session, "metadata", None)
-        username = metadata["username"] if metadata is not None and "username" in metadata else None
-        if session.status != "complete" or not isinstance(username, str) or username_error(username):
-            return _message(404, "Not found", "This signup is not finished.")
-        details = getattr(session, "customer_details", None)
-        email = getattr(details, "email", None) or getattr(session, "customer_email", None)
-        found = (username, email if isinstance(email, str) else None)
-        with self._lock:
-            self._sessions[session_id] = found
-            while len(self._sessions) > _SEEN_LIMIT:
-                self._sessions.popitem(last=False)
-        return found
+            return self._not_found(Missing(), api)
+        found = self.sessions.cached(session_id)
+        if found is None:
+            wait = self.limits["lookup"].take(call.address)
+            if wait is not None:
+                return self.too_many(wait, api)
+            try:
+                found = self.sessions.lookup(session_id)
+            except stripe.StripeError as exc:
+                _log(f"reading a checkout session failed: {type(exc).__name__}")
+                if api:
+                    return _json(502, {"error": "payment provider unreachable"})
+                return _message(502, "Try again", "We could not reach our payment provider. Reload in a minute.")
+        return found if isinstance(found, Completed) else self._not_found(found, api)
 
-    def welcome(self, query: dict[str, list[str]], _body: bytes, _headers: Mapping[str, str]) -> Response:
-        session_id = _first(query, "session_id")
-        found = self._completed(session_id)
+    @staticmethod
+    def _not_found(missing: Missing, api: bool) -> Response:
+        if api:
+            return _json(404, {"error": "unknown signup"})
+        if missing.unfinished:
+            return _message(404, "Not found", "This signup is not finished.")
+        return _message(404, "Not found", "This signup does not exist.")
+
+    def welcome(self, call: Call) -> Response:
+        found = self._completed(call, api=False)
         if isinstance(found, Response):
             return found
-        username, email = found
-        return _html(200, pages.welcome_page(username, self.settings.domain, email, session_id))
+        session_id = _first(call.query, "session_id")
+        return _html(200, pages.welcome_page(found.username, self.settings.domain, found.email, session_id))
 
-    def ready(self, query: dict[str, list[str]], _body: bytes, _headers: Mapping[str, str]) -> Response:
-        found = self._completed(_first(query, "session_id"))
+    def ready(self, call: Call) -> Response:
+        found = self._completed(call, api=True)
         if isinstance(found, Response):
-            return _json(found.status, {"error": "unknown signup"})
-        username = found[0]
+            return found
+        username = found.username
         url = f"https://{username}.{self.settings.domain}"
         with self._lock:
             known = username in self._ready
@@ -305,20 +368,8 @@ class SignupApp:
     # --- webhooks and health ---
 
     def webhook(self, body: bytes, headers: Mapping[str, str]) -> Response:
-        try:
-            event_id, event_type = verified_event(body, headers, self.settings.webhook_secret)
-        except RejectedEvent as exc:
-            return _json(400, {"error": str(exc)})
-        if not wants_dispatch(event_type):
-            return _json(200, {"event": event_id, "ignored": event_type})
-        with self._lock:
-            if event_id in self._seen:
-                return _json(200, {"event": event_id, "duplicate": True})
-            self._seen[event_id] = None
-            while len(self._seen) > _SEEN_LIMIT:
-                self._seen.popitem(last=False)
-        self.dispatcher.notify()
-        return _json(200, {"event": event_id, "type": event_type, "sync": "scheduled"})
+        answer = self.events.handle(body, headers)
+        return _json(answer.status, answer.body)
 
     def health(self) -> Response:
         return _json(
@@ -336,74 +387,77 @@ class SignupApp:
         self.dispatcher.close()
 
 
-def _first(query: Mapping[str, list[str]], name: str) -> str:
-    values = query.get(name)
-    return values[0] if values else ""
+async def _not_found(_request: Request, _exc: Exception) -> Response:
+    return _message(404, "Not found", "There is nothing here.")
 
 
-def client_address(headers: Mapping[str, str], peer: str) -> str:
-    """Fly's proxy sets Fly-Client-IP (and replaces one a client sent); elsewhere the socket's peer."""
-    given = next((v for k, v in headers.items() if k.lower() == "fly-client-ip"), "").strip()
-    return given if given and len(given) <= 64 and re.fullmatch(r"[0-9A-Fa-f:.]+", given) else peer
+async def _not_allowed(request: Request, exc: Exception) -> Response:
+    allow = dict(getattr(exc, "headers", None) or {})
+    if request.url.path == WEBHOOK_PATH:
+        return _json(405, {"error": "POST only"}, **allow)
+    return _message(405, "Not allowed", "This address does not take that method.", **allow)
+
+
+def asgi_app(app: SignupApp, *, pools: SitePools = SitePools(), body_timeout_s: float = BODY_TIMEOUT_S) -> RequestGuard:
+    """The site as an ASGI app: Starlette's routing, behind the guard (public_http/guard.py)."""
+
+    def route(path: str, kind: str, handler: Handler, method: str = "GET", api: bool = False) -> Route:
+        async def endpoint(request: Request) -> Response:
+            body = await request.body()  # already read, whole, by the guard
+            query = fields(request.scope["query_string"].decode("latin-1"))
+            if query is None:
+                if api:
+                    return _json(400, {"error": "too many query parameters, or one that is not UTF-8"})
+                return _message(400, "Not a page", "This address holds too many parameters, or a garbled one.")
+            peer = request.client.host if request.client else ""
+            headers = dict(request.headers)
+            call = Call(query, body, headers, client_address(headers, peer))
+            # The routes may call Stripe or probe a tenant: a thread each, never the event loop.
+            return await run_in_threadpool(app.answer, kind, handler, call, api)
+
+        return Route(path, endpoint, methods=[method])
+
+    async def webhook(request: Request) -> Response:
+        # A hash and a JSON parse of at most 1 MiB, and a notify that never waits: on the event loop, so a
+        # thread pool busy with slow Stripe calls from the public routes never delays Stripe's deliveries.
+        return app.webhook(await request.body(), dict(request.headers))
+
+    async def health(_request: Request) -> Response:
+        return app.health()
+
+    async def script(_request: Request) -> Response:
+        return _respond(200, pages.SCRIPT.encode(), "text/javascript; charset=utf-8")
+
+    async def style(_request: Request) -> Response:
+        return _respond(200, pages.STYLE.encode(), "text/css; charset=utf-8")
+
+    site = Starlette(
+        routes=[
+            route("/", "page", app.index),
+            route("/api/available", "available", app.available, api=True),
+            route(FORM_PATH, "signup", app.signup, method="POST"),
+            route("/welcome", "page", app.welcome),
+            route("/api/ready", "page", app.ready, api=True),
+            Route(WEBHOOK_PATH, webhook, methods=["POST"]),
+            Route(HEALTH_PATH, health, methods=["GET"]),
+            Route("/_signup/signup.js", script, methods=["GET"]),
+            Route("/_signup/signup.css", style, methods=["GET"]),
+        ],
+        exception_handlers={404: _not_found, 405: _not_allowed},
+    )
+    return RequestGuard(site, pools.all, pools.of, name="signup", body_timeout_s=body_timeout_s)
+
+
+SERVER_LIMITS = DEFAULT_LIMITS
 
 
 def make_server(
-    app: SignupApp, host: str = "127.0.0.1", port: int = 0, limits: Limits = SERVER_LIMITS
-) -> WebhookServer:
-    class Handler(BoundedRequestHandler):
-        timeout = limits.read_timeout_s
-        server_version = "alex-signup"
-        sys_version = ""
-
-        def _answer(self) -> None:
-            body = b""
-            if self.command == "POST":
-                cap = MAX_BODY if urlsplit(self.path).path == "/stripe/webhook" else MAX_FORM
-                read = self.read_body(cap)
-                if isinstance(read, WebhookResponse):
-                    self._send(_json(read.status, read.body))
-                    return
-                if read is None:
-                    return
-                body = read
-            self._deadline.cancel()  # the request is in: the answer may take its time
-            headers = dict(self.headers.items())
-            try:
-                address = client_address(headers, self.client_address[0])
-                response = app.handle(self.command, self.path, headers, body, address)
-            except Exception as exc:  # a bug must still answer, in one log line
-                self.log_message("handler failed: %s", type(exc).__name__)
-                response = _message(500, "Something went wrong", "Try again in a minute.")
-            self._send(response)
-
-        do_GET = do_POST = _answer
-
-        def do_PUT(self) -> None:
-            self._send(_message(405, "Not allowed", "This address does not take that method."))
-
-        do_DELETE = do_PATCH = do_PUT
-
-        def _send(self, response: Response) -> None:
-            self.send_response(response.status)
-            self.send_header("Content-Type", response.content_type)
-            self.send_header("Content-Length", str(len(response.body)))
-            self.send_header("Cache-Control", response.headers.pop("Cache-Control", "no-store"))
-            self.send_header("X-Content-Type-Options", "nosniff")
-            self.send_header("Referrer-Policy", "no-referrer")
-            if response.content_type == _HTML:
-                self.send_header("Content-Security-Policy", pages.CSP)
-            for key, value in response.headers.items():
-                self.send_header(key, value)
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(response.body)
-            self.close_connection = True
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
-            _log(f"{self.address_string()} {format % args}")
-
-        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-            # The path may hold an email (the cancel URL's prefill): log the route only.
-            _log(f'{self.address_string()} "{self.command} {urlsplit(self.path).path}" {code}')
-
-    return WebhookServer((host, port), Handler, limits)
+    app: SignupApp,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    limits: ServerLimits = SERVER_LIMITS,
+    *,
+    pools: SitePools = SitePools(),
+    body_timeout_s: float = BODY_TIMEOUT_S,
+) -> PublicServer:
+    return make_public_server(asgi_app(app, pools=pools, body_timeout_s=body_timeout_s), host, port, limits, "signup")

@@ -1,12 +1,12 @@
 """Ask GitHub to run the Stripe sync workflow, at most once per debounce window.
 
 Stripe sends several events for one signup (customer.created, customer.subscription.created,
-checkout.session.completed, invoice.*), and a burst of signups sends many: the first event arms a timer
-of `debounce_s`, every event until it fires joins the window, and the window ends in one
-`workflow_dispatch` (`POST /repos/{repo}/actions/workflows/{workflow}/dispatches`, ref `main`, inputs
-`{"reason": "webhook: N events"}`). An event that arrives while a dispatch is being sent opens the next
-window. The sync is level-triggered, so a dispatch says only "look again"; one that fails after every
-retry is logged, and the hourly schedule (or the next event) catches up.
+checkout.session.completed, invoice.*), and a burst of signups sends many: the windows are
+billing.coalesce's (the first event opens one of `debounce_s`, every event until it closes joins it),
+and a window ends in one `workflow_dispatch` (`POST /repos/{repo}/actions/workflows/{workflow}/dispatches`,
+ref `main`, inputs `{"reason": "webhook: N events"}`). Events that arrive while a dispatch is being
+sent open the next window when it is done. The sync is level-triggered, so a dispatch says only "look
+again"; one that fails after every retry is logged, and the hourly schedule (or the next event) catches up.
 
 Retries: network errors, 429 and 5xx, with exponential backoff (`Retry-After` when GitHub sends one,
 capped). One log line per dispatch; the token is never logged.
@@ -15,7 +15,6 @@ capped). One log line per dispatch; the token is never logged.
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +22,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+
+from billing.coalesce import Coalescer
 
 API_VERSION = "2022-11-28"
 RETRY_CAP_S = 60.0
@@ -57,14 +58,11 @@ class Dispatcher:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._target = target
-        self._debounce = debounce_s
         self._attempts = attempts
         self._backoff = backoff_s
         self._timeout = timeout_s
         self._sleep = sleep
-        self._lock = threading.Lock()
-        self._pending = 0
-        self._timer: threading.Timer | None = None
+        self._windows = Coalescer(self._window, debounce_s, name="signup")
         self._session = requests.Session()
         if target is not None:
             self._session.trust_env = urlsplit(target.api_url).hostname not in ("127.0.0.1", "localhost", "::1")
@@ -73,23 +71,19 @@ class Dispatcher:
 
     def notify(self) -> None:
         """One event: joins the open window or opens one. Returns at once."""
-        with self._lock:
-            self._pending += 1
-            if self._timer is None:
-                self._timer = threading.Timer(self._debounce, self._fire)
-                self._timer.daemon = True
-                self._timer.start()
+        self._windows.notify()
 
     @property
     def pending(self) -> int:
-        with self._lock:
-            return self._pending
+        return self._windows.pending
 
-    def _fire(self) -> None:
-        with self._lock:
-            count, self._pending, self._timer = self._pending, 0, None
-        if count:
-            self._send(count)
+    def wait_idle(self, timeout: float) -> bool:
+        """Blocks until no window is open or being sent (True), or `timeout` passes; for tests."""
+        return self._windows.wait_idle(timeout)
+
+    def _window(self, count: int) -> bool:
+        self._send(count)
+        return True  # sent, or given up after the retries: the scheduled sync catches up
 
     def _send(self, count: int) -> None:
         target = self._target
@@ -129,7 +123,4 @@ class Dispatcher:
 
     def close(self) -> None:
         """Stops a pending window without sending (the process is going away)."""
-        with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+        self._windows.close()

@@ -1,4 +1,5 @@
-"""The signup site's HTML, CSS and script. Every value is escaped; nothing is loaded from elsewhere.
+"""The signup site's pages, CSS and script. The pages are Jinja2 templates (signup/templates/) with
+autoescaping on, so every value is escaped; nothing is loaded from elsewhere.
 
 The script and the style are served by the app itself (`/_signup/signup.js`, `/_signup/signup.css`), so
 the pages' Content-Security-Policy allows no inline code at all.
@@ -7,7 +8,9 @@ the pages' Content-Security-Policy allows no inline code at all.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from html import escape
+from pathlib import Path
+
+import jinja2
 
 from signup.checkout import PlanPrice
 from tenants.naming import USERNAME_MAX, USERNAME_MIN
@@ -20,65 +23,41 @@ USERNAME_RULES = (
     f"{USERNAME_MIN} to {USERNAME_MAX} characters: lowercase letters a-z, digits and hyphens, "
     "not starting or ending with a hyphen."
 )
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+_ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES),
+    autoescape=True,  # every page is HTML: escape every value, whatever the file's name
+    undefined=jinja2.StrictUndefined,  # a misspelt value is an error, never an empty string
+    keep_trailing_newline=True,
+)
 
 
-def _layout(title: str, body: str) -> str:
-    return (
-        "<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
-        '<meta name=viewport content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><link rel=stylesheet href=/_signup/signup.css>"
-        "<script src=/_signup/signup.js defer></script></head>"
-        f"<body><main>{body}</main></body></html>\n"
-    )
+def _render(template: str, **values: object) -> str:
+    return _ENV.get_template(template).render(**values)
 
 
 def signup_page(domain: str, plans: Sequence[PlanPrice], values: Mapping[str, str], error: str | None = None) -> str:
-    username, email = values.get("username", ""), values.get("email", "")
-    chosen = values.get("plan") or (plans[0].plan if plans else "")
-    rows = "".join(
-        f'<li><label><input type=radio name=plan value="{escape(p.plan)}"'
-        f"{' checked' if p.plan == chosen else ''} required> "
-        f"<span class=plan>{escape(p.plan.title())}</span> <span class=price>{escape(p.label)}</span></label></li>"
-        for p in plans
+    return _render(
+        "signup.html",
+        title="Sign up",
+        domain=domain,
+        plans=plans,
+        chosen=values.get("plan") or (plans[0].plan if plans else ""),
+        username=values.get("username", ""),
+        email=values.get("email", ""),
+        error=error,
+        username_max=USERNAME_MAX,
+        username_rules=USERNAME_RULES,
     )
-    alert = f"<p class=error role=alert id=form-error>{escape(error)}</p>" if error else ""
-    body = (
-        f"<h1>Your own e-book library</h1>"
-        f"<p>A private Alex reader at <strong>&lt;username&gt;.{escape(domain)}</strong>.</p>{alert}"
-        "<form method=post action=/signup id=signup novalidate>"
-        f"<fieldset><legend>Plan</legend><ul class=plans>{rows}</ul></fieldset>"
-        "<p><label for=username>Username</label> "
-        f'<input id=username name=username value="{escape(username)}" autocomplete=username '
-        f"maxlength={USERNAME_MAX} spellcheck=false autocapitalize=none required "
-        f'aria-describedby="username-rules username-status" data-domain="{escape(domain)}">'
-        f"<span class=suffix>.{escape(domain)}</span></p>"
-        f"<p id=username-rules class=hint>{escape(USERNAME_RULES)}</p>"
-        "<p id=username-status class=status role=status aria-live=polite></p>"
-        "<p><label for=email>Email</label> "
-        f'<input id=email name=email type=email value="{escape(email)}" autocomplete=email required '
-        "aria-describedby=email-hint></p>"
-        "<p id=email-hint class=hint>You sign in to your library with it.</p>"
-        "<p><button type=submit>Continue to payment</button></p></form>"
-    )
-    return _layout("Sign up", body)
 
 
 def welcome_page(username: str, domain: str, email: str | None, session_id: str) -> str:
     url = f"https://{username}.{domain}"
-    login = f"<p>Sign in with <strong>{escape(email)}</strong>; your first password is on its way.</p>" if email else ""
-    body = (
-        "<h1>Welcome</h1>"
-        f'<p id=library data-session="{escape(session_id)}" data-url="{escape(url)}" aria-live=polite>'
-        f"Your library will be at <span id=library-url>{escape(url)}</span>. "
-        "<span id=library-state>It is being set up; this page turns it into a link when it answers.</span></p>"
-        f"{login}"
-    )
-    return _layout("Welcome", body)
+    return _render("welcome.html", title="Welcome", url=url, email=email, session_id=session_id)
 
 
 def message_page(title: str, message: str, link: tuple[str, str] | None = ("/", "Back to the signup page")) -> str:
-    more = f'<p><a href="{escape(link[0])}">{escape(link[1])}</a></p>' if link else ""
-    return _layout(title, f"<h1>{escape(title)}</h1><p>{escape(message)}</p>{more}")
+    return _render("message.html", title=title, message=message, link=link)
 
 
 STYLE = """

@@ -11,7 +11,7 @@ from typing import Any
 
 from billing.price_plans import BILLING_PERIODS
 from tenants.inputs import matches, quote_value
-from tenants.naming import DOMAIN_RE
+from tenants.naming import DOMAIN_RE, GITHUB_REPOSITORY_RE
 from tenants.plans import DEFAULT_PLANS, PLAN_NAME_RE
 
 DEFAULT_API_BASE = "https://api.stripe.com"
@@ -19,7 +19,6 @@ DEFAULT_GITHUB_API = "https://api.github.com"
 DEFAULT_WORKFLOW = "stripe-sync.yml"
 DEFAULT_DEBOUNCE_S = 20.0
 DEFAULT_PROBE = "https://{username}.{domain}/login"
-_REPOSITORY = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}")
 _WORKFLOW = re.compile(r"[A-Za-z0-9._-]{1,100}\.ya?ml")
 
 
@@ -123,7 +122,7 @@ def from_env(env: Mapping[str, str]) -> Settings:
     if not 0 < debounce <= 3600:
         raise SettingsError(f"SYNC_DEBOUNCE_S: expected seconds between 0 and 3600, got {quote_value(debounce_text)}")
     repository = env.get("GITHUB_REPOSITORY", "").strip()
-    if repository and not _REPOSITORY.fullmatch(repository):
+    if repository and not matches(GITHUB_REPOSITORY_RE, repository):
         raise SettingsError(f"GITHUB_REPOSITORY: expected owner/name, got {quote_value(repository)}")
     workflow = env.get("SYNC_WORKFLOW", "").strip() or DEFAULT_WORKFLOW
     if not _WORKFLOW.fullmatch(workflow):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ import yaml
 _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Zs"})
 QUOTE_LIMIT = 60
 BOM = "\ufeff"
+DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class InputError(ValueError):
@@ -55,6 +57,22 @@ def clean_text(value: object) -> bool:
 def matches(pattern: re.Pattern[str], value: object) -> bool:
     """The whole of a clean string matches `pattern`; never a prefix, never with a trailing newline."""
     return clean_text(value) and pattern.fullmatch(str(value)) is not None
+
+
+def parse_date(value: object) -> date | None:
+    """A calendar date written YYYY-MM-DD (text, or YAML's own date), or None: the one date rule of the
+    roster and the stack config. A timestamp where a date belongs is refused (comparing one with a date
+    raises), and so are other ISO spellings (20260101, 2026-W01-1) and days that do not exist."""
+    if isinstance(value, datetime | ImpossibleDate):
+        return None
+    if isinstance(value, date):
+        return value
+    if matches(DATE_RE, value):
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            return None
+    return None
 
 
 def read_text(path: Path) -> str:

@@ -59,3 +59,12 @@ TENANT_ID_RE = re.compile(rf"[a-z0-9]{{{TENANT_ID_MIN},{TENANT_ID_MAX}}}")
 USERNAME_RE = re.compile(rf"[a-z0-9][a-z0-9-]{{{USERNAME_MIN - 2},{USERNAME_MAX - 2}}}[a-z0-9]")
 # Cloudflare account and zone ids: 32 lowercase hex characters.
 CLOUDFLARE_ID_RE = re.compile(r"[0-9a-f]{32}")
+# R2 bucket names: 3-63 lowercase letters, digits and hyphens, starting and ending with a letter or digit.
+R2_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
+# A GitHub repository, `owner/name` (GitHub's rules): the owner is 1-39 letters, digits or inner single
+# hyphens; the name 1-100 of letters, digits, '.', '_' and '-', and not '.' or '..'. The stack config
+# (`githubRepository`), the signup site (`GITHUB_REPOSITORY`, which the program sets from it) and the
+# alerts script all check it with this one pattern.
+GITHUB_REPOSITORY_RE = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}/(?!\.{1,2}\Z)[A-Za-z0-9._-]{1,100}"
+)

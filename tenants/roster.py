@@ -24,7 +24,8 @@ from typing import Any
 
 import yaml
 
-from tenants.inputs import ImpossibleDate, InputError, load_yaml, matches, quote_value, read_text
+from tenants.emails import EmailAddressError, canonical_email
+from tenants.inputs import ImpossibleDate, InputError, load_yaml, matches, parse_date, quote_value, read_text
 from tenants.naming import (
     CUSTOM_DOMAIN_RE,
     CUSTOM_DOMAINS_MAX,
@@ -41,9 +42,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Whole-string patterns of the roster's own fields (names shared with other modules are tenants.naming's):
 # use them only through tenants.inputs.matches (fullmatch, clean text).
-EMAIL_RE = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 STRIPE_CUSTOMER_RE = re.compile(r"cus_[A-Za-z0-9]{1,64}")
-DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 # Hostnames we keep for ourselves (or that users would trust too much).
 RESERVED_USERNAMES = frozenset(
@@ -259,7 +258,7 @@ def _parse_entry(index: int, raw: Any) -> tuple[RosterEntry | None, list[Problem
                 problem(name, "required")
             continue
         if name in DATE_FIELDS:
-            parsed = _as_date(value)
+            parsed = parse_date(value)
             if parsed is None:
                 why = " (no such day)" if isinstance(value, ImpossibleDate) else ""
                 problem(name, f"expected a date YYYY-MM-DD, got {_shown(value)}{why}")
@@ -308,20 +307,6 @@ def _shown(value: Any) -> str:
     if isinstance(value, Mapping | list | tuple):
         return _kind(value)
     return quote_value(value)
-
-
-def _as_date(value: Any) -> date | None:
-    if isinstance(value, datetime | ImpossibleDate):
-        return None  # a timestamp where a date belongs is a mistake worth reporting
-    if isinstance(value, date):
-        return value
-    # fromisoformat alone also takes 20260101 and 2026-W01-1; the roster writes and reads one form.
-    if matches(DATE_RE, value):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
 
 
 def validate(
@@ -459,11 +444,16 @@ def username_error(username: str) -> str | None:
     return None
 
 
-def email_error(email: str | None) -> str | None:
-    """Why a value is not a usable email address, or None if it is."""
-    if email is not None and matches(EMAIL_RE, email):
-        return None
-    return f"{quote_value(email)} is not an email address"
+def email_error(email: object) -> str | None:
+    """Why a value cannot be a roster's email (tenants.emails: an address, in its canonical form), or None."""
+    try:
+        canonical = canonical_email(email)
+    except EmailAddressError as exc:
+        return f"{quote_value(email)} is not an email address: {exc}"
+    if canonical != email:
+        # One spelling from the roster to the login: the sync writes this form, the image stores it.
+        return f"{quote_value(email)}: write it as {canonical!r} (the domain in lowercase ASCII; the rest as it is)"
+    return None
 
 
 def _date_rules(tenant: RosterEntry) -> Iterable[tuple[str, str]]:

@@ -1,171 +1,209 @@
-"""Cloudflare's GraphQL Analytics endpoint, only as far as `r2StorageAdaptiveGroups` (docs/reference/cloudflare.md §4).
+"""CloudflareEmulator: the part of Cloudflare's v4 API the program and the scripts use, over real HTTP on
+127.0.0.1 (R2 buckets with CORS and lifecycle rules, account API tokens, DNS records, GraphQL analytics).
 
-It serves `POST <url>/graphql` on 127.0.0.1 and answers the one query shape the storage script sends: the
-account's storage grouped by `bucketName`, `max { payloadSize metadataSize objectCount uploadCount }`,
-filtered by `datetime_geq`/`datetime_leq`. It is not a GraphQL engine: it checks the query names the
-dataset and reads the account and window from the variables.
+Each request: record it -> injected fault? -> auth -> route (none: 404, logged as unknown) -> JSON body ->
+handler under the world lock. Answers are Cloudflare's compact JSON in the v4 envelope.
 
-Failure shapes follow what Cloudflare sends: a malformed Authorization header gets HTTP 400 with the v4
-envelope (code 6003); an unknown token gets HTTP 403 (code 10000, "Authentication error"); a valid token
-asking for another account gets HTTP 200 with a GraphQL `errors` list.
+    with CloudflareEmulator(token=TOKEN, account_id=ACCOUNT, zones={ZONE_ID: "example.com"}) as cf:
+        cf.url  # the v4 base URL, http://127.0.0.1:<port>/client/v4 (the provider's `cloudflare:baseUrl`)
 """
 
 from __future__ import annotations
 
 import json
+import re
+import sys
 import threading
-from dataclasses import dataclass, field
-from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+import traceback
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
-GRAPHQL_PATH = "/client/v4/graphql"
+from emulators.clock import Clock, RealClock
+from emulators.cloudflare import api
+from emulators.cloudflare.api import ApiError, Request, Response, Route, failure
+from emulators.cloudflare.faults import LOGGED_HEADERS, Quirks, RecordedRequest, fault_response
+from emulators.cloudflare.routes import ROUTES
+from emulators.cloudflare.state import BucketUsage, ObjectStore, Settings, World
+from emulators.faults import Fault, FaultBook
+from emulators.serving import ServerThread, ThreadedService, send_answer
 
-
-@dataclass(frozen=True)
-class BucketUsage:
-    """One bucket's latest storage sample; `at` None means "inside any window" (no lag)."""
-
-    payload_size: int
-    object_count: int
-    metadata_size: int = 0
-    upload_count: int = 0
-    at: datetime | None = None
-
-
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    authorized: bool
-    body: dict[str, Any] = field(default_factory=dict)
+# Cloudflare API tokens are 40 characters of [A-Za-z0-9_-] (the provider accepts 40-80).
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{40,80}")
+DEFAULT_ZONE = ("0" * 31 + "1", "example.com")
+_NOT_JSON = object()
 
 
-class CloudflareEmulator:
-    """`with CloudflareEmulator(token=..., account_id=..., usage={...}) as cf: cf.url` (the v4 base URL)."""
-
-    def __init__(self, *, token: str, account_id: str, usage: dict[str, BucketUsage] | None = None) -> None:
-        self.token = token
-        self.account_id = account_id
-        self.usage: dict[str, BucketUsage] = dict(usage or {})
-        self.requests: list[RecordedRequest] = []
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+class CloudflareEmulator(ThreadedService):
+    def __init__(
+        self,
+        *,
+        token: str,
+        account_id: str,
+        zones: dict[str, str] | None = None,
+        usage: dict[str, BucketUsage] | None = None,
+        objects: ObjectStore | None = None,
+        clock: Clock | None = None,
+        port: int = 0,
+    ) -> None:
+        self.clock: Clock = clock or RealClock()
+        settings = Settings(token=token, account_id=account_id, zones=dict(zones or dict([DEFAULT_ZONE])))
+        self.world = World(settings, self.clock, objects=objects, usage=dict(usage or {}))
+        self.quirks = Quirks()
+        self._faults = FaultBook()
+        self._log_lock = threading.Lock()
+        self._log: list[RecordedRequest] = []
+        self._server = ServerThread(self._handle, port=port, name="cloudflare-emulator")
 
     @property
     def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the emulator is not running; use it as a context manager")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/client/v4"
+        """The v4 base URL (what `cloudflare:baseUrl` and CLOUDFLARE_BASE_URL take)."""
+        return f"{self._server.root_url}{api.V4}"
 
-    def __enter__(self) -> CloudflareEmulator:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="cloudflare-emulator", daemon=True)
-        self._thread.start()
-        return self
+    # -- test controls -----------------------------------------------------------------------------------
+    @property
+    def account_id(self) -> str:
+        return self.world.settings.account_id
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
+    @account_id.setter
+    def account_id(self, value: str) -> None:
+        """Which account the token may reach (another one: the token lacks access to the old one)."""
+        with self.world.lock:
+            self.world.settings.account_id = value
 
-    def record(self, request: RecordedRequest) -> None:
-        with self._lock:
-            self.requests.append(request)
+    @property
+    def usage(self) -> dict[str, BucketUsage]:
+        return self.world.usage
 
-    def answer(self, authorization: str | None, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        """(status, JSON body) for one GraphQL request."""
-        if not authorization or not authorization.startswith("Bearer ") or not authorization[7:].strip():
-            return 400, _v4_error(6003, "Invalid request headers", 6111, "Invalid format for Authorization header")
-        if authorization[7:].strip() != self.token:
-            return 403, _v4_error(10000, "Authentication error")
-        query = body.get("query")
-        variables = body.get("variables") or {}
-        if not isinstance(query, str) or "r2StorageAdaptiveGroups" not in query:
-            return 200, _graphql_error("this emulator only serves r2StorageAdaptiveGroups")
-        account = variables.get("accountTag")
-        if account != self.account_id:
-            return 200, _graphql_error(f"accounts [{account}] are not authorized")
+    @usage.setter
+    def usage(self, samples: dict[str, BucketUsage]) -> None:
+        with self.world.lock:
+            self.world.usage = dict(samples)
+
+    def use_token(self, token_id: str) -> None:
+        """The token authenticated a request now (on R2's S3 side, say): Cloudflare sets its `last_used_on`."""
+        with self.world.lock:
+            self.world.tokens[token_id].last_used_on = self.world.now()
+
+    def inject(self, fault: Fault) -> None:
+        self._faults.add(fault)
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._log_lock:
+            return list(self._log)
+
+    def unknown_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.unknown]
+
+    def writes(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.writes]
+
+    def reset_log(self) -> None:
+        with self._log_lock:
+            self._log.clear()
+
+    # -- request pipeline --------------------------------------------------------------------------------
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        length = int(h.headers.get("content-length") or 0)
+        raw = h.rfile.read(length) if length else b""
+        parts = urlsplit(h.path)
+        method = h.command.upper()
+        headers = {k.lower(): v for k, v in h.headers.items()}
+        body = _parse(raw)
+        found = _match(method, parts.path)
+        record = RecordedRequest(
+            method=method,
+            path=parts.path,
+            query=parse_qs(parts.query, keep_blank_values=True),
+            headers={k: v for k, v in headers.items() if k in LOGGED_HEADERS},
+            body=raw.decode("utf-8", "replace") if body is _NOT_JSON else body,
+            authorized=self._authorized(headers.get("authorization")) is None,
+            route=found[0].name if found else None,
+        )
+        with self._log_lock:
+            self._log.append(record)
+        fault = self._faults.take(method, parts.path)
+        if fault is not None:
+            record.faulted = True
+            if fault.delay:
+                self.clock.sleep(fault.delay)
+            if fault.drop and fault.when == "before_work":
+                h.close_connection = True
+                return
+        if fault is not None and fault.when == "before_work" and fault.status is not None:
+            response = fault_response(fault)
+        else:
+            response = self._answer(method, parts.path, record, headers, body, found)
+            if fault is not None and fault.drop:
+                h.close_connection = True
+                return
+            if fault is not None and fault.status is not None:
+                response = fault_response(fault)
+        record.status = response.status
+        self._send(h, response)
+
+    def _answer(
+        self,
+        method: str,
+        path: str,
+        record: RecordedRequest,
+        headers: dict[str, str],
+        body: Any,
+        found: tuple[Route, dict[str, str]] | None,
+    ) -> Response:
         try:
-            start = _parse_time(variables["start"])
-            end = _parse_time(variables["end"])
-        except (KeyError, TypeError, ValueError):
-            return 200, _graphql_error("variables start and end must be RFC 3339 times")
-        rows = [
-            {
-                "dimensions": {"bucketName": name},
-                "max": {
-                    "payloadSize": usage.payload_size,
-                    "metadataSize": usage.metadata_size,
-                    "objectCount": usage.object_count,
-                    "uploadCount": usage.upload_count,
-                },
-            }
-            for name, usage in sorted(self.usage.items())
-            if usage.at is None or start <= usage.at <= end
-        ]
-        data = {"viewer": {"accounts": [{"r2StorageAdaptiveGroups": rows}]}}
-        return 200, {"data": data, "errors": None}
+            refusal = self._authorized(headers.get("authorization"))
+            if refusal is not None:
+                raise refusal
+            if found is None:
+                raise api.no_route(path)
+            if body is _NOT_JSON:
+                raise api.invalid_body("It is not valid JSON.")
+            route, params = found
+            request = Request(method, path, record.query, headers, body, params)
+            with self.world.lock:
+                return route.handler(self.world, request)
+        except ApiError as err:
+            return Response(err.status, failure(err.errors()))
+        except Exception:  # an emulator bug: answer Cloudflare's 500 and show it on stderr
+            traceback.print_exc(file=sys.stderr)
+            bug = api.internal_error()
+            return Response(bug.status, failure(bug.errors()))
+
+    def _authorized(self, header: str | None) -> ApiError | None:
+        """None when the header carries this emulator's token; otherwise the error Cloudflare answers."""
+        if not header:
+            return api.missing_auth()
+        scheme, _, token = header.partition(" ")
+        if scheme != "Bearer" or not _TOKEN.fullmatch(token):
+            return api.malformed_auth()
+        return None if token == self.world.settings.token else api.auth_error()
+
+    def _send(self, h: BaseHTTPRequestHandler, response: Response) -> None:
+        if self.quirks.spaced_json:
+            data = json.dumps(response.body).encode()
+        else:
+            data = json.dumps(response.body, separators=(",", ":")).encode()
+        headers = [("content-type", "application/json"), *response.headers.items()]
+        send_answer(h, response.status, headers, data)
 
 
-def _parse_time(value: Any) -> datetime:
-    if not isinstance(value, str):
-        raise TypeError(value)
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+def _match(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+    for candidate in ROUTES:
+        found = candidate.pattern.match(path)
+        if found and candidate.method == method:
+            return candidate, found.groupdict()
+    return None
 
 
-def _v4_error(code: int, message: str, chain_code: int | None = None, chain: str | None = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": code, "message": message}
-    if chain_code is not None:
-        error["error_chain"] = [{"code": chain_code, "message": chain}]
-    return {"success": False, "errors": [error], "messages": [], "result": None}
-
-
-def _graphql_error(message: str) -> dict[str, Any]:
-    return {"data": None, "errors": [{"message": message, "path": ["viewer", "accounts"], "extensions": {}}]}
-
-
-def _handler_for(emulator: CloudflareEmulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length)
-            try:
-                body = json.loads(raw or b"{}")
-            except ValueError:
-                body = None
-            authorization = self.headers.get("Authorization")
-            authorized = authorization == f"Bearer {emulator.token}"
-            emulator.record(RecordedRequest("POST", self.path, authorized, body if isinstance(body, dict) else {}))
-            if self.path.split("?")[0] != GRAPHQL_PATH:
-                self._send(404, _v4_error(7000, "No route for that URI"))
-            elif not isinstance(body, dict):
-                self._send(400, _v4_error(1001, "request body is not a JSON object"))
-            else:
-                self._send(*emulator.answer(authorization, body))
-
-        def do_GET(self) -> None:  # noqa: N802
-            emulator.record(RecordedRequest("GET", self.path, False))
-            self._send(404, _v4_error(7000, "No route for that URI"))
-
-        def _send(self, status: int, payload: dict[str, Any]) -> None:
-            data = json.dumps(payload).encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet in tests
-            return
-
-    return Handler
+def _parse(raw: bytes) -> Any:
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return _NOT_JSON

@@ -31,7 +31,7 @@ from emulators.fly.proxy_routing import (
 from emulators.fly.replay import REPLAY_BODY_LIMIT, Replay, ReplayError, parse_replay, replay_src
 from emulators.fly.state import new_instance_id
 from emulators.fly.world import DEFAULT_REGION, World
-from emulators.serving import OwnedServer, send_answer
+from emulators.serving import ServerThread, ThreadedService, send_answer
 
 # Never passed on from one hop to the next (RFC 9110 §7.6.1), plus the headers the proxy itself sets.
 _HOP_BY_HOP = frozenset(
@@ -95,12 +95,11 @@ class _Answer:
     body: bytes
 
 
-class FlyProxy:
+class FlyProxy(ThreadedService):
     """`FlyEmulator.proxy`; started and stopped with the emulator."""
 
     def __init__(self, world: World, port: int = 0, region: str = DEFAULT_REGION) -> None:
         self._world = world
-        self._port = port
         self.region = region  # the edge region: `fly-region` on every request
         self.max_replays = 5  # replays per request; one more fly-replay answer is a loop (508)
         self.start_timeout = 10.0  # emulator-clock seconds the proxy waits for a machine it starts
@@ -109,33 +108,11 @@ class FlyProxy:
         self._faults: dict[str, FaultBook] = {}
         self._lock = threading.Lock()
         self._log: list[ProxiedRequest] = []
-        self._server: OwnedServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle ---------------------------------------------------------------------------------
-    def start(self) -> FlyProxy:
-        if self._server is None:
-            self._server = OwnedServer(("127.0.0.1", self._port), self._serve)
-            self._thread = threading.Thread(
-                target=self._server.serve_forever, args=(0.05,), name="fly-proxy", daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
+        self._server = ServerThread(self._serve, port=port, name="fly-proxy")
 
     @property
     def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("FlyProxy is not started; start the FlyEmulator first")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._server.root_url
 
     # -- test controls -----------------------------------------------------------------------------
     def serve_app(self, app: str, upstream: str | None) -> None:

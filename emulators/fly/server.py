@@ -14,8 +14,7 @@ import traceback
 from collections.abc import Iterable, Mapping
 from http.server import BaseHTTPRequestHandler
 from secrets import token_hex
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from emulators.clock import Clock, RealClock
@@ -27,12 +26,12 @@ from emulators.fly.routes import ROUTES
 from emulators.fly.speeds import REFERENCE
 from emulators.fly.state import CHECK_STATUSES, FlyState, Machine, iso
 from emulators.fly.world import OrgSettings, Settings, World
-from emulators.serving import OwnedServer, send_answer
+from emulators.serving import ServerThread, ThreadedService, send_answer
 
 _NO_BODY = object()  # marks a request body that is not valid JSON
 
 
-class FlyEmulator:
+class FlyEmulator(ThreadedService):
     def __init__(
         self,
         token: str = "test-fly-token",
@@ -75,45 +74,21 @@ class FlyEmulator:
         self._in_flight = 0
         self._log_lock = threading.Lock()
         self._log: list[RecordedRequest] = []
-        self._port = port
-        self._server: OwnedServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server = ServerThread(self._handle, port=port, name="fly-emulator")
 
     # -- lifecycle ---------------------------------------------------------------------------------
-    def start(self) -> FlyEmulator:
-        if self._server is not None:
-            return self
-        self._server = OwnedServer(("127.0.0.1", self._port), self._handle)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="fly-emulator", daemon=True
-        )
-        self._thread.start()
+    def start(self) -> Self:
+        super().start()
         self.proxy.start()
         return self
 
     def stop(self) -> None:
         self.proxy.stop()
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FlyEmulator:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+        super().stop()
 
     @property
     def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("FlyEmulator is not started; call start() first")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._server.root_url
 
     @property
     def proxy_url(self) -> str:

@@ -259,6 +259,8 @@ class StripeWorld:
         else:
             interval = "year" if lookup_key and lookup_key.endswith("_yearly") else "month"
             amount = _DEFAULT_AMOUNTS["yearly" if interval == "year" else "monthly"]
+            if lookup_key and lookup_key.startswith("free_"):
+                amount = 0  # the free plan's price, as the signup site's Stripe account holds it
             price_id = f"price_{lookup_key}" if lookup_key else f"price_nokey{index}"
             product = f"prod_{(lookup_key or 'unknown').split('_')[0]}"
             price = self.render_price(Price(price_id, lookup_key, amount, "usd", interval, product, product))

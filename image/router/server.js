@@ -3,6 +3,8 @@
 // up in the routing map and answers `fly-replay: app=<tenant app>`, and Fly's proxy replays the
 // request to that app (starting its machine if stopped). It never proxies a body and holds no
 // credentials. Paused and closed libraries, and unknown hosts, get a small page. See README.md.
+// The health check (map size, digest, reload errors) answers only on its own port, which no Fly
+// service exposes: Fly's machine checks connect to it directly; no tenant hostname ever reaches it.
 
 const http = require('node:http');
 const fs = require('node:fs');
@@ -28,8 +30,15 @@ function wholeNumber(env, name, fallback, min, max) {
 
 /** The router's settings, from the environment (README.md lists them). */
 function settings(env = process.env) {
+  const config = readSettings(env);
+  if (config.healthPort === config.port) throw new ConfigError(`HEALTH_PORT must differ from PORT (${config.port}): the health check is never served where tenant traffic arrives`);
+  return config;
+}
+
+function readSettings(env) {
   return {
     port: wholeNumber(env, 'PORT', 8080, 1, 65535),
+    healthPort: wholeNumber(env, 'HEALTH_PORT', 8081, 1, 65535),
     // Unset: Node listens on :: where the machine has IPv6 (which takes IPv4 too), else 0.0.0.0.
     host: env.HOST || undefined,
     mapPath: env.EDGE_MAP || '/etc/alex-edge/map.json',
@@ -84,13 +93,19 @@ function health(holder, req, res) {
   send(req, res, 200, { body, headers: { 'content-type': 'application/json', 'content-length': body.length, 'cache-control': 'no-store' } });
 }
 
-/** @returns {[number, string | null]} the status sent and the app replayed to, for the access log */
-function route(holder, req, res) {
-  // Fly's checks reach the machine's own address, so health answers whatever the Host.
+/** The health port's only answer: the health check at HEALTH, whatever the Host; 404 for any other path. */
+function healthRoute(holder, req, res) {
   if ((req.url || '').split('?')[0] === HEALTH) {
     health(holder, req, res);
-    return [res.statusCode, null];
+    return;
   }
+  res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'content-length': 10, 'cache-control': 'no-store' });
+  res.end(req.method === 'HEAD' ? undefined : 'Not found\n');
+}
+
+/** @returns {[number, string | null]} the status sent and the app replayed to, for the access log */
+function route(holder, req, res) {
+  // Every path is the tenant's, `/_edge/health` included: operator data is on the health port only.
   // Fly adds fly-replay-src to a replayed request: reaching us means a replay came back here (a map
   // entry naming this app, say). Replaying again would loop.
   if (req.headers['fly-replay-src'] !== undefined) {
@@ -121,26 +136,20 @@ function route(holder, req, res) {
   return [200, entry.app];
 }
 
-/** @param {MapHolder} holder */
-function createServer(holder, { accessLog = false } = {}) {
+/** An HTTP server whose `handle` throwing is a 500, never a crash; `handle` returns the access-log outcome. */
+function boundedServer(handle) {
   const server = http.createServer(
     // Our 400 page for a missing Host, not Node's bare one; timeouts checked every 5 s, not 30.
     { requireHostHeader: false, connectionsCheckingInterval: 5000 },
     (req, res) => {
-      let outcome;
       try {
-        outcome = route(holder, req, res);
+        handle(req, res);
       } catch (err) {
         log(`error: ${err && err.message}`);
         if (!res.headersSent) {
           res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
           res.end('Something went wrong.\n');
         } else res.destroy();
-        return;
-      }
-      if (accessLog) {
-        const host = normaliseHost(req.headers.host);
-        log(`${req.method} ${host === null ? '-' : host.slice(0, 100)} ${outcome[0]} ${outcome[1] || '-'}`);
       }
     },
   );
@@ -150,6 +159,22 @@ function createServer(holder, { accessLog = false } = {}) {
   server.requestTimeout = 30000;
   server.keepAliveTimeout = 65000;
   return server;
+}
+
+/** The public server: every tenant hostname, on PORT. @param {MapHolder} holder */
+function createServer(holder, { accessLog = false } = {}) {
+  return boundedServer((req, res) => {
+    const outcome = route(holder, req, res);
+    if (accessLog) {
+      const host = normaliseHost(req.headers.host);
+      log(`${req.method} ${host === null ? '-' : host.slice(0, 100)} ${outcome[0]} ${outcome[1] || '-'}`);
+    }
+  });
+}
+
+/** The health server, on HEALTH_PORT: no Fly service exposes it; Fly's machine checks connect to it. */
+function createHealthServer(holder) {
+  return boundedServer((req, res) => healthRoute(holder, req, res));
 }
 
 function main() {
@@ -164,14 +189,23 @@ function main() {
     process.exit(err instanceof ConfigError ? 2 : 1);
   }
   const server = createServer(holder, config);
-  server.on('error', (err) => {
-    log(`cannot listen on ${config.host || '*'}:${config.port}: ${err.code || err.message}`);
-    process.exit(1);
-  });
-  server.listen(config.port, config.host, () => {
-    const { address, port, family } = server.address();
-    log(`listening on ${family === 'IPv6' ? `[${address}]` : address}:${port}: ${holder.current.hosts.size} hosts from ${config.mapPath}, digest ${holder.current.digest}`);
-  });
+  const healthServer = createHealthServer(holder);
+  const where = (listening) => {
+    const { address, port, family } = listening.address();
+    return `${family === 'IPv6' ? `[${address}]` : address}:${port}`;
+  };
+  let listening = 0;
+  for (const [listener, port] of [[server, config.port], [healthServer, config.healthPort]]) {
+    listener.on('error', (err) => {
+      log(`cannot listen on ${config.host || '*'}:${port}: ${err.code || err.message}`);
+      process.exit(1);
+    });
+    listener.listen(port, config.host, () => {
+      listening += 1;
+      if (listening < 2) return;
+      log(`listening on ${where(server)}: ${holder.current.hosts.size} hosts from ${config.mapPath}, digest ${holder.current.digest}; health check on ${where(healthServer)}`);
+    });
+  }
 
   process.on('SIGHUP', () => holder.reload('SIGHUP'));
   if (config.watchMs > 0) {
@@ -187,6 +221,9 @@ function main() {
     stopping = true;
     log(`${signal}: stopping; requests in flight finish first (at most ${config.stopMs} ms)`);
     fs.unwatchFile(config.mapPath);
+    // A stopping router is not healthy: its check fails at once, so nothing waits on it.
+    healthServer.close();
+    healthServer.closeAllConnections();
     server.close(() => {
       log('stopped');
       process.exit(0);
@@ -206,4 +243,4 @@ function main() {
 
 if (require.main === module) main();
 
-module.exports = { createServer, MapHolder, settings, route };
+module.exports = { createServer, createHealthServer, MapHolder, settings, route };

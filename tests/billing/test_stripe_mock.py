@@ -159,9 +159,11 @@ def test_webhook_path_reads_stripe_with_valid_requests(stripe_mock, wire, tmp_pa
 
     body = json.dumps({"id": "evt_mock1", "type": "customer.subscription.updated", "data": {"object": {}}}).encode()
     header = stripe.WebhookSignature.generate_signature_header(body.decode(), SECRET)
-    response = WebhookHandler(SECRET, sync_now).handle(body, {"Stripe-Signature": header})
+    handler = WebhookHandler(SECRET, sync_now, debounce_s=0.0)
+    response = handler.handle(body, {"Stripe-Signature": header})
     assert response.status == 200, response.body
-    assert response.body["event"] == "evt_mock1" and response.body["written"] is False
+    assert handler.runs.wait_runs(1, 20) and handler.last is not None  # acknowledged at once; the run follows
+    assert response.body["event"] == "evt_mock1" and handler.last.written is False
     accepted(wire)
     assert [s.path for s in wire.sent] == [SUBS]
     assert roster.read_text(encoding="utf-8") == before

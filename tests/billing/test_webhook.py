@@ -1,8 +1,12 @@
-"""Webhook request handling as a function: signature checks, event filter, replay, failures."""
+"""Webhook request handling as a function: signature checks, event filter, replay, failures.
+
+Events are acknowledged at once and coalesce into runs (billing.coalesce); with no debounce window, a
+test waits for the run it expects (`handler.runs.wait_runs`), never for a fixed time."""
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import pytest
@@ -46,14 +50,26 @@ def sync() -> CountingSync:
     return CountingSync()
 
 
+def handler_for(sync, **options) -> WebhookHandler:
+    return WebhookHandler(SECRET, sync, debounce_s=0.0, **options)
+
+
+def settled(handler: WebhookHandler, runs: int = 1) -> WebhookHandler:
+    """The handler once `runs` runs have finished and nothing else is pending."""
+    assert handler.runs.wait_runs(runs, 10) and handler.runs.wait_idle(10)
+    return handler
+
+
 @pytest.mark.parametrize(
     "event_type", ["customer.subscription.created", "customer.subscription.deleted", "customer.deleted",
                    "customer.updated", "customer.subscription.paused"],
 )  # fmt: skip
 def test_webhook_valid_signature_triggers_a_sync(sync, event_type):
     body = event(event_type=event_type)
-    response = WebhookHandler(SECRET, sync).handle(body, signed(body))
+    handler = handler_for(sync)
+    response = handler.handle(body, signed(body))
     assert response.status == 200 and response.body["event"] == "evt_1"
+    settled(handler)
     assert sync.calls == 1
 
 
@@ -69,8 +85,10 @@ def test_webhook_valid_signature_triggers_a_sync(sync, event_type):
 )
 def test_webhook_bad_signature_is_400_and_does_nothing(sync, headers_for, reason):
     body = event()
-    response = WebhookHandler(SECRET, sync).handle(body, headers_for(body))
+    handler = handler_for(sync)
+    response = handler.handle(body, headers_for(body))
     assert response.status == 400, reason
+    assert handler.runs.wait_idle(10)
     assert "signature rejected" in response.body["error"]
     assert sync.calls == 0, reason
 
@@ -78,38 +96,68 @@ def test_webhook_bad_signature_is_400_and_does_nothing(sync, headers_for, reason
 def test_webhook_header_name_is_case_insensitive(sync):
     body = event()
     headers = {"stripe-signature": signed(body)["Stripe-Signature"]}
-    assert WebhookHandler(SECRET, sync).handle(body, headers).status == 200
+    assert handler_for(sync).handle(body, headers).status == 200
 
 
 def test_webhook_event_types_that_do_not_matter_are_acknowledged_and_ignored(sync):
     body = event(event_type="invoice.paid")
-    response = WebhookHandler(SECRET, sync).handle(body, signed(body))
+    handler = handler_for(sync)
+    response = handler.handle(body, signed(body))
+    assert handler.runs.wait_idle(10)
     assert (response.status, response.body["ignored"]) == (200, "invoice.paid")
     assert sync.calls == 0
 
 
 def test_webhook_replayed_event_is_acknowledged_without_a_second_run(sync):
-    handler = WebhookHandler(SECRET, sync)
+    handler = handler_for(sync)
     body = event()
     assert handler.handle(body, signed(body)).status == 200
+    settled(handler)
     replay = handler.handle(body, signed(body))  # Stripe re-signs each delivery
     assert (replay.status, replay.body.get("duplicate")) == (200, True)
+    settled(handler)
     assert sync.calls == 1
 
 
-def test_webhook_failed_sync_answers_503_so_stripe_retries(sync):
+def test_webhook_failed_sync_is_acknowledged_and_run_again_after_a_pause(sync, capfd):
+    """The answer no longer waits for the run, so Stripe cannot redeliver on a failure: the handler tries
+    the run again itself, after `retry_s`, and the events stay counted until one succeeds."""
     failing = CountingSync(fail=True)
-    handler = WebhookHandler(SECRET, failing)
+    handler = handler_for(failing, retry_s=0.05)
     body = event()
-    assert handler.handle(body, signed(body)).status == 503
+    assert handler.handle(body, signed(body)).status == 200
+    assert handler.runs.wait_runs(1, 10)
     failing.fail = False
-    assert handler.handle(body, signed(body)).status == 200  # the retry is not taken for a duplicate
+    settled(handler, runs=2)
     assert failing.calls == 2
+    assert handler.handle(body, signed(body)).body.get("duplicate") is True  # counted once, run once
+    assert "sync for 1 event(s) failed, will try again: reading Stripe failed" in capfd.readouterr().err
+
+
+def test_webhook_events_during_a_run_make_one_more_run_not_one_each(sync):
+    gate = threading.Event()
+    started = threading.Event()
+
+    def slow() -> RunSummary:
+        started.set()
+        gate.wait(10)
+        return sync()  # type: ignore[no-any-return]
+
+    handler = handler_for(slow)
+    first = event("evt_first")
+    assert handler.handle(first, signed(first)).status == 200
+    assert started.wait(10)
+    for n in range(10):
+        body = event(f"evt_{n}")
+        assert handler.handle(body, signed(body)).body["sync"] == "scheduled"
+    gate.set()
+    settled(handler, runs=2)
+    assert sync.calls == 2
 
 
 def test_webhook_signed_garbage_is_400(sync):
     body = b"not json"
-    assert WebhookHandler(SECRET, sync).handle(body, signed(body)).status == 400
+    assert handler_for(sync).handle(body, signed(body)).status == 400
     assert sync.calls == 0
 
 
@@ -125,12 +173,16 @@ def test_webhook_reads_stripe_fresh_and_replays_leave_the_roster_identical(accou
         return run_sync(settings, account.client(), now("2026-11-26"))
 
     body = event(event_type="customer.subscription.created")
-    first = WebhookHandler(SECRET, sync_now).handle(body, signed(body))
-    assert first.body["changes"] == 1 and first.body["written"] is True
+    first = handler_for(sync_now)
+    assert first.handle(body, signed(body)).status == 200
+    done = settled(first).last
+    assert done is not None and len(done.report.changes) == 1 and done.written is True
     assert [t.plan for t in load_roster(roster) if t.stripe_customer == cus] == ["library"]
     before = roster.read_bytes()
-    again = WebhookHandler(SECRET, sync_now).handle(body, signed(body))  # a new process: no memory of evt_1
-    assert (again.status, again.body["changes"], again.body["written"]) == (200, 0, False)
+    again = handler_for(sync_now)  # a new process: no memory of evt_1
+    assert again.handle(body, signed(body)).status == 200
+    done = settled(again).last
+    assert done is not None and (len(done.report.changes), done.written) == (0, False)
     assert roster.read_bytes() == before
 
 
@@ -154,6 +206,6 @@ def test_webhook_reads_stripe_fresh_and_replays_leave_the_roster_identical(accou
 )  # fmt: skip
 def test_webhook_signed_body_that_is_not_a_stripe_event_is_400(sync, body):
     """A valid signature says nothing of the shape; a str() of a list must not pass as an event type."""
-    response = WebhookHandler(SECRET, sync).handle(body, signed(body))
+    response = handler_for(sync).handle(body, signed(body))
     assert response.status == 400 and "not a Stripe event" in response.body["error"]
     assert sync.calls == 0

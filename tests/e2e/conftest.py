@@ -18,6 +18,7 @@ from emulators.cloudflare import CloudflareEmulator
 from emulators.cloudflare.s3 import S3Objects
 from emulators.fly import FlyEmulator
 from tests.conftest import FLY_TEST_TOKEN
+from tests.support.cloudflare_api import fail_on_unknown
 from tests.support.pulumi_cli import Workspace
 
 CF_TOKEN = "e2e-cloudflare-token-0123456789abcdefghijklmnop"  # the provider wants 40 to 80 characters
@@ -72,7 +73,7 @@ def cloudflare(moto_endpoint: str) -> Iterator[CloudflareEmulator]:
         token=CF_TOKEN, account_id=ACCOUNT, zones={ZONE: "books.test"}, objects=S3Objects(moto_endpoint)
     ) as api:
         yield api
-        assert not api.unknown_requests(), f"requests the emulator does not know: {api.unknown_requests()}"
+        fail_on_unknown(api)
 
 
 @pytest.fixture

@@ -6,14 +6,16 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+from typing import Any
 
 from tests.e2e.conftest import bucket_names, tenant
 
 
-def edge_map(fly, edge_app: str) -> dict:
+def edge_map(fly, edge_app: str) -> dict[str, Any]:
     machine = next(m for m in fly.state.machines_of(edge_app) if m.state != "destroyed")
     (file,) = machine.config["files"]
-    return json.loads(gzip.decompress(base64.b64decode(file["raw_value"])))
+    document: dict[str, Any] = json.loads(gzip.decompress(base64.b64decode(file["raw_value"])))
+    return document
 
 
 def test_two_shards_then_their_edge_host_serve_one_map(workspace, config, fly, cloudflare):

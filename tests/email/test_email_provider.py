@@ -14,7 +14,7 @@ import pytest
 from pulumi.runtime.rpc import UNKNOWN
 
 from components import email_templates
-from components.email import EmailProvider, body_sha256, message_id
+from components.email import EmailError, EmailProvider, body_sha256, message_id
 from tests.email.conftest import SENDER, SMTP_PASSWORD, SMTP_USER, SmtpServer, provider_env
 from tests.support.engine import BoundProvider, ProviderCallError, ProviderHost
 from tests.support.servers import leaked
@@ -260,3 +260,24 @@ def test_email_check_refuses_bad_inputs_naming_the_key(emails, mailbox, changes,
 def test_email_check_accepts_unknowns_in_preview(emails, mailbox):
     props = inputs(mailbox, "welcome", body=UNKNOWN, to=UNKNOWN, subject=UNKNOWN, port=UNKNOWN)
     assert emails.check({}, props).failures == []
+
+
+@pytest.mark.parametrize("failure", [ValueError, UnicodeEncodeError, TypeError, KeyError])
+def test_email_any_other_failure_is_one_line_naming_the_tenant_without_a_secret(monkeypatch, mailbox, failure):
+    """A failure no check foresaw (a library's, a bug) is still an EmailError naming the tenant and the kind."""
+    monkeypatch.setenv("ALEX_SMTP_PASSWORD", SMTP_PASSWORD)
+
+    def broken(*_args: Any, **_kwargs: Any) -> None:
+        text = f"quoting {SMTP_PASSWORD} and Password: {FIRST_PASSWORD}"
+        if failure is UnicodeEncodeError:
+            raise UnicodeEncodeError("ascii", text, 0, 1, "not ASCII")
+        raise failure(text)
+
+    monkeypatch.setattr("components.smtp.build_message", broken)
+    with pytest.raises(EmailError) as caught:
+        EmailProvider().create(inputs(mailbox, "welcome"))
+
+    message = str(caught.value)
+    assert message.startswith(f"the welcome email for tenant {TENANT} was not sent: {failure.__name__}")
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    assert leaked(message, [SMTP_PASSWORD, FIRST_PASSWORD]) == [] and mailbox.received == []

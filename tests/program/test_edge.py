@@ -129,7 +129,7 @@ def test_edge_router_waits_for_its_checks_and_never_sleeps(recording: Recording,
     assert config["checks"] == {
         "health": {
             "type": "http",
-            "port": 8080,
+            "port": 8081,
             "method": "GET",
             "path": "/_edge/health",
             "interval": "10s",
@@ -138,9 +138,20 @@ def test_edge_router_waits_for_its_checks_and_never_sleeps(recording: Recording,
         }
     }
     assert [f["guest_path"] for f in config["files"]] == [MAP_PATH] == ["/etc/alex-edge/map.json"]
-    assert config["env"] == {"PORT": "8080", "EDGE_MAP": "/etc/alex-edge/map.json"}
+    assert config["env"] == {"PORT": "8080", "HEALTH_PORT": "8081", "EDGE_MAP": "/etc/alex-edge/map.json"}
     assert config["restart"] == {"policy": "always"}
     assert config["stop_config"] == {"signal": "SIGINT", "timeout": "10s"}
+
+
+@pytest.mark.parametrize("region", ["ams", "fra"])
+def test_edge_router_health_is_checked_on_a_port_no_service_exposes(recording: Recording, region: str) -> None:
+    config = recording.one(f"edge-machine-{region}").plain("config")
+    (check,) = config["checks"].values()
+    public = {service["internal_port"] for service in config["services"]}
+    # Fly's proxy forwards only to a service's internal port: the health port is reached by the check alone.
+    assert check["port"] == int(config["env"]["HEALTH_PORT"]) and check["port"] not in public
+    assert public == {int(config["env"]["PORT"])}
+    assert all("checks" not in service for service in config["services"])
 
 
 def test_edge_routers_carry_the_same_map_of_the_roster(recording: Recording) -> None:

@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from tests.support.servers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SERVER_JS = REPO / "image" / "router" / "server.js"
+HEALTH_PATH = "/_edge/health"  # on the health port only (HEALTH_PORT), never on the public one
 
 Hosts = dict[str, dict[str, str]]
 
@@ -54,19 +56,26 @@ def write_bytes(path: Path, data: bytes, *, compress: bool = False) -> Path:
     return path
 
 
-def environ(map_path: Path, port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
+def environ(map_path: Path, port: int, health_port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
     # The file watcher is off unless a test asks for it: reloads then happen only on the test's SIGHUP.
     env = {"PATH": os.environ["PATH"], "PORT": str(port), "HOST": "127.0.0.1", "EDGE_MAP": str(map_path)}
-    env["EDGE_WATCH_MS"] = "0"
+    env.update({"HEALTH_PORT": str(health_port), "EDGE_WATCH_MS": "0"})
     env.update(extra or {})
     return env
 
 
+@dataclass
 class Router(NodeProcess):
-    """The router as a running process: NodeProcess, plus its health, signals and reloads."""
+    """The router as a running process: NodeProcess (its public port), plus its health port, signals and reloads."""
+
+    health_port: int = 0
+
+    @property
+    def health_url(self) -> str:
+        return f"http://127.0.0.1:{self.health_port}"
 
     def health(self) -> dict[str, Any]:
-        response = httpx.get(f"{self.url}/_edge/health", timeout=5)
+        response = httpx.get(f"{self.health_url}{HEALTH_PATH}", timeout=5)
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
@@ -85,11 +94,19 @@ class Router(NodeProcess):
         return time.monotonic() - started
 
 
+def two_ports() -> tuple[int, int]:
+    """Two distinct free ports: the public one and the health one (the router refuses one for both)."""
+    port, health_port = free_port(), free_port()
+    while health_port == port:
+        health_port = free_port()
+    return port, health_port
+
+
 def start_router(map_path: Path, log_path: Path, extra: dict[str, str] | None = None) -> Router:
-    port = free_port()
-    proc, url = spawn(require_node(), SERVER_JS, environ(map_path, port, extra), port, log_path)
-    router = Router(proc=proc, url=url, port=port, log_path=log_path)
-    wait_healthy(router, "/_edge/health", "router")
+    port, health_port = two_ports()
+    proc, url = spawn(require_node(), SERVER_JS, environ(map_path, port, health_port, extra), port, log_path)
+    router = Router(proc=proc, url=url, port=port, log_path=log_path, health_port=health_port)
+    wait_healthy(router, HEALTH_PATH, "router", base_url=router.health_url)
     return router
 
 
@@ -98,7 +115,7 @@ def run_until_exit(map_path: Path, extra: dict[str, str] | None = None) -> subpr
     node = require_node()
     return subprocess.run(
         [node, str(SERVER_JS)],
-        env=environ(map_path, free_port(), extra),
+        env=environ(map_path, *two_ports(), extra),
         capture_output=True,
         text=True,
         timeout=10,

@@ -15,7 +15,7 @@ def test_requests_are_not_logged_by_default(start: StartRouter) -> None:
 
     lines = router.output().splitlines()
     assert lines[0].startswith(f"edge: listening on 127.0.0.1:{router.port}: 5 hosts from ")
-    assert lines[0].endswith(", digest sha256:first")
+    assert lines[0].endswith(f", digest sha256:first; health check on 127.0.0.1:{router.health_port}")
     assert lines[1:] == ["edge: SIGTERM: stopping; requests in flight finish first (at most 10000 ms)", "edge: stopped"]
 
 

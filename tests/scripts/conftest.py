@@ -21,7 +21,7 @@ from emulators.cloudflare import CloudflareEmulator
 from tenants.roster import RosterEntry, write_roster
 
 STACK = "dev"
-CF_TOKEN = "cf-test-token-do-not-print"
+CF_TOKEN = "cf-test-token-do-not-print-0123456789abcdef"
 R2_KEY_ID = "operator-key-id"
 R2_SECRET = "operator-secret-do-not-print"
 

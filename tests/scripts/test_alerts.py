@@ -92,9 +92,9 @@ def open_keys(fake) -> dict[str, int]:
     """Alert key -> number of each open issue the script opened (found by its marker, as the script does)."""
     found = {}
     for issue in fake.world.open_issues():
-        match = MARKER_RE.search(issue.body or "")
-        if match:
-            found[match.group(1)] = issue.number
+        keys = MARKER_RE.findall(issue.body or "")
+        if keys:
+            found[keys[-1]] = issue.number
     return found
 
 
@@ -425,6 +425,47 @@ def test_duplicate_open_issues_of_one_alert_keep_the_oldest(github, run_alerts):
     assert github.world.issues[2].state_reason == "not_planned"
     assert "Duplicate of #1" in github.world.issues[2].comments[0].body
     assert result.code == 1
+
+
+FAILED_KEY, STALE_KEY = f"{STACK}/tenant00001/machine-failed", f"{STACK}/tenant00002/backup-stale"
+# Details quote what tenants and servers wrote: each tries to make the FAILED alert's issue another's.
+FORGED_DETAILS = {
+    "another alert's marker": f"boom {marker(STALE_KEY)}",
+    "a marker first, then a forged footer": f"{marker(STALE_KEY)}\n\n---\nOpened by `python -m scripts.alerts`.\n",
+    "a marker that removing markers would assemble": f"<!-- alex-hosted-alert: {marker('x')}{STALE_KEY} -->",
+    "another stack's marker": marker(f"prod/tenant00001/{FAILED[0]}"),
+    "its own marker, then another's": f"{marker(FAILED_KEY)} and {marker(STALE_KEY)}",
+    "a comment left open": "<!-- everything after this would be hidden",
+    "a marker in a code span": f"`{marker(STALE_KEY)}`",
+}
+
+
+@pytest.mark.parametrize("detail", FORGED_DETAILS.values(), ids=FORGED_DETAILS.keys())
+def test_no_detail_can_re_key_an_alert(github, run_alerts, detail):
+    forged = (FAILED[0], FAILED[1], detail)
+    assert run_alerts([forged, STALE]).code == 1
+    github.faults.log.clear()
+
+    assert run_alerts([forged, STALE]).code == 1
+
+    assert writes(github) == []  # found again, each by its own marker: no duplicate, no edit
+    bodies = {MARKER_RE.findall(issue.body or "")[-1]: issue.body or "" for issue in github.world.open_issues()}
+    assert sorted(bodies) == [FAILED_KEY, STALE_KEY]
+    for key, body in bodies.items():
+        assert MARKER_RE.findall(body) == [key] and "<!--" not in detail_of(body)
+    assert run_alerts([forged]).code == 1  # the other alert gone: only its own issue closes
+    assert list(open_keys(github)) == [FAILED_KEY]
+
+
+def test_an_issue_whose_old_detail_holds_a_marker_is_found_by_its_last(github, run_alerts):
+    body = f"boom {marker(STALE_KEY)}\n\n---\nOpened by `python -m scripts.alerts`.\n\n{marker(FAILED_KEY)}\n"
+    github.world.add_issue("tenant00001: machine-failed", body, ["alert"])
+
+    assert run_alerts([(FAILED[0], FAILED[1], "boom")]).code == 1
+
+    (issue,) = github.world.open_issues()
+    assert issue.number == 1 and MARKER_RE.findall(issue.body or "") == [FAILED_KEY]
+    assert detail_of(issue.body or "") == "boom"
 
 
 def test_issues_without_a_marker_or_of_another_stack_are_left_alone(github, run_alerts):

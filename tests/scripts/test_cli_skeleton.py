@@ -32,6 +32,7 @@ BAD_VALUES = {
     "export": ["--stack", "dev", "--tenant", "t1", "--expires", "soon"],
     "migrate_selfhosted": ["--bucket", "alex-t1", "--data-dir"],
     "plan": ["dev", "--awake-fraction", "half"],
+    "pulumi_stack": ["up", "--stack"],
     "status": ["--stack"],
     "storage": ["--stack", "dev", "--timeout", "nan"],
     "stripe_sync": ["--stack", "dev", "--grace-days", "-1"],

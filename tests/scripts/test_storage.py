@@ -103,7 +103,7 @@ def test_storage_unreachable_cloudflare_exits_2(cloudflare, make_roster, run_cli
 
 @pytest.mark.parametrize(
     ("token", "expected"),
-    [("wrong-token", "HTTP 403"), ("", "CLOUDFLARE_API_TOKEN is not set")],
+    [("wrong-token-" + "w" * 30, "HTTP 403"), ("", "CLOUDFLARE_API_TOKEN is not set")],
     ids=["wrong", "missing"],
 )
 def test_storage_bad_token_exits_2_without_printing_it(cloudflare, make_roster, run_cli, monkeypatch, token, expected):

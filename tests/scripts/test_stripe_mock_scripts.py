@@ -10,7 +10,6 @@ on a throwaway roster.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -27,6 +26,7 @@ from scripts.stripe_webhook import make_server
 from tenants.plans import DEFAULT_PLANS
 from tests.billing.support import FAST_RETRIES, now, write_hand_managed
 from tests.support.gotools import require_tool
+from tests.support.public_http import running
 from tests.support.stripe_mock import STRIPE_MOCK_KEY, StripeMock, Wire, run_stripe_mock
 
 SECRET = "whsec_stripe_mock_http"
@@ -65,21 +65,18 @@ def test_webhook_server_syncs_from_stripe_mock(stripe_mock, wire, tmp_path):
         client = make_client(STRIPE_MOCK_KEY, api_base=stripe_mock.url, retries=FAST_RETRIES, timeout=10.0)
         return run_sync(settings, client, now("2026-11-26"))
 
-    server = make_server(WebhookHandler(SECRET, sync))
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    handler = WebhookHandler(SECRET, sync, debounce_s=0.0)
+    with running(make_server(handler)) as server:
         body = json.dumps({"id": "evt_mock_http", "type": "customer.subscription.created", "data": {}}).encode()
         signature = stripe.WebhookSignature.generate_signature_header(body.decode(), SECRET)
         response = requests.post(
-            f"http://127.0.0.1:{server.server_address[1]}/webhook",
+            f"http://127.0.0.1:{server.port}/webhook",
             data=body,
             headers={"Content-Type": "application/json", "Stripe-Signature": signature},
             timeout=10,
         )
-    finally:
-        server.shutdown()
-        server.server_close()
+        assert handler.runs.wait_runs(1, 20)  # acknowledged at once; the run follows
+    handler.close()
     assert response.status_code == 200, response.text
     assert response.json()["event"] == "evt_mock_http"
     assert [(s.path, s.status) for s in wire.sent] == [("/v1/subscriptions", 200)]

@@ -1,5 +1,6 @@
-"""The webhook server over raw sockets: stalled clients are dropped, a cap holds, every malformed request
-gets an HTTP error (and the log no traceback), and the CLI refuses a bad or busy port in one line."""
+"""The webhook server over raw sockets: stalled clients are dropped, the caps hold, every malformed request
+gets an HTTP error (and the log no traceback), events coalesce into few syncs, and the CLI refuses a bad
+or busy port in one line."""
 
 from __future__ import annotations
 
@@ -15,55 +16,63 @@ import stripe
 
 from billing.report import Report, RunSummary
 from billing.webhook import WebhookHandler
-from scripts.stripe_webhook import Limits, WebhookServer, main, make_server
+from public_http.server import PublicServer, ServerLimits
+from scripts.stripe_webhook import POOL, main, make_server
 from tests.billing.support import API_KEY
+from tests.support.public_http import (
+    connect,
+    exchange,
+    first_status,
+    guard_cases,
+    parser_cases,
+    running,
+    status_of,
+    trickle_bodies,
+)
 
 SECRET = "whsec_hardening_fixture"
 TIMEOUT = 0.5
 
 
 class Syncs:
-    def __init__(self) -> None:
+    def __init__(self, gate: threading.Event | None = None) -> None:
         self.calls = 0
+        self.gate = gate  # when given, each run waits for it: a slow sync
+        self.handler: WebhookHandler | None = None
 
     def __call__(self) -> RunSummary:
+        if self.gate is not None:
+            self.gate.wait(10)
         self.calls += 1
         return RunSummary(Report(), "roster.yaml", "2026-11-26T00:00:00+00:00", False, False)
 
 
-def serve(limits: Limits) -> Iterator[tuple[WebhookServer, Syncs]]:
-    syncs = Syncs()
-    server = make_server(WebhookHandler(SECRET, syncs), limits=limits)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield server, syncs
-    finally:
-        server.shutdown()
-        server.server_close()
+def serve(
+    limits: ServerLimits,
+    syncs: Syncs | None = None,
+    debounce_s: float = 0.0,
+    body_timeout_s: float = TIMEOUT,
+) -> Iterator[tuple[PublicServer, Syncs, WebhookHandler]]:
+    syncs = syncs or Syncs()
+    handler = WebhookHandler(SECRET, syncs, debounce_s=debounce_s)
+    syncs.handler = handler
+    with running(make_server(handler, limits=limits, body_timeout_s=body_timeout_s, pool=POOL)) as server:
+        yield server, syncs, handler
+    handler.close()
+
+
+LIMITS = ServerLimits(head_timeout_s=TIMEOUT, max_connections=64, peer_connections=16, shutdown_s=1.0)
 
 
 @pytest.fixture
-def server() -> Iterator[tuple[WebhookServer, Syncs]]:
-    yield from serve(Limits(read_timeout_s=TIMEOUT, max_connections=8))
+def server() -> Iterator[tuple[PublicServer, Syncs]]:
+    for srv, syncs, handler in serve(LIMITS):
+        yield srv, syncs
+        assert handler.runs.wait_idle(5)
 
 
-def connect(server: WebhookServer) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=5)
-    return sock
-
-
-def exchange(server: WebhookServer, raw: bytes) -> str:
-    """Send raw bytes, return everything the server answers before it closes."""
-    with connect(server) as sock:
-        sock.sendall(raw)
-        with sock.makefile("rb") as answer:
-            return answer.read().decode("utf-8", "replace")
-
-
-def status_of(answer: str) -> int:
-    assert answer.startswith("HTTP/1."), repr(answer)
-    return int(answer.split()[1])
+def valid_get(server: PublicServer, source: str = "127.0.0.1") -> int:
+    return status_of(exchange(server.port, b"GET /webhook HTTP/1.1\r\nHost: x\r\n\r\n", source))
 
 
 def signed_post(body: bytes, *, extra: str = "") -> bytes:
@@ -72,10 +81,6 @@ def signed_post(body: bytes, *, extra: str = "") -> bytes:
         f"POST /webhook HTTP/1.1\r\nHost: x\r\nStripe-Signature: {header}\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
     )
     return head.encode("latin-1") + body
-
-
-def valid_get(server: WebhookServer) -> int:
-    return status_of(exchange(server, b"GET /webhook HTTP/1.1\r\nHost: x\r\n\r\n"))
 
 
 STALLS = {
@@ -90,7 +95,7 @@ STALLS = {
 def test_webhook_server_drops_a_stalled_connection_after_the_read_timeout(server, sent, capfd):
     srv, syncs = server
     started = time.monotonic()
-    with connect(srv) as sock:
+    with connect(srv.port) as sock:
         sock.sendall(sent)
         sock.settimeout(5)
         leftover = sock.recv(65536)  # b"" (closed) or an error answer; never a hang
@@ -101,11 +106,11 @@ def test_webhook_server_drops_a_stalled_connection_after_the_read_timeout(server
 
 
 def test_webhook_server_drops_a_client_that_trickles_bytes(server):
-    """A byte every 50 ms beats a per-read timeout for ever; the whole request has the deadline."""
+    """A byte every 50 ms beats a per-read timeout for ever; the whole request head has the deadline."""
     srv, _ = server
     started = time.monotonic()
     dropped_after = None
-    with connect(srv) as sock:
+    with connect(srv.port) as sock:
         for byte in b"POST /webhook HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200:
             readable, _, _ = select.select([sock], [], [], 0.05)
             try:
@@ -121,7 +126,7 @@ def test_webhook_server_drops_a_client_that_trickles_bytes(server):
 
 def test_webhook_server_keeps_serving_while_connections_stall(server):
     srv, _ = server
-    stalled = [connect(srv) for _ in range(5)]
+    stalled = [connect(srv.port) for _ in range(5)]
     try:
         for sock, sent in zip(stalled, [*STALLS.values(), b"POST"], strict=False):
             sock.sendall(sent)
@@ -133,34 +138,93 @@ def test_webhook_server_keeps_serving_while_connections_stall(server):
             sock.close()
 
 
-def wait_for(condition, what: str, timeout: float = 3.0) -> None:
-    """Polls a condition the server reports (not a timer): passes as soon as it holds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        threading.Event().wait(0.01)
-
-
 def test_webhook_server_answers_503_beyond_its_connection_cap_without_blocking():
-    for srv, _ in serve(Limits(read_timeout_s=3.0, max_connections=2)):
-        held = [connect(srv) for _ in range(2)]
+    for srv, _, _ in serve(ServerLimits(head_timeout_s=3.0, max_connections=2, shutdown_s=1.0)):
+        held = [connect(srv.port) for _ in range(2)]
         try:
-            wait_for(lambda srv=srv: srv.connections_in_use == 2, "both connections to hold a slot")
+            assert srv.peers.wait_for(lambda peers: peers.count() == 2, 3), "both connections to hold a slot"
             started = time.monotonic()
             assert valid_get(srv) == 503
             assert time.monotonic() - started < 1.0
         finally:
             for sock in held:
                 sock.close()
-        wait_for(lambda srv=srv: srv.connections_in_use == 0, "the held slots to come back")
+        assert srv.peers.wait_for(lambda peers: peers.count() == 0, 3), "the held slots to come back"
         assert valid_get(srv) == 405
+
+
+def test_webhook_server_caps_connections_per_address_and_serves_the_others(server):
+    """uvicorn alone lets one address hold every connection it allows; the hook answers 429 past 16."""
+    srv, _ = server
+    held = [connect(srv.port, "127.0.0.2") for _ in range(LIMITS.peer_connections)]
+    try:
+        assert srv.peers.wait_for(lambda peers: peers.count("127.0.0.2") == LIMITS.peer_connections, 3)
+        started = time.monotonic()
+        assert valid_get(srv, "127.0.0.2") == 429
+        assert valid_get(srv, "127.0.0.1") == 405
+        assert time.monotonic() - started < TIMEOUT  # at once, not after the held ones time out
+    finally:
+        for sock in held:
+            sock.close()
+    assert srv.peers.wait_for(lambda peers: peers.count("127.0.0.2") == 0, 3)
+    assert valid_get(srv, "127.0.0.2") == 405
+
+
+def test_webhook_server_survives_32_slow_bodies_from_one_address():
+    """Each one-byte body holds a request slot until its deadline: one address gets 8, the rest 429 at once,
+    and a signed event from anywhere else is acknowledged meanwhile (before: 503 for as long as they trickle)."""
+    limits = ServerLimits(head_timeout_s=3.0, max_connections=128, peer_connections=64, shutdown_s=1.0)
+    for srv, syncs, handler in serve(limits, body_timeout_s=2.0):
+        slots = srv.app.slots
+        held = trickle_bodies(srv.port, ["127.0.0.2"] * 32, "/webhook")
+        try:
+            assert slots.wait_for(lambda s: s.in_use("webhook") == POOL.per_client, 5)
+            body = json.dumps({"id": "evt_during", "type": "customer.updated"}).encode()
+            assert status_of(exchange(srv.port, signed_post(body))) == 200
+            # answered while the slow bodies held their slots (the answer's own slot is given back just after)
+            assert slots.wait_for(lambda s: s.in_use("webhook") == POOL.per_client, 5)
+            assert sorted(first_status(sock) for sock in held) == [408] * 8 + [429] * 24
+            assert handler.runs.wait_runs(1, 5) and syncs.calls == 1
+        finally:
+            for sock in held:
+                sock.close()
+
+
+def test_webhook_server_answers_408_to_a_body_that_does_not_arrive_in_time(server):
+    srv, _ = server
+    (sock,) = trickle_bodies(srv.port, ["127.0.0.3"], "/webhook")
+    with sock:
+        started = time.monotonic()
+        assert first_status(sock) == 408
+        assert time.monotonic() - started < TIMEOUT + 1.0
+
+
+def test_webhook_server_acknowledges_40_events_at_once_and_coalesces_them_into_two_syncs():
+    """A sync takes as long as it takes; before, each event waited for its own run (40 events: 32 runs back
+    to back, 8 refused, 16 s answers). Now each is answered at once and the events share runs: the
+    first run, and one for everything that arrived while it ran."""
+    gate = threading.Event()
+    for srv, syncs, handler in serve(LIMITS, syncs=Syncs(gate)):
+        answers = []
+        started = time.monotonic()
+        for n in range(40):
+            body = json.dumps({"id": f"evt_{n}", "type": "customer.subscription.updated"}).encode()
+            answers.append(status_of(exchange(srv.port, signed_post(body))))
+        elapsed = time.monotonic() - started
+        gate.set()
+        assert answers == [200] * 40
+        assert elapsed < 5.0, elapsed
+        assert handler.runs.wait_idle(10)
+        assert syncs.calls == 2
 
 
 def head(lines: str, body: bytes = b"") -> bytes:
     return f"POST /webhook HTTP/1.1\r\nHost: x\r\n{lines}\r\n".encode() + body
 
 
-MALFORMED_FRAMING = {
+# uvicorn's h11 parser now answers the framing it owns (400 for any Content-Length that is not one plain
+# number, an oversized head, a garbled request line); the app's own rules answer the rest.
+MALFORMED_FRAMING: dict[str, tuple[bytes, int | tuple[int, ...]]] = {
     "Arabic-Indic digits": (head("Content-Length: \u0661\u0662\r\n".encode().decode("latin-1")), 400),
     "plus sign": (head("Content-Length: +5\r\n", b"{}{}{"), 400),
     "two numbers": (head("Content-Length: 5 5\r\n", b"{}{}{"), 400),
@@ -169,26 +233,31 @@ MALFORMED_FRAMING = {
     "underscore": (head("Content-Length: 1_0\r\n"), 400),
     "superscript two": (head("Content-Length: \u00b2\r\n"), 400),
     "empty": (head("Content-Length: \r\n"), 400),
-    "huge": (head("Content-Length: 99999999999999999999999999\r\n"), 413),
+    "huge": (head("Content-Length: 99999999999999999999999999\r\n"), 400),
+    "5000 digits": (head(f"Content-Length: {'9' * 5000}\r\n"), 400),
     "over the cap": (head(f"Content-Length: {2 * 1024 * 1024}\r\n"), 413),
     "duplicated": (head("Content-Length: 2\r\nContent-Length: 2\r\n", b"{}"), 400),
     "conflicting": (head("Content-Length: 2\r\nContent-Length: 3\r\n", b"{}"), 400),
     "missing": (head(""), 411),
     "chunked": (head("Transfer-Encoding: chunked\r\n", b"2\r\n{}\r\n0\r\n\r\n"), 411),
     "chunked with length": (head("Transfer-Encoding: chunked\r\nContent-Length: 2\r\n", b"{}"), 411),
-    "header line too long": (head(f"X-Long: {'a' * 70000}\r\nContent-Length: 0\r\n"), 431),
-    "too many headers": (head("".join(f"X-{i}: v\r\n" for i in range(150)) + "Content-Length: 0\r\n"), 431),
-    "request line garbage": (b"POST /webhook HTTP/1.1 \x00\x01 extra\r\n\r\n", 400),
-    "bad HTTP version": (b"POST /webhook HTTP/1.x\r\n\r\n", 400),
-    "unknown HTTP version": (b"POST /webhook HTTP/9.9\r\n\r\n", 505),
-    "unsupported method": (b"BREW /webhook HTTP/1.1\r\nHost: x\r\n\r\n", 501),
+    "gzip transfer coding": (head("Transfer-Encoding: gzip\r\n", b"{}"), 400),
+    # h11 refuses a head a read leaves incomplete past 16 KiB (400), the guard one that came whole (431)
+    "header line too long": (head(f"X-Long: {'a' * 70000}\r\nContent-Length: 0\r\n"), (400, 431)),
+    "too many headers": (head("".join(f"X-{i}: v\r\n" for i in range(2000)) + "Content-Length: 0\r\n"), (400, 431)),
+    "unsupported method": (b"BREW /webhook HTTP/1.1\r\nHost: x\r\n\r\n", 405),
+    "GET": (b"GET /webhook HTTP/1.1\r\nHost: x\r\n\r\n", 405),
+    "a garbled request line": (b"POST /webhook HTTP/1.1 \x00\x01 extra\r\n\r\n", 400),
+    "an unknown HTTP version": (b"POST /webhook HTTP/9.9\r\n\r\n", 400),
+    **parser_cases("/webhook"),
+    **guard_cases("/webhook"),
 }
 
 
 @pytest.mark.parametrize(("raw", "status"), MALFORMED_FRAMING.values(), ids=MALFORMED_FRAMING.keys())
 def test_webhook_server_answers_malformed_framing_with_an_http_error(server, capfd, raw, status):
     srv, syncs = server
-    assert status_of(exchange(srv, raw)) == status
+    assert status_of(exchange(srv.port, raw)) in (status if isinstance(status, tuple) else (status,))
     assert syncs.calls == 0
     assert "Traceback" not in capfd.readouterr().err
     assert valid_get(srv) == 405  # and it still serves
@@ -220,7 +289,7 @@ MALFORMED_BODIES = {
 @pytest.mark.parametrize("body", MALFORMED_BODIES.values(), ids=MALFORMED_BODIES.keys())
 def test_webhook_server_answers_400_to_a_signed_body_that_is_not_a_stripe_event(server, capfd, body):
     srv, syncs = server
-    answer = exchange(srv, signed_post(body))
+    answer = exchange(srv.port, signed_post(body))
     assert status_of(answer) == 400, answer
     assert syncs.calls == 0
     assert "Traceback" not in capfd.readouterr().err
@@ -229,7 +298,8 @@ def test_webhook_server_answers_400_to_a_signed_body_that_is_not_a_stripe_event(
 def test_webhook_server_still_syncs_a_good_event(server):
     srv, syncs = server
     body = json.dumps({"id": "evt_ok", "type": "customer.updated"}).encode()
-    assert status_of(exchange(srv, signed_post(body))) == 200
+    assert status_of(exchange(srv.port, signed_post(body))) == 200
+    assert syncs.handler is not None and syncs.handler.runs.wait_runs(1, 5)
     assert syncs.calls == 1
 
 

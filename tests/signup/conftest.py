@@ -20,10 +20,12 @@ from emulators.github import serve as serve_github
 from emulators.stripe.server import FakeStripe
 from emulators.stripe.server import serve as serve_stripe
 from emulators.stripe.state import StripeWorld
+from public_http.server import PublicServer
 from signup.app import RateLimits, SignupApp, make_server
 from signup.dispatch import Dispatcher, DispatchTarget
 from signup.settings import Settings, from_env
 from tests.support.gotools import require_tool
+from tests.support.public_http import running
 from tests.support.servers import free_port
 from tests.support.stripe_mock import StripeMock, run_stripe_mock
 
@@ -81,6 +83,11 @@ class Site:
     names_file: Path
     stripe_url: str
     extra: dict[str, Any] = field(default_factory=dict)
+    server: PublicServer | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return requests.get(self.url + path, allow_redirects=False, timeout=10, **kwargs)
@@ -166,16 +173,12 @@ def site(tmp_path: Path, site_options: dict[str, Any]) -> Iterator[Site]:
             rates=site_options.get("rates", RateLimits()),
             checkout_ttl_s=site_options.get("checkout_ttl_s", 0.0),
         )
-        server = make_server(app, port=port)
-        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-        thread.start()
+        server = make_server(app, port=port, **site_options.get("server", {}))
         try:
-            yield Site(
-                f"http://127.0.0.1:{server.server_address[1]}", app, world, fake, github, tenant, names_file, stripe_url
-            )
+            with running(server):
+                url = f"http://127.0.0.1:{server.port}"
+                yield Site(url, app, world, fake, github, tenant, names_file, stripe_url, server=server)
         finally:
-            server.shutdown()
-            server.server_close()
             app.close()
             tenant.close()
 

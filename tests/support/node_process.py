@@ -51,13 +51,16 @@ def spawn(
     return proc, f"http://127.0.0.1:{port}"
 
 
-def wait_healthy(server: NodeProcess, health_path: str, what: str, *, timeout: float = 10.0) -> None:
+def wait_healthy(
+    server: NodeProcess, health_path: str, what: str, *, timeout: float = 10.0, base_url: str | None = None
+) -> None:
+    """Until `health_path` answers 200 on `base_url` (default: the server's own URL)."""
     deadline = time.monotonic() + timeout
     while True:
         if server.proc.poll() is not None:
             raise AssertionError(f"{what} exited with {server.proc.returncode}: {server.output()}")
         try:
-            if httpx.get(f"{server.url}{health_path}", timeout=1).status_code == 200:
+            if httpx.get(f"{base_url or server.url}{health_path}", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass

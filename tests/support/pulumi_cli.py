@@ -22,6 +22,7 @@ than from its human output; `events=False` gives the human output CI prints.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -114,7 +115,16 @@ class Run:
 class Workspace:
     """A project directory with its own stacks, rosters and file backend (see the module docstring)."""
 
-    def __init__(self, root: Path, env: Mapping[str, str] | None = None, *, engine_: Engine | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        env: Mapping[str, str] | None = None,
+        *,
+        engine_: Engine | None = None,
+        program: Path | None = None,
+    ) -> None:
+        """`program`: a folder whose `Pulumi.yaml` and `__main__.py` replace the program's (a test program
+        over the same packages, e.g. tests/e2e/cloudflare_program)."""
         self.engine = engine_ or engine()
         self.root = root
         self.project = root / "project"
@@ -123,6 +133,9 @@ class Workspace:
         for folder in (self.state, self.logs):
             folder.mkdir(parents=True, exist_ok=True)
         copy_program(self.project)
+        if program is not None:
+            for name in ("Pulumi.yaml", "__main__.py"):
+                shutil.copy2(program / name, self.project / name)
         self.env = dict(env or {})
         self._runs = 0
 

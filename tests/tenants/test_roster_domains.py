@@ -376,5 +376,5 @@ def test_roster_domains_the_stack_domain_rule_reports_with_every_other_problem()
     """Every problem at once: a bad email does not hide a custom domain inside the stack's domain."""
     text = entry('["x.books.example.com"]').replace("alice@example.org", "nope")
     found = {(p.field, p.message) for p in problems_of(text, domain=STACK_DOMAIN)}
-    assert ("email", "'nope' is not an email address") in found
+    assert ("email", "'nope' is not an email address: an email address must have an @-sign") in found
     assert any(field == "domains" and "the stack's own domain" in message for field, message in found)
