@@ -34,7 +34,7 @@ def test_a_fresh_stack_comes_up_converged_and_keeps_every_secret_out_of_sight(wo
             "host": "127.0.0.1",
             "port": smtp.port,
             "user": SMTP_USER,
-            "from": "Books <hi@books.test>",
+            "from": "Books <hi@example.org>",
             "starttls": False,
         }
         workspace.new_stack("e2e", {**config, **EMAILS, "alex-hosted:smtp": smtp_settings}, ROSTER)
