@@ -731,8 +731,9 @@ sync_books() {
     fi
     mv "$BOOKS_MANIFEST.new" "$BOOKS_MANIFEST" || return 1
     while IFS= read -r mark; do rm -f "$mark"; done <"$marks"
-    # The ledger: what this backup knows, and books it trusts that are still on their way in.
-    if [ "$remote_ok" = yes ]; then
+    # The ledger: what this backup knows, and books it trusts that are still on their way in. Only from
+    # a cycle that worked (single books aside): a failed push leaves the last ledger in place.
+    if [ "$failed" = 0 ]; then
         LC_ALL=C sort -u "$BOOKS_MANIFEST" "$pull_failed" >"$work/ledger" || return 1
         upload_ledger "$work/ledger" || { log "books: writing the book ledger to $R2_BUCKET failed"; failed=1; }
     fi

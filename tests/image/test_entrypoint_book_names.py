@@ -291,3 +291,32 @@ def test_an_object_r2_will_not_store_never_stops_a_backup(
     wait_cycles(machine, 2)
     assert health(bucket).books_failed == bucket_layout.BookKeys(0, ())
     machine.stop()
+
+
+def test_a_copy_failure_no_single_object_explains_still_fails_the_backup(
+    make_machine: Callable[..., Machine], bucket: Bucket
+) -> None:
+    """Only errors tied to one object are reported and passed over; R2 refusing the whole push is a failure."""
+    machine = make_machine()
+    machine.write_stand_ins()
+    broken = machine.root / "bin" / "rclone-broken-push"
+    broken.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in copy\\ --use-json-log*\\ r2:*/books)\n'
+        '    echo \'{"level":"error","msg":"Failed to create file system: AccessDenied","source":"x"}\' >&2\n'
+        "    exit 7 ;;\n"
+        "esac\n"
+        f'exec "{machine.root}/bin/rclone" "$@"\n'
+    )
+    broken.chmod(0o755)
+    machine.env_overrides["RCLONE_BIN"] = str(broken)
+    seed_volume(machine, {"one.pdf": b"1"})
+    machine.boot()
+    machine.wait_for(lambda: "backup: R2 sync with" in machine.output(), "the first cycle to fail")
+
+    output = machine.output()
+    assert "backup: synced" not in output
+    assert "books: could not copy" not in output
+    assert bucket.keys("books/") == []
+    assert bucket.keys(bucket_layout.STATUS_PREFIX) == [], "no ledger or status from a failed cycle"
+    machine.stop()
