@@ -14,13 +14,10 @@ from collections.abc import Callable
 from components import bucket_layout
 from tests.image.conftest import Bucket, Machine
 from tests.image.test_entrypoint_book_deletion import manifest, seed_volume, wait_cycles
+from tests.image.test_entrypoint_book_names import library_books
 from tests.image.test_entrypoint_health import health
 
 JUNK = b"<html>" + b"\x00not a book\xff" * (12 * 1024 * 1024 // 12)  # 12 MB of whatever
-
-
-def library_books(machine: Machine) -> dict[str, bytes]:
-    return {str(p.relative_to(machine.library)): p.read_bytes() for p in machine.library.rglob("*") if p.is_file()}
 
 
 def ledger(bucket: Bucket) -> list[str]:

@@ -23,14 +23,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import threading
 import time
 from calendar import timegm
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import httpx
+
+from tests.support.servers import LocalServer
 
 UNRESERVED = "-_.~"
 MAX_SKEW_SECONDS = 15 * 60
@@ -119,7 +120,7 @@ def _error_code(problem: str) -> str:
     return "SignatureDoesNotMatch"
 
 
-class SigV4CheckingProxy:
+class SigV4CheckingProxy(LocalServer):
     """Forwards to `upstream` only what is signed right with `secret`; `failures` lists the rest."""
 
     def __init__(
@@ -202,14 +203,4 @@ class SigV4CheckingProxy:
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> SigV4CheckingProxy:
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self.serve(Handler)
