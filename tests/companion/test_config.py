@@ -66,6 +66,15 @@ def run_with(tmp_path: Path, **changes: str | None) -> subprocess.CompletedProce
         ("R2_ACCESS_KEY_ID", "", "companion: R2_ACCESS_KEY_ID is not set"),
         ("R2_SECRET_ACCESS_KEY", None, "companion: R2_SECRET_ACCESS_KEY is not set"),
         ("LIBRARY_PATH", None, "companion: LIBRARY_PATH is not set"),
+        # Presigned URLs must never write where the backup or the image reads.
+        *(
+            (
+                "UPLOAD_STAGING_PREFIX",
+                bad,
+                "companion: UPLOAD_STAGING_PREFIX must be a folder of its own such as staging/",
+            )
+            for bad in ("books/", "status/", "db/", "staging", "../staging/", "Staging/", "a/b/", "/")
+        ),
     ],
 )
 def test_bad_setting_stops_the_start_naming_it(tmp_path: Path, name: str, value: str | None, line: str) -> None:

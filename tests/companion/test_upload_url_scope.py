@@ -320,3 +320,16 @@ def test_the_parts_route_hands_out_few_urls_at_a_time(reader: tuple[Companion, h
     planned = plan(client, "Big.pdf", 20 * MiB - 1).json()
     assert [part["partNumber"] for part in planned["parts"]] == [1, 2, 3]
     assert len(part_urls(client, planned)) == planned["partCount"] == 4
+
+
+def test_the_staging_prefix_is_the_one_the_entrypoint_gives(
+    start: Callable[..., Companion], alex_web: AlexWeb, s3: Any, bucket: str, library: Path
+) -> None:
+    companion = start(UPLOAD_STAGING_PREFIX="uploads-in-flight/")
+    with httpx.Client(base_url=companion.url, headers={"Cookie": alex_web.cookie_header()}) as client:
+        planned = plan(client, "Book.pdf", 100).json()
+        assert planned["key"].startswith("uploads-in-flight/")
+        send(client, planned, pdf_bytes(100))
+        assert keys(s3, bucket) == [planned["key"]]
+        assert complete(client, planned).status_code == 200
+    assert keys(s3, bucket) == ["books/Book.pdf"]
