@@ -704,6 +704,7 @@ sync_books() {
             : >"$work/unaccounted"
         elif ! accounted_keys "$new" "$trusted" "$work/unaccounted"; then
             log "books: reading the book ledger or the checked marks failed: no pull this cycle"
+            rm -f "$work/unaccounted" # the last report stands
             failed=1
         elif [ -s "$trusted" ]; then
             pull_books "$trusted" "$copy_failed" || failed=1
