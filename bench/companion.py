@@ -21,7 +21,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.companion.harness import CompanionEnv, rss_kib, s3_client, start_companion
+from tests.companion.harness import CompanionEnv, part_urls, rss_kib, s3_client, start_companion
+from tests.companion.harness import plan as upload_plan
 from tests.support.alex_web import AlexWeb
 from tests.support.servers import start_moto
 
@@ -104,18 +105,16 @@ def main(argv: list[str] | None = None) -> int:
                 Sampler(companion.pid) as sampler,
             ):
                 started = time.monotonic()
-                plan = client.post(
-                    "/_hosted/api/uploads", json={"name": "Bench.pdf", "size": len(data), "type": "application/pdf"}
-                ).json()
+                plan = upload_plan(client, "Bench.pdf", len(data)).json()
                 size = plan["partSize"]
+                urls = part_urls(client, plan)  # the page asks for each part's URL as it goes
 
-                def put(part: dict[str, object]) -> None:
-                    n = int(str(part["partNumber"]))
-                    answer = httpx.put(str(part["url"]), content=data[(n - 1) * size : n * size], timeout=120)
+                def put(n: int) -> None:
+                    answer = httpx.put(urls[n], content=data[(n - 1) * size : n * size], timeout=120)
                     answer.raise_for_status()
 
                 with ThreadPoolExecutor(3) as pool:  # the page sends three parts at a time
-                    list(pool.map(put, plan["parts"]))
+                    list(pool.map(put, sorted(urls)))
                 uploaded = time.monotonic()
                 done = client.post(
                     "/_hosted/api/uploads/complete", json={"key": plan["key"], "uploadId": plan["uploadId"]}
@@ -125,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             assert (library / "Bench.pdf").read_bytes() == data
             megabytes = len(data) / 1e6
             after = rss_kib(companion.pid)
-            print(f"multipart upload:   {len(plan['parts'])} parts of {size // MiB} MiB, {megabytes:.1f} MB")
+            print(f"multipart upload:   {plan['partCount']} parts of {size // MiB} MiB, {megabytes:.1f} MB")
             print(f"  PUTs to moto:     {uploaded - started:.2f} s, {megabytes / (uploaded - started):.1f} MB/s")
             print(f"  complete+ingest:  {finished - uploaded:.2f} s, {megabytes / (finished - uploaded):.1f} MB/s")
             print(f"  end to end:       {finished - started:.2f} s, {megabytes / (finished - started):.1f} MB/s")

@@ -4,13 +4,20 @@ The tenant image's entrypoint writes and restores these keys; the operator scrip
 migrate_selfhosted) read and write the same ones. tests/scripts/test_bucket_layout.py checks that the
 shell script and this module agree.
 
-- `books/<path>`: the library's book files, mirrored from the volume.
+- `books/<path>`: the library's book files, mirrored from the volume, and books the upload companion
+  copied there after its checks (user metadata `hosted-upload: checked`, `CHECKED_METADATA`).
+- `staging/<final seconds>-<random>`: readers' uploads in flight (the only keys a presigned URL can
+  write); the companion deletes each once no URL can write it, the bucket's lifecycle rule
+  (`STAGING_MAX_AGE_SECONDS`) is the backstop. Never restored, pulled or backed up.
 - `db/library-<YYYYMMDDTHHMMSSZ>.db`: database snapshots, directly under `db/`; the newest valid name
   is restored on a first boot (anything else under `db/` is never restored).
 - `deleted/<YYYYMMDDTHHMMSSZ>/books/<path>`: books the reader deleted, kept for a grace period.
 - `exports/<tenant>-<YYYYMMDDTHHMMSSZ>.zip`: operator exports.
-- `status/health.json`: the image's own health (last good backup, last restore attempt), rewritten after
-  every successful backup and on a failed restore; `parse_health` reads it for the fleet collector.
+- `status/health.json`: the image's own health (last good backup, last restore attempt, book files it
+  could not copy or account for), rewritten after every successful backup and on a failed restore;
+  `parse_health` reads it for the fleet collector.
+- `status/books.manifest`: the ledger, the book keys the last backup knew (one a line): what a restore
+  or a pull may bring into the library besides checked uploads.
 On the volume, `.hosted/books.manifest` (under the data folder) remembers which books were on both sides,
 and the companion leaves `.hosted/uploaded/<id>.key` for each upload it put in the library.
 """
@@ -19,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +36,13 @@ DB_PREFIX = "db/"
 DELETED_PREFIX = "deleted/"
 EXPORTS_PREFIX = "exports/"
 STATUS_PREFIX = "status/"
+STAGING_PREFIX = "staging/"
 HEALTH_KEY = f"{STATUS_PREFIX}health.json"
+BOOKS_LEDGER_KEY = f"{STATUS_PREFIX}books.manifest"
+# The companion's mark on a book it checked (x-amz-meta-hosted-upload: checked); image/companion/lib/layout.js.
+CHECKED_METADATA = ("hosted-upload", "checked")
+# The lifecycle rule's backstop for staging/: far longer than any presigned URL lives (at most an hour).
+STAGING_MAX_AGE_SECONDS = 24 * 3600
 HOSTED_STATE_DIR = ".hosted"  # under the data folder, on the volume
 BOOKS_MANIFEST = f"{HOSTED_STATE_DIR}/books.manifest"
 UPLOADS_DIR = f"{HOSTED_STATE_DIR}/uploaded"  # <id>.key files: books the companion put in the library
@@ -90,6 +104,14 @@ class RestoreAttempt:
 
 
 @dataclass(frozen=True)
+class BookKeys:
+    """Book keys the image reports: how many in all, and the first few (`REPORTED_KEYS`), as rclone lists them."""
+
+    count: int
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Health:
     version: int
     last_backup_at: datetime | None  # start of the last successful backup cycle (UTC)
@@ -98,6 +120,11 @@ class Health:
     restore: RestoreAttempt | None
     boot_at: datetime  # when the machine's entrypoint started
     image: str  # the image's IMAGE_VERSION, or "unknown"
+    # Book files the last sync or restore could not copy (the rest went on), and objects in books/ that
+    # neither the ledger nor the companion's mark accounts for (never brought into the library). None:
+    # an image from before these were reported.
+    books_failed: BookKeys | None = None
+    books_unaccounted: BookKeys | None = None
 
 
 def _time(value: object, field: str, *, optional: bool = False) -> datetime | None:
@@ -139,6 +166,30 @@ def _restore(value: object) -> RestoreAttempt | None:
     return RestoreAttempt(at=_required_time(value.get("at"), "restore.at"), ok=ok, error=error)
 
 
+REPORTED_KEYS = 10  # the entrypoint's REPORTED_KEYS
+_UNSHOWN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def _shown(key: str) -> str:
+    """A key as text fit for a terminal or a page: control and invisible characters become U+FFFD."""
+    return "".join("\ufffd" if unicodedata.category(c) in _UNSHOWN else c for c in key)
+
+
+def _book_keys(value: object, field: str) -> BookKeys | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise MalformedHealth(f"{field} is not an object or null")
+    count, keys = value.get("count"), value.get("keys")
+    if type(count) is not int or count < 0:
+        raise MalformedHealth(f"{field}.count is not a count")
+    if not isinstance(keys, list) or len(keys) > min(count, REPORTED_KEYS):
+        raise MalformedHealth(f"{field}.keys is not a list of at most {REPORTED_KEYS} keys")
+    if not all(isinstance(key, str) and key and len(key) <= _MAX_TEXT for key in keys):
+        raise MalformedHealth(f"{field}.keys holds something that is not a short text")
+    return BookKeys(count=count, keys=tuple(_shown(key) for key in keys))
+
+
 def read_health(text: str | bytes) -> Health:
     """The status object the entrypoint writes; raises MalformedHealth for anything else.
 
@@ -171,6 +222,8 @@ def read_health(text: str | bytes) -> Health:
         restore=_restore(data.get("restore")),
         boot_at=_required_time(data.get("boot_at"), "boot_at"),
         image=image,
+        books_failed=_book_keys(data.get("books_failed"), "books_failed"),
+        books_unaccounted=_book_keys(data.get("books_unaccounted"), "books_unaccounted"),
     )
 
 

@@ -363,6 +363,20 @@ def _image_health(r2: S3Client, bucket: str, reading: _Reading) -> None:
     restore = health.restore
     if restore is not None and not restore.ok:
         reading.values["restore_error"] = " ".join((restore.error or "restore failed").split())
+    if health.books_failed is not None and health.books_failed.count:
+        reading.problems.append(f"{_some(health.books_failed)} could not be copied by the last backup or restore")
+    if health.books_unaccounted is not None and health.books_unaccounted.count:
+        reading.problems.append(
+            f"{_some(health.books_unaccounted)} in books/ that no backup and no checked upload put there "
+            "(not brought into the library)"
+        )
+
+
+def _some(found: bucket_layout.BookKeys) -> str:
+    """'2 book file(s): a.pdf, b.pdf' (and how many more were not named)."""
+    named = ", ".join(found.keys)
+    more = found.count - len(found.keys)
+    return f"{found.count} book file(s): {named}" + (f" and {more} more" if more > 0 else "")
 
 
 def with_problems(health: TenantHealth, problems: Sequence[str]) -> TenantHealth:

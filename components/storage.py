@@ -1,5 +1,5 @@
-"""A tenant's R2 storage: its bucket, a token scoped to that bucket alone, the bucket's CORS rule and
-the bucket emptier.
+"""A tenant's R2 storage: its bucket, a token scoped to that bucket alone, the bucket's CORS rule, its
+lifecycle rules and the bucket emptier.
 
 Facts from docs/reference/cloudflare.md: the token's S3 key id is the token id and its S3 secret is the
 sha256 of the token value (§2); the resource key names one bucket (§1.3); the resources JSON must be
@@ -24,6 +24,7 @@ import pulumi
 import pulumi_cloudflare as cloudflare
 import pulumi_command as command
 
+from components.bucket_layout import STAGING_MAX_AGE_SECONDS, STAGING_PREFIX
 from tenants.inputs import matches
 from tenants.naming import CLOUDFLARE_ID_RE, R2_BUCKET_RE
 
@@ -195,6 +196,73 @@ def bucket_cors(
         bucket_name=storage.bucket.name,
         jurisdiction="default",
         rules=r2_cors_rules(cors_rules(origins)),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[storage.bucket], deleted_with=storage.bucket),
+    )
+
+
+# R2 gives every bucket a rule aborting multipart uploads 7 days after they start; declaring rules
+# replaces the whole set, so that one is declared again (a backup's interrupted upload of a big book).
+DEFAULT_MULTIPART_ABORT_SECONDS = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class LifecycleRule:
+    id: str
+    prefix: str
+    delete_objects_after_seconds: int | None
+    abort_multipart_after_seconds: int
+
+
+# The backstop for readers' uploads: the companion deletes what a presigned URL wrote once the URL can no
+# longer write (minutes), but a companion that dies or loses its memory leaves staging/ to this rule.
+LIFECYCLE_RULES = (
+    LifecycleRule("staging-uploads", STAGING_PREFIX, STAGING_MAX_AGE_SECONDS, STAGING_MAX_AGE_SECONDS),
+    LifecycleRule("abort-stale-multipart-uploads", "", None, DEFAULT_MULTIPART_ABORT_SECONDS),
+)
+
+
+def r2_lifecycle_rules(rules: Sequence[LifecycleRule]) -> list[cloudflare.R2BucketLifecycleRuleArgs]:
+    """The rules as the provider takes them (argument names of pulumi-cloudflare 6.17.0's schema)."""
+    return [
+        cloudflare.R2BucketLifecycleRuleArgs(
+            id=rule.id,
+            enabled=True,
+            conditions=cloudflare.R2BucketLifecycleRuleConditionsArgs(prefix=rule.prefix),
+            delete_objects_transition=(
+                None
+                if rule.delete_objects_after_seconds is None
+                else cloudflare.R2BucketLifecycleRuleDeleteObjectsTransitionArgs(
+                    condition=cloudflare.R2BucketLifecycleRuleDeleteObjectsTransitionConditionArgs(
+                        type="Age", max_age=rule.delete_objects_after_seconds
+                    )
+                )
+            ),
+            abort_multipart_uploads_transition=cloudflare.R2BucketLifecycleRuleAbortMultipartUploadsTransitionArgs(
+                condition=cloudflare.R2BucketLifecycleRuleAbortMultipartUploadsTransitionConditionArgs(
+                    type="Age", max_age=rule.abort_multipart_after_seconds
+                )
+            ),
+        )
+        for rule in rules
+    ]
+
+
+def bucket_lifecycle(
+    tenant_id: str, storage: TenantStorage, account_id: str, *, parent: pulumi.Resource
+) -> cloudflare.R2BucketLifecycle:
+    """The bucket's lifecycle rules (`LIFECYCLE_RULES`): staging/ emptied after a day, stale multipart
+    uploads aborted.
+
+    Like the CORS rule: not protected (it holds no data), `deleted_with` the bucket (deleting the bucket
+    deletes its rules, so no separate call is made then). Constant for every tenant: an unchanged roster
+    never updates it.
+    """
+    return cloudflare.R2BucketLifecycle(
+        f"{tenant_id}-bucket-lifecycle",
+        account_id=account_id,
+        bucket_name=storage.bucket.name,
+        jurisdiction="default",
+        rules=r2_lifecycle_rules(LIFECYCLE_RULES),
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[storage.bucket], deleted_with=storage.bucket),
     )
 

@@ -9,10 +9,11 @@ The logical name is the tenant's immutable id and every child name starts with i
 | purging               | destroyed (not declared)         | no                          |
 | removed from roster   | everything deleted, bucket emptied first (only after purging) |
 
-The component composes three parts, each a function of the roster entry: `tenant_storage` (bucket,
+The component composes four parts, each a function of the roster entry: `tenant_storage` (bucket,
 token; components.storage), `bucket_cors` (the bucket's CORS rule for the tenant's hostnames, so the
-upload page can PUT straight into the bucket) and `tenant_fly` (app, secrets, volume, machine); then the
-bucket emptier, which depends on all of them so it is deleted first.
+upload page can PUT straight into the bucket), `bucket_lifecycle` (staging/ emptied after a day: the
+backstop for uploads nobody completed) and `tenant_fly` (app, secrets, volume, machine); then the bucket
+emptier, which depends on all of them so it is deleted first.
 
 A tenant has no public face of its own: no IPs, certificate or DNS record. Every hostname reaches it
 through the edge (components/edge.py), whose router answers `fly-replay: app=<tenant app>`; the
@@ -36,7 +37,14 @@ from components.hostnames import primary_hostname, tenant_hostnames
 from components.machine_config import RUN_STATES, VOLUME_NAME, bucket_name, machine_config
 from components.owner_emails import owner_emails
 from components.stack_config import StackConfig
-from components.storage import TenantStorage, bucket_cors, bucket_emptier, https_origins, tenant_storage
+from components.storage import (
+    TenantStorage,
+    bucket_cors,
+    bucket_emptier,
+    bucket_lifecycle,
+    https_origins,
+    tenant_storage,
+)
 from tenants.plans import Plan
 from tenants.roster import RosterEntry
 from tenants.states import TenantState
@@ -137,6 +145,7 @@ class Tenant(pulumi.ComponentResource):
 
         storage = tenant_storage(tid, bucket_name(tid), settings.cloudflare_account_id, parent=self, protect=keep)
         cors = bucket_cors(tid, storage, settings.cloudflare_account_id, https_origins(self.hostnames), parent=self)
+        lifecycle = bucket_lifecycle(tid, storage, settings.cloudflare_account_id, parent=self)
         fly = tenant_fly(args, storage, self.app_name, parent=self, protect=keep)
         self.emails = owner_emails(entry, settings, self.hostname, fly.owner_password, fly.machine, parent=self)
         bucket_emptier(
@@ -145,7 +154,7 @@ class Tenant(pulumi.ComponentResource):
             settings.r2_endpoint,
             purging=purging,
             parent=self,
-            guards=[cors, *fly.resources],
+            guards=[cors, lifecycle, *fly.resources],
         )
         self.initial_password = pulumi.Output.secret(fly.owner_password.result)
         self.register_outputs(

@@ -11,9 +11,12 @@
 #      127.0.0.1:ALEX_PORT behind the companion on COMPANION_PORT, forwarding stop signals;
 #   6. every BACKUP_INTERVAL_SECONDS and once more on stop: mirror the library to R2's books/ (the
 #      volume is the truth: a book deleted locally moves to deleted/<UTC>/ in R2 for
-#      BOOK_DELETE_GRACE_DAYS, then is purged), pull books new in R2 (never deleting local files),
-#      upload a VACUUM INTO snapshot, keep BACKUP_KEEP snapshots, then write status/health.json
-#      (last good backup, last restore attempt) for the fleet collector.
+#      BOOK_DELETE_GRACE_DAYS, then is purged), pull books new in R2 that a backup or the companion's
+#      checks account for (never deleting local files; the rest is reported), upload a VACUUM INTO
+#      snapshot, keep BACKUP_KEEP snapshots, then write status/health.json (last good backup, last
+#      restore attempt, book files not copied or not accounted for) for the fleet collector.
+# One book file that cannot be copied never stops a restore or a backup: the rest is copied, the
+# machine boots, and the file is reported.
 # Every path and command is overridable by env so the tests can run this in a temporary root.
 set -u
 
@@ -67,6 +70,21 @@ UPLOADS_DIR="$HOSTED_STATE_DIR/uploaded"
 UPLOAD_TEMP_GLOB='.hosted-upload-*.part'
 # The image's own health, readable by the fleet collector with the bucket's credentials only.
 HEALTH_KEY='status/health.json'
+# The ledger: the book keys the last backup knew, one a line. With the companion's mark on an object
+# (user metadata CHECKED_METADATA=checked, set when it copies an upload it checked into books/), it is
+# all a restore or a pull trusts in books/.
+BOOKS_LEDGER_KEY='status/books.manifest'
+CHECKED_METADATA='hosted-upload'
+# Readers' uploads in flight: the companion's alone (given to it as UPLOAD_STAGING_PREFIX), never
+# restored, pulled or backed up.
+STAGING_PREFIX='staging/'
+# rclone's name encodings, pinned: with them every book name the companion accepts is the same file
+# name, R2 key and listing line (image/companion/lib/names.js; tests/image/test_entrypoint_book_names.py).
+RCLONE_LOCAL_ENCODING='Slash,Dot'
+R2_ENCODING='Slash,InvalidUtf8,Dot'
+export RCLONE_LOCAL_ENCODING
+# The first book keys the health status names per list (with the count of all).
+REPORTED_KEYS=10
 
 log() {
     printf '%s alex-hosted: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2
@@ -187,6 +205,7 @@ r2() {
     RCLONE_CONFIG_R2_ENDPOINT="$R2_ENDPOINT" \
     RCLONE_CONFIG_R2_REGION=auto \
     RCLONE_CONFIG_R2_NO_CHECK_BUCKET=true \
+    RCLONE_CONFIG_R2_ENCODING="$R2_ENCODING" \
     RCLONE_CONFIG_R2_ACCESS_KEY_ID="$R2_ACCESS_KEY_ID" \
     RCLONE_CONFIG_R2_SECRET_ACCESS_KEY="$R2_SECRET_ACCESS_KEY" \
         "$RCLONE_BIN" "$@"
@@ -216,6 +235,10 @@ LAST_BACKUP_FILE="$HOSTED_STATE_DIR/last-backup-at"
 LAST_SNAPSHOT_FILE="$HOSTED_STATE_DIR/last-snapshot.key"
 BOOKS_COUNT_FILE="$HOSTED_STATE_DIR/books.count"
 LAST_RESTORE_FILE="$HOSTED_STATE_DIR/last-restore.json"
+# Book keys (one a line) the last sync or restore could not copy, and keys in books/ it could not
+# account for (never pulled): reported until a later sync finds otherwise.
+BOOKS_FAILED_FILE="$HOSTED_STATE_DIR/books.failed"
+BOOKS_UNACCOUNTED_FILE="$HOSTED_STATE_DIR/books.unaccounted"
 ISO_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$'
 SNAPSHOT_KEY_RE="^db/${SNAPSHOT_RE#^}"
 COUNT_RE='^[0-9]{1,12}$'
@@ -240,12 +263,35 @@ json_string() {
     printf '"%s"' "$(printf '%s' "$1" | tr -d '\000-\037' | sed 's/[\\"]/\\&/g')"
 }
 
+# {"count": N, "keys": [...]} for a file of book keys (one a line): the first REPORTED_KEYS, each cut
+# to 200 characters. sqlite3 writes the JSON (any character, quoted right); bytes that are not UTF-8
+# are dropped first. null when the file cannot be read.
+json_keys() {
+    [ -e "$1" ] || { printf '{"count": 0, "keys": []}'; return 0; }
+    count="$(grep -c '' "$1" 2>/dev/null)"
+    case "$count" in '' | *[!0-9]*) printf 'null'; return 0 ;; esac
+    head -n "$REPORTED_KEYS" "$1" | iconv -c -f UTF-8 -t UTF-8 >"$1.json-in" 2>/dev/null
+    keys="$("$SQLITE3_BIN" -batch -noheader :memory: "
+WITH RECURSIVE lines(line, rest) AS (
+  SELECT NULL, CAST(readfile($(sql_quote "$1.json-in")) AS TEXT)
+  UNION ALL
+  SELECT substr(rest, 1, instr(rest || char(10), char(10)) - 1), substr(rest, instr(rest || char(10), char(10)) + 1)
+    FROM lines WHERE rest <> ''
+)
+SELECT json_object('count', $count, 'keys', json_group_array(substr(line, 1, 200)))
+  FROM (SELECT line FROM lines WHERE line IS NOT NULL);" 2>/dev/null)"
+    rm -f "$1.json-in"
+    case "$keys" in '{'*'}') printf '%s' "$keys" ;; *) printf 'null' ;; esac
+}
+
 write_health() {
     restore="$(head -n 1 "$LAST_RESTORE_FILE" 2>/dev/null)"
     case "$restore" in '{"at": '*'}') ;; *) restore=null ;; esac
     health="{\"version\": 1, \"last_backup_at\": $(state_json "$LAST_BACKUP_FILE" "$ISO_RE"),"
     health="$health \"last_snapshot\": $(state_json "$LAST_SNAPSHOT_FILE" "$SNAPSHOT_KEY_RE"),"
     health="$health \"books\": $(state_json "$BOOKS_COUNT_FILE" "$COUNT_RE" number), \"restore\": $restore,"
+    health="$health \"books_failed\": $(json_keys "$BOOKS_FAILED_FILE"),"
+    health="$health \"books_unaccounted\": $(json_keys "$BOOKS_UNACCOUNTED_FILE"),"
     health="$health \"boot_at\": \"$BOOT_AT\", \"image\": \"$IMAGE_VERSION\"}"
     # One short try: a dead R2 must not hold a backup cycle or a failing boot for minutes.
     if printf '%s\n' "$health" | r2 rcat --retries 1 --low-level-retries 1 --contimeout 5s --timeout 15s \
@@ -287,6 +333,134 @@ carry_over_health() {
     return 0
 }
 
+# --- book files: copying, and what may be copied --------------------------------------------
+
+# Sorted file keys under $1 (the library or a remote folder) into $2; fails on any listing error.
+# rclone lists both sides, so names with spaces, quotes or non-ASCII compare the same way. The
+# companion's half-downloaded uploads (hidden temp files in the library) are no books.
+list_keys() {
+    r2 lsf -R --files-only --exclude "$UPLOAD_TEMP_GLOB" "$1" >"$2" || return 1
+    LC_ALL=C sort -u -o "$2" "$2"
+}
+
+# Runs `rclone copy ARGS...` (with --files-from-raw: only the keys listed) and appends the keys it could
+# not copy to $1. One object failing does not stop the others; this fails only when rclone failed in a
+# way no single object explains (R2 unreachable, a bad listing), so the caller can tell the two apart.
+copy_books() { # FAILED ARGS...
+    failed_out="$1"
+    shift
+    copy_log="$failed_out.rclone"
+    if r2 copy --use-json-log "$@" 2>"$copy_log"; then
+        rm -f "$copy_log"
+        return 0
+    fi
+    grep -v '^{' "$copy_log" >&2
+    grep '^{' "$copy_log" | sed -e '1s/^/[/' -e '$!s/$/,/' -e '$s/$/]/' >"$copy_log.json"
+    rm -f "$copy_log"
+    [ -s "$copy_log.json" ] || { rm -f "$copy_log.json"; return 1; }
+    entries="FROM json_each(CAST(readfile($(sql_quote "$copy_log.json")) AS TEXT))
+  WHERE json_extract(value, '\$.level') = 'error'"
+    objectless="$("$SQLITE3_BIN" -batch -noheader :memory: "SELECT count(*) $entries
+    AND json_extract(value, '\$.object') IS NULL AND json_extract(value, '\$.msg') NOT LIKE 'Attempt %';")"
+    "$SQLITE3_BIN" -batch -noheader :memory: "SELECT 'books: could not copy ' || json_extract(value, '\$.object')
+    || ': ' || replace(replace(substr(json_extract(value, '\$.msg'), 1, 300), char(10), ' '), char(9), ' ') $entries
+    AND json_extract(value, '\$.object') IS NOT NULL;" | LC_ALL=C sort -u | while IFS= read -r line; do log "$line"; done
+    "$SQLITE3_BIN" -batch -noheader :memory: "SELECT DISTINCT json_extract(value, '\$.object') $entries
+    AND json_extract(value, '\$.object') IS NOT NULL;" >"$copy_log.objects" || objectless=failed
+    cat "$copy_log.objects" >>"$failed_out"
+    [ "$objectless" = 0 ] && [ -s "$copy_log.objects" ]
+    single=$?
+    rm -f "$copy_log.json" "$copy_log.objects"
+    return "$single"
+}
+
+# The ledger's keys into $1: status 0, 2 when the bucket has none yet, 1 when R2 cannot be read.
+read_ledger() {
+    status_files="$(r2 lsf --files-only --max-depth 1 "$REMOTE/${BOOKS_LEDGER_KEY%/*}/")" || return 1
+    printf '%s\n' "$status_files" | grep -qxF "${BOOKS_LEDGER_KEY##*/}" || return 2
+    r2 cat "$REMOTE/$BOOKS_LEDGER_KEY" >"$1" || return 1
+    LC_ALL=C sort -u -o "$1" "$1"
+}
+
+# The keys among $1 (sorted keys of books/) whose object carries the companion's checked mark, into $2.
+checked_keys() {
+    : >"$2"
+    [ -s "$1" ] || return 0
+    r2 lsjson -R -M --files-only --files-from-raw "$1" "$REMOTE/books" >"$2.json" || return 1
+    "$SQLITE3_BIN" -batch -noheader :memory: "SELECT json_extract(value, '\$.Path')
+  FROM json_each(CAST(readfile($(sql_quote "$2.json")) AS TEXT))
+  WHERE json_extract(value, '\$.Metadata.\"$CHECKED_METADATA\"') = 'checked';" >"$2" || return 1
+    rm -f "$2.json"
+    LC_ALL=C sort -u -o "$2" "$2"
+}
+
+# Splits $1 (sorted keys of books/ not in the library) into $2, what a backup or a check accounts for
+# (in the ledger, or carrying the companion's mark), and $3, the rest: never copied, only reported.
+# $4 = restore: a bucket without a ledger (written by an image before the ledger, or by the operator's
+# migrate script) is trusted whole, as before, and its listing becomes the ledger.
+accounted_keys() {
+    : >"$3"
+    read_ledger "$2.ledger"
+    case $? in
+        0) ;;
+        2)
+            if [ "${4:-}" = restore ]; then
+                log "restore: $R2_BUCKET has no book ledger yet: every book in books/ is trusted"
+                cp "$1" "$2" && cp "$1" "$2.ledger" || return 1
+                # From now on these are what an earlier backup put there; the next sync rewrites it.
+                upload_ledger "$2.ledger" || log "restore: writing the book ledger to $R2_BUCKET failed"
+                return 0
+            fi
+            : >"$2.ledger"
+            ;;
+        *) return 1 ;;
+    esac
+    LC_ALL=C comm -23 "$1" "$2.ledger" >"$2.rest"
+    checked_keys "$2.rest" "$2.checked" || return 1
+    LC_ALL=C comm -12 "$1" "$2.ledger" | LC_ALL=C sort -u - "$2.checked" >"$2"
+    LC_ALL=C comm -23 "$2.rest" "$2.checked" >"$3"
+    rm -f "$2.ledger" "$2.rest" "$2.checked"
+}
+
+# Uploads $1 as the ledger unless the last upload had the same bytes.
+upload_ledger() {
+    sum="$(sha256sum <"$1" | cut -d' ' -f1)"
+    [ "$sum" != "$(cat "$HOSTED_STATE_DIR/ledger.sha256" 2>/dev/null)" ] || return 0
+    r2 copyto "$1" "$REMOTE/$BOOKS_LEDGER_KEY" || return 1
+    printf '%s\n' "$sum" >"$HOSTED_STATE_DIR/ledger.sha256"
+}
+
+# $1 = unaccounted keys: logged and kept for the health status.
+report_unaccounted() {
+    if [ -s "$1" ]; then
+        log "books: WARNING: $(grep -c '' "$1") book file(s) in $R2_BUCKET/books/ that no backup and no" \
+            "checked upload put there are not brought into the library (listed in $HEALTH_KEY)"
+    fi
+    cp "$1" "$BOOKS_UNACCOUNTED_FILE.new" && mv "$BOOKS_UNACCOUNTED_FILE.new" "$BOOKS_UNACCOUNTED_FILE"
+}
+
+restore_books() {
+    work="$HOSTED_STATE_DIR/restore"
+    rm -rf "$work"
+    mkdir -p "$work" || restore_failed "copying book files failed" "restore: cannot create $work"
+    list_keys "$REMOTE/books" "$work/remote" \
+        || restore_failed "listing book files failed" "restore: listing $R2_BUCKET/books/ failed"
+    accounted_keys "$work/remote" "$work/trusted" "$work/unaccounted" restore \
+        || restore_failed "reading the book ledger failed" "restore: reading $R2_BUCKET's book ledger failed"
+    : >"$work/failed"
+    copy_books "$work/failed" --files-from-raw "$work/trusted" "$REMOTE/books" "$LIBRARY_PATH" \
+        || restore_failed "copying book files failed" "restore: copying book files from $R2_BUCKET failed"
+    # What is not in the library now failed, whatever rclone said.
+    list_keys "$LIBRARY_PATH" "$work/here" || restore_failed "copying book files failed" "restore: cannot list $LIBRARY_PATH"
+    LC_ALL=C comm -23 "$work/trusted" "$work/here" >"$BOOKS_FAILED_FILE"
+    if [ -s "$BOOKS_FAILED_FILE" ]; then
+        log "restore: WARNING: $(grep -c '' "$BOOKS_FAILED_FILE") book file(s) could not be copied; booting" \
+            "without them (the next syncs try again; listed in $HEALTH_KEY)"
+    fi
+    report_unaccounted "$work/unaccounted"
+    rm -rf "$work"
+}
+
 # --- 2. restore ------------------------------------------------------------------------------
 
 restore_from_r2() {
@@ -304,10 +478,9 @@ restore_from_r2() {
     carry_over_health
     # Files first: the watcher drops rows of books whose files are missing, and a database put in
     # place last means a failed restore is simply retried on the next boot. Only books/: what is
-    # under deleted/ was deleted by the reader and stays deleted.
+    # under deleted/ was deleted by the reader and stays deleted, staging/ holds unchecked uploads.
     log "restore: copying book files from $R2_BUCKET/books/"
-    r2 copy "$REMOTE/books" "$LIBRARY_PATH" \
-        || restore_failed "copying book files failed" "restore: copying book files from $R2_BUCKET failed"
+    restore_books
     # The library now is books/: no earlier memory of the library may turn a book into a deletion.
     rm -f "$BOOKS_MANIFEST"
     if [ -z "$snapshots" ]; then
@@ -429,33 +602,26 @@ unset OWNER_INITIAL_PASSWORD
 
 # Book sync. The volume is the truth while it exists and R2's books/ mirrors it; the manifest tells
 # a book the reader deleted (known, gone from the library) from a book new in R2 (never known, put
-# there by the operator's migrate script or an upload): the first moves to deleted/, the second is
-# pulled. Data safety: nothing in R2 is deleted without a manifest (a first boot, a restore), when a
+# there by a checked upload the companion could not bring in, or a restore that failed to copy it):
+# the first moves to deleted/, the second is pulled if the ledger or the companion's mark accounts for
+# it, and reported otherwise. Data safety: nothing in R2 is deleted without a manifest (a first boot, a restore), when a
 # listing fails, or when the library is missing or empty while the manifest knows books (a broken
 # mount must never empty the bucket); deleted books stay under deleted/<UTC>/books/ for
 # BOOK_DELETE_GRACE_DAYS before the rotation purges them.
 
-# Sorted file keys under $1 (the library or a remote folder) into $2; fails on any listing error.
-# rclone lists both sides, so names with spaces, quotes or non-ASCII compare the same way. The
-# companion's half-downloaded uploads (hidden temp files in the library) are no books.
-list_keys() {
-    r2 lsf -R --files-only --exclude "$UPLOAD_TEMP_GLOB" "$1" >"$2" || return 1
-    LC_ALL=C sort -u -o "$2" "$2"
-}
-
 # New files only, staged on the same filesystem and renamed into place, so the watcher never sees
 # a half-written book and no local file is ever replaced or deleted. $1 = the keys to pull.
+# $2 = a file the keys that could not be copied are added to.
 pull_books() {
     incoming="$HOSTED_STATE_DIR/incoming"
     rm -rf "$incoming"
     mkdir -p "$incoming" || return 1
-    r2 copy --files-from-raw "$1" "$REMOTE/books" "$incoming" || { rm -rf "$incoming"; return 1; }
+    copy_books "$2" --files-from-raw "$1" "$REMOTE/books" "$incoming" || { rm -rf "$incoming"; return 1; }
     (cd "$incoming" && find . -type f -exec sh -c '
         for f; do
             mkdir -p "$0/$(dirname "$f")" && [ ! -e "$0/$f" ] && mv "$f" "$0/$f"
         done' "$LIBRARY_PATH" {} +)
     rm -rf "$incoming"
-    log "pull: $(grep -c '' "$1") new book file(s) from $R2_BUCKET/books/"
 }
 
 # Removes deleted/<UTC>/ prefixes older than BOOK_DELETE_GRACE_DAYS.
@@ -476,8 +642,11 @@ sync_books() {
     rm -rf "$work" && mkdir -p "$work" || return 1
     known="$work/known" here="$work/here" remote="$work/remote" gone="$work/gone"
     keep="$work/keep" new="$work/new" after="$work/after" pulled="$work/pulled"
+    trusted="$work/trusted" copy_failed="$work/failed" pull_failed="$work/pull-failed"
     : >"$keep"
     : >"$pulled"
+    : >"$copy_failed"
+    : >"$pull_failed"
     # Books the companion finished putting in the library (it leaves uploaded/<id>.key once the file
     # is in place, so before this listing): known from now on, so one the reader deletes before a
     # sync saw it is a deletion, not a book new in R2 to pull back.
@@ -528,21 +697,35 @@ sync_books() {
         fi
     fi
 
-    # Only the files listed: one added meanwhile is pushed (and becomes known) next cycle.
-    r2 copy --files-from-raw "$here" "$LIBRARY_PATH" "$REMOTE/books" || failed=1
+    # Only the files listed: one added meanwhile is pushed (and becomes known) next cycle. A file that
+    # cannot be copied is reported; the others still go.
+    copy_books "$copy_failed" --files-from-raw "$here" "$LIBRARY_PATH" "$REMOTE/books" || failed=1
 
     if [ "$remote_ok" = yes ] && [ "${2:-}" != final ]; then
-        # In R2, not in the library, never known: new (migrate script, upload).
+        # In R2, not in the library, never known: new. Pulled only if accounted for.
         LC_ALL=C comm -23 "$remote" "$here" | LC_ALL=C comm -23 - "$known" >"$new"
-        if [ -s "$new" ]; then
-            pull_books "$new" || failed=1
+        if [ ! -s "$new" ]; then
+            : >"$work/unaccounted"
+        elif ! accounted_keys "$new" "$trusted" "$work/unaccounted"; then
+            log "books: reading the book ledger or the checked marks failed: no pull this cycle"
+            rm -f "$work/unaccounted" # the last report stands
+            failed=1
+        elif [ -s "$trusted" ]; then
+            pull_books "$trusted" "$copy_failed" || failed=1
             if list_keys "$LIBRARY_PATH" "$after"; then
-                LC_ALL=C comm -12 "$new" "$after" >"$pulled"
+                LC_ALL=C comm -12 "$trusted" "$after" >"$pulled"
+                log "pull: $(grep -c '' "$pulled") of $(grep -c '' "$trusted") new book file(s) from" \
+                    "$R2_BUCKET/books/ (accounted for by the ledger or the companion's check)"
+                # Still trusted next cycle: they stay in the ledger until they arrive.
+                LC_ALL=C comm -23 "$trusted" "$after" >"$pull_failed"
             else
                 failed=1
             fi
         fi
+        [ ! -f "$work/unaccounted" ] || report_unaccounted "$work/unaccounted"
     fi
+    LC_ALL=C sort -u "$copy_failed" "$pull_failed" >"$BOOKS_FAILED_FILE.new" \
+        && mv "$BOOKS_FAILED_FILE.new" "$BOOKS_FAILED_FILE"
 
     # Known from now on: what the library held at the listing, what was pulled, and deletions not
     # mirrored yet. Without an R2 listing nothing can be forgotten.
@@ -553,6 +736,12 @@ sync_books() {
     fi
     mv "$BOOKS_MANIFEST.new" "$BOOKS_MANIFEST" || return 1
     while IFS= read -r mark; do rm -f "$mark"; done <"$marks"
+    # The ledger: what this backup knows, and books it trusts that are still on their way in. Only from
+    # a cycle that worked (single books aside): a failed push leaves the last ledger in place.
+    if [ "$failed" = 0 ]; then
+        LC_ALL=C sort -u "$BOOKS_MANIFEST" "$pull_failed" >"$work/ledger" || return 1
+        upload_ledger "$work/ledger" || { log "books: writing the book ledger to $R2_BUCKET failed"; failed=1; }
+    fi
 
     if [ "${2:-}" != final ]; then
         purge_deleted_books || { log "books: purging old deleted/ prefixes failed"; failed=1; }
@@ -638,7 +827,8 @@ start_watcher() {
 # it holds no state, so a dead one is simply restarted.
 start_companion() {
     (unset NEXTAUTH_SECRET; COMPANION_PORT="$COMPANION_PORT" ALEX_URL="$ALEX_URL" \
-        HOSTED_UPLOADS_DIR="$UPLOADS_DIR" exec "$COMPANION_NODE_BIN" "$COMPANION_JS") &
+        HOSTED_UPLOADS_DIR="$UPLOADS_DIR" UPLOAD_STAGING_PREFIX="$STAGING_PREFIX" \
+        exec "$COMPANION_NODE_BIN" "$COMPANION_JS") &
     companion_pid=$!
     log "companion started (pid $companion_pid, port $COMPANION_PORT, proxying to $ALEX_URL)"
 }

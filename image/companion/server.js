@@ -199,6 +199,9 @@ function createServer(config) {
   server.requestTimeout = 0;
   server.keepAliveTimeout = 65000;
   server.headersTimeout = 66000;
+  // Staging objects and multipart uploads nobody completed (a restart forgets what it issued) are swept
+  // at start and every TTL.
+  server.on('listening', () => server.on('close', uploads.startSweeping()));
   return server;
 }
 

@@ -1,5 +1,10 @@
 """Fixtures for the companion's tests: the stand-in Alex, a fresh bucket in moto, a library folder, and
-the companion itself (a factory, so a test can set its own environment)."""
+the companion itself (a factory, so a test can set its own environment).
+
+The companion reaches moto through the SigV4-checking proxy (tests/support/sigv4_proxy.py), as it would
+reach R2: every request it signs and every URL it presigns is checked, expiry included, against the
+test's clock. `s3` talks to moto directly, to look at the bucket from outside.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.companion.harness import Companion, CompanionEnv, s3_client, start_companion
+from tests.companion.harness import R2_SECRET, Companion, CompanionEnv, s3_client, start_companion
 from tests.support.alex_web import AlexWeb
+from tests.support.node_clock import FakeClock
+from tests.support.sigv4_proxy import SigV4CheckingProxy
 
 
 @pytest.fixture
@@ -41,14 +48,30 @@ def bucket(s3: Any) -> str:
 
 
 @pytest.fixture
+def clock() -> FakeClock:
+    """This test's clock: R2's (the proxy's), and the companion's when started with clock_driven=True."""
+    return FakeClock()
+
+
+@pytest.fixture
+def r2(moto_endpoint: str, clock: FakeClock) -> Iterator[SigV4CheckingProxy]:
+    """moto behind the SigV4 check: the companion's R2 endpoint."""
+    with SigV4CheckingProxy(moto_endpoint, R2_SECRET, clock=clock.now) as proxy:
+        yield proxy
+
+
+@pytest.fixture
 def start(
-    alex_web: AlexWeb, moto_endpoint: str, bucket: str, library: Path, tmp_path: Path
+    alex_web: AlexWeb, r2: SigV4CheckingProxy, bucket: str, library: Path, tmp_path: Path, clock: FakeClock
 ) -> Iterator[Callable[..., Companion]]:
-    """start(**env) runs a companion against this test's Alex, bucket and library."""
+    """start(**env) runs a companion against this test's Alex, bucket and library; with clock_driven=True its
+    time follows the test's clock (`clock.advance`) instead of running on its own."""
     started: list[Companion] = []
 
-    def run(wait: bool = True, alex_url: str | None = None, **extra: str) -> Companion:
-        env = CompanionEnv(alex_web.url if alex_url is None else alex_url, moto_endpoint, bucket, library, extra)
+    def run(wait: bool = True, alex_url: str | None = None, clock_driven: bool = False, **extra: str) -> Companion:
+        if clock_driven:
+            extra = {**clock.node_env(), **extra}
+        env = CompanionEnv(alex_web.url if alex_url is None else alex_url, r2.url, bucket, library, extra)
         companion = start_companion(env, tmp_path / f"companion-{len(started)}.log", wait=wait)
         started.append(companion)
         return companion

@@ -1,16 +1,24 @@
-"""Runs the real companion (`node image/companion/server.js`) as a subprocess on 127.0.0.1.
+"""Runs the real companion (`node image/companion/server.js`) as a subprocess on 127.0.0.1, and uploads
+through it as the page does.
 
-Shared with the browser tests: `start_companion(...)` gives a running `Companion`; `CompanionEnv` says
-what it is pointed at (the stand-in Alex of tests/support/alex_web.py, moto's S3 server as R2).
+Shared with the browser and image tests: `start_companion(...)` gives a running `Companion`;
+`CompanionEnv` says what it is pointed at (the stand-in Alex of tests/support/alex_web.py, moto's S3
+server as R2, usually behind tests/support/sigv4_proxy.py). `plan`, `send`, `complete` and `upload` are
+the page's calls (image/companion/page/upload.js), over real HTTP.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import shutil
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from tests.support import servers
 from tests.support.node_process import NodeProcess, spawn, wait_healthy
@@ -88,3 +96,65 @@ def rss_kib(pid: int) -> dict[str, int]:
 
 def s3_client(endpoint: str) -> Any:
     return servers.s3_client(endpoint, R2_KEY_ID, R2_SECRET)
+
+
+# --- uploading as the page does ---------------------------------------------------------------------
+
+PDF = "application/pdf"
+EPUB = "application/epub+zip"
+API = "/_hosted/api/uploads"
+
+
+def pdf_bytes(size: int) -> bytes:
+    body = b"%PDF-1.7\n" + os.urandom(max(size - 9, 0))
+    return body[:size]
+
+
+def epub_bytes(compress_mimetype: bool = False) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        method = zipfile.ZIP_DEFLATED if compress_mimetype else zipfile.ZIP_STORED
+        archive.writestr(zipfile.ZipInfo("mimetype"), "application/epub+zip", compress_type=method)
+        archive.writestr("META-INF/container.xml", "<container/>" * 50, compress_type=zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
+
+
+def plan(client: httpx.Client, name: str, size: int, type_: str = PDF) -> httpx.Response:
+    # json.dumps escapes what UTF-8 cannot carry (a lone surrogate), as a browser's JSON.stringify does.
+    body = json.dumps({"name": name, "size": size, "type": type_})
+    return client.post(API, content=body, headers={"Content-Type": "application/json"})
+
+
+def part_urls(client: httpx.Client, answer: dict[str, Any]) -> dict[int, str]:
+    """Every part's URL: the plan hands out the first few, the rest are asked for three at a time."""
+    urls = {part["partNumber"]: part["url"] for part in answer["parts"]}
+    missing = [n for n in range(1, answer["partCount"] + 1) if n not in urls]
+    for start in range(0, len(missing), 3):
+        body = {"key": answer["key"], "uploadId": answer["uploadId"], "partNumbers": missing[start : start + 3]}
+        fresh = client.post(f"{API}/parts", json=body)
+        assert fresh.status_code == 200, fresh.text
+        urls.update({part["partNumber"]: part["url"] for part in fresh.json()["parts"]})
+    return urls
+
+
+def send(client: httpx.Client, answer: dict[str, Any], data: bytes) -> None:
+    """What the page does: one PUT with the planned type, or each part to its own URL."""
+    if "uploadId" not in answer:
+        put = httpx.put(answer["url"], content=data, headers={"Content-Type": answer["contentType"]})
+        assert put.status_code == 200, put.text
+        return
+    size = answer["partSize"]
+    for n, url in sorted(part_urls(client, answer).items()):
+        put = httpx.put(url, content=data[(n - 1) * size : n * size])
+        assert put.status_code == 200, put.text
+
+
+def complete(client: httpx.Client, answer: dict[str, Any]) -> httpx.Response:
+    return client.post(f"{API}/complete", json={"key": answer["key"], "uploadId": answer.get("uploadId")})
+
+
+def upload(client: httpx.Client, name: str, data: bytes, type_: str = PDF) -> httpx.Response:
+    planned = plan(client, name, len(data), type_)
+    assert planned.status_code == 200, planned.text
+    send(client, planned.json(), data)
+    return complete(client, planned.json())

@@ -32,9 +32,16 @@ def run_with(tmp_path: Path, **changes: str | None) -> subprocess.CompletedProce
         ("STORAGE_QUOTA_BYTES", "5GB", 'companion: STORAGE_QUOTA_BYTES must be a whole number, got "5GB"'),
         ("STORAGE_QUOTA_BYTES", "-1", 'companion: STORAGE_QUOTA_BYTES must be a whole number, got "-1"'),
         ("STORAGE_QUOTA_BYTES", "1e9", 'companion: STORAGE_QUOTA_BYTES must be a whole number, got "1e9"'),
-        ("UPLOAD_MAX_BYTES", "0", "companion: UPLOAD_MAX_BYTES must be between 1 and 9007199254740991, got 0"),
+        ("UPLOAD_MAX_BYTES", "0", "companion: UPLOAD_MAX_BYTES must be between 1 and 5368709120, got 0"),
+        (  # complete copies a book into books/ with one CopyObject: at most 5 GiB
+            "UPLOAD_MAX_BYTES",
+            "5368709121",
+            "companion: UPLOAD_MAX_BYTES must be between 1 and 5368709120, got 5368709121",
+        ),
         ("UPLOAD_MAX_BYTES", " 10", 'companion: UPLOAD_MAX_BYTES must be a whole number, got " 10"'),
-        ("PRESIGN_TTL_SECONDS", "30", "companion: PRESIGN_TTL_SECONDS must be between 60 and 604800, got 30"),
+        ("PRESIGN_TTL_SECONDS", "30", "companion: PRESIGN_TTL_SECONDS must be between 60 and 3600, got 30"),
+        # A URL writes until it expires: a day-long one would keep staging/ and the quota busy all day.
+        ("PRESIGN_TTL_SECONDS", "86400", "companion: PRESIGN_TTL_SECONDS must be between 60 and 3600, got 86400"),
         ("PRESIGN_TTL_SECONDS", "1.5", 'companion: PRESIGN_TTL_SECONDS must be a whole number, got "1.5"'),
         (
             "UPLOAD_PART_BYTES",
@@ -59,6 +66,15 @@ def run_with(tmp_path: Path, **changes: str | None) -> subprocess.CompletedProce
         ("R2_ACCESS_KEY_ID", "", "companion: R2_ACCESS_KEY_ID is not set"),
         ("R2_SECRET_ACCESS_KEY", None, "companion: R2_SECRET_ACCESS_KEY is not set"),
         ("LIBRARY_PATH", None, "companion: LIBRARY_PATH is not set"),
+        # Presigned URLs must never write where the backup or the image reads.
+        *(
+            (
+                "UPLOAD_STAGING_PREFIX",
+                bad,
+                "companion: UPLOAD_STAGING_PREFIX must be a folder of its own such as staging/",
+            )
+            for bad in ("books/", "status/", "db/", "staging", "../staging/", "Staging/", "a/b/", "/")
+        ),
     ],
 )
 def test_bad_setting_stops_the_start_naming_it(tmp_path: Path, name: str, value: str | None, line: str) -> None:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.companion.harness import R2_SECRET, CompanionEnv, start_companion
-from tests.companion.sigv4_check import SigV4CheckingProxy, check
-from tests.companion.test_uploads import epub_bytes, pdf_bytes, upload
+from tests.companion.harness import R2_SECRET, Companion, epub_bytes, pdf_bytes, upload
 from tests.support.alex_web import AlexWeb
+from tests.support.sigv4_proxy import SigV4CheckingProxy, check
 
 MiB = 1024 * 1024
 
@@ -32,28 +31,15 @@ def test_checker_catches_a_wrong_secret(moto_endpoint: str) -> None:
 
 @pytest.mark.parametrize("name", ["Plain.pdf", "A b+c (1) é & 50%!'*.pdf", "日本語.pdf", "semi;colon=eq,comma@at$.pdf"])
 def test_signed_requests_and_presigned_urls_pass_an_independent_check(
-    moto_endpoint: str, bucket: str, library: Path, alex_web: AlexWeb, tmp_path: Path, s3: Any, name: str
+    start: Callable[..., Companion], r2: SigV4CheckingProxy, alex_web: AlexWeb, library: Path, name: str
 ) -> None:
-    with SigV4CheckingProxy(moto_endpoint, R2_SECRET) as proxy:
-        env = CompanionEnv(
-            alex_web.url,
-            proxy.url,
-            bucket,
-            library,
-            {"UPLOAD_PART_BYTES": str(5 * MiB), "STORAGE_QUOTA_BYTES": str(10**9)},
-        )
-        companion = start_companion(env, tmp_path / "companion.log")
-        try:
-            with httpx.Client(
-                base_url=companion.url, headers={"Cookie": alex_web.cookie_header()}, timeout=60
-            ) as client:
-                small = upload(client, name, pdf_bytes(1000))
-                big = upload(client, name.replace(".pdf", " big.pdf"), pdf_bytes(6 * MiB))
-                epub = upload(client, "Book.epub", epub_bytes(), "application/epub+zip")
-                bad = upload(client, "Bad.pdf", b"not a pdf")
-        finally:
-            companion.stop()
-    assert proxy.failures == []
-    assert proxy.checked > 10
+    companion = start(UPLOAD_PART_BYTES=str(5 * MiB), STORAGE_QUOTA_BYTES=str(10**9))
+    with httpx.Client(base_url=companion.url, headers={"Cookie": alex_web.cookie_header()}, timeout=60) as client:
+        small = upload(client, name, pdf_bytes(1000))
+        big = upload(client, name.replace(".pdf", " big.pdf"), pdf_bytes(6 * MiB))
+        epub = upload(client, "Book.epub", epub_bytes(), "application/epub+zip")
+        bad = upload(client, "Bad.pdf", b"not a pdf")
+    assert r2.failures == []
+    assert r2.checked > 10
     assert [small.status_code, big.status_code, epub.status_code, bad.status_code] == [200, 200, 200, 415]
     assert (library / name).exists()

@@ -1,7 +1,9 @@
 """A reader adds books in a real browser: Debian's Chromium signs in to the stand-in Alex through the
-companion, uploads through the page straight to moto's S3 server with CORS enforced, and the books land
-in the library folder. The bucket's CORS rule is the Tenant component's own (components.storage.cors_rules),
-with the companion's origin in place of `https://<username>.<domain>`. Screenshots are printed.
+companion, uploads through the page straight to moto's S3 server with CORS enforced, behind the
+SigV4-checking proxy (so the browser's PUTs must carry exactly the signed length and type), and the books
+land in the library folder. The bucket's CORS rule is the Tenant component's own
+(components.storage.cors_rules), with the companion's origin in place of `https://<username>.<domain>`.
+Screenshots are printed.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from components.storage import cors_rules, https_origins
-from tests.companion.harness import Companion, CompanionEnv, start_companion
+from tests.companion.harness import R2_SECRET, Companion, CompanionEnv, start_companion
 from tests.support.alex_web import EMAIL, PASSWORD, AlexWeb
 from tests.support.browser import chromium, page, screenshot  # noqa: F401 - fixtures
 from tests.support.s3_cors import cors_enforcing_s3, put_cors, s3_client
+from tests.support.sigv4_proxy import SigV4CheckingProxy
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -64,12 +67,18 @@ def strict_bucket(strict_client: S3Client) -> str:
 
 
 @pytest.fixture
+def strict_r2(strict_s3: str) -> Iterator[SigV4CheckingProxy]:
+    with SigV4CheckingProxy(strict_s3, R2_SECRET) as proxy:
+        yield proxy
+
+
+@pytest.fixture
 def browser_companion(
-    alex_web: AlexWeb, strict_s3: str, strict_bucket: str, library: Path, tmp_path: Path
+    alex_web: AlexWeb, strict_r2: SigV4CheckingProxy, strict_bucket: str, library: Path, tmp_path: Path
 ) -> Iterator[Companion]:
     env = CompanionEnv(
         alex_web.url,
-        strict_s3,
+        strict_r2.url,
         strict_bucket,
         library,
         {"UPLOAD_PART_BYTES": str(PART_BYTES), "STORAGE_QUOTA_BYTES": str(64 * MiB)},
@@ -98,6 +107,7 @@ def sign_in(tab: Page, companion: Companion) -> None:
 def test_reader_uploads_two_books_in_a_browser_and_they_land_in_the_library(
     page: Page,  # noqa: F811
     browser_companion: Companion,
+    strict_r2: SigV4CheckingProxy,
     strict_client: S3Client,
     strict_bucket: str,
     library: Path,
@@ -122,9 +132,13 @@ def test_reader_uploads_two_books_in_a_browser_and_they_land_in_the_library(
 
     for name, content in books.items():
         assert (library / name).read_bytes() == content, name
-        stored = strict_client.get_object(Bucket=strict_bucket, Key=f"books/{name}")["Body"].read()
-        assert stored == content, name
+        stored = strict_client.get_object(Bucket=strict_bucket, Key=f"books/{name}")
+        assert stored["Body"].read() == content, name
+        assert stored["Metadata"] == {"hosted-upload": "checked"}
     assert not [p.name for p in library.iterdir() if p.name.startswith(".")]  # no temp file left behind
+    # Every PUT carried the signed length (and type): the proxy refused nothing, and staging/ is empty.
+    assert strict_r2.failures == []
+    assert strict_client.list_objects_v2(Bucket=strict_bucket, Prefix="staging/").get("KeyCount", 0) == 0
 
     page.click("#back-to-library")
     expect(page.locator("li.book")).to_have_count(2)
@@ -155,5 +169,5 @@ def test_upload_from_an_origin_the_bucket_cors_rule_does_not_name_fails_in_the_p
     assert any("blocked by CORS policy" in text for text in said), said  # the browser's reason, not the page's
 
     assert not (library / "Refused.epub").exists()
-    listed = strict_client.list_objects_v2(Bucket=strict_bucket, Prefix="books/")
+    listed = strict_client.list_objects_v2(Bucket=strict_bucket)
     assert listed.get("KeyCount", 0) == 0

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from components import bucket_layout
 from tests.image import alex_db
 from tests.support import servers
 from tests.support.requires import missing
@@ -86,6 +87,11 @@ class Bucket:
 
     def put(self, key: str, body: bytes) -> None:
         self.client.put_object(Bucket=self.name, Key=key, Body=body)
+
+    def put_checked(self, key: str, body: bytes) -> None:
+        """As the companion leaves a book it checked: with its mark (what the entrypoint may pull)."""
+        name, value = bucket_layout.CHECKED_METADATA
+        self.client.put_object(Bucket=self.name, Key=key, Body=body, Metadata={name: value})
 
     def get(self, key: str) -> bytes:
         body: bytes = self.client.get_object(Bucket=self.name, Key=key)["Body"].read()
@@ -215,6 +221,7 @@ class Machine:
         self.wait_for(
             lambda: len(self.events("server-start")) > starts and self.cycles() > cycles,
             "server start and the first R2 sync",
+            timeout=30,
         )
 
     def cycles(self) -> int:

@@ -135,16 +135,17 @@ def test_lost_volume_restores_every_live_book(make_machine: Callable[..., Machin
 
 
 @pytest.mark.parametrize("name", ODD_NAMES, ids=ODD_IDS)
-def test_book_new_in_r2_is_pulled_and_stays_deleted_once_the_reader_deletes_it(
+def test_checked_book_new_in_r2_is_pulled_and_stays_deleted_once_the_reader_deletes_it(
     make_machine: Callable[..., Machine], bucket: Bucket, name: str
 ) -> None:
-    """The operator's migrate script (or an upload page) adds to books/: never known locally, so pulled."""
+    """The companion checked an upload but could not write the library (or the operator copied a book
+    back with the mark): never known locally, so pulled."""
     machine = make_machine(BACKUP_INTERVAL_SECONDS="1")
     seed_volume(machine, {"mine.epub": b"mine"})
     machine.boot_ready()
     assert manifest(machine) == ["mine.epub"]
 
-    bucket.put(f"books/{name}", b"from the operator")
+    bucket.put_checked(f"books/{name}", b"from the operator")
     arrived = machine.library / name
     machine.wait_for(arrived.exists, "the operator's book in the library", timeout=30)
     wait_cycles(machine, 2)
@@ -163,17 +164,20 @@ def test_book_new_in_r2_is_pulled_and_stays_deleted_once_the_reader_deletes_it(
 def test_first_boot_without_manifest_deletes_nothing_in_r2(
     make_machine: Callable[..., Machine], bucket: Bucket
 ) -> None:
-    """A volume from before the manifest (or a fresh one) cannot tell deletions: it only adds."""
+    """A volume from before the manifest (or a fresh one) cannot tell deletions: it deletes nothing.
+    What only R2 has is pulled when checked, and otherwise left where it is and reported."""
     bucket.put("books/only-in-r2.epub", b"r2")
+    bucket.put_checked("books/checked-in-r2.epub", b"checked")
     machine = make_machine(BACKUP_INTERVAL_SECONDS="1")
     seed_volume(machine, {"only-local.epub": b"local"})
     machine.boot_ready()
     wait_cycles(machine, 2)
 
-    assert bucket.keys("books/") == ["books/only-in-r2.epub", "books/only-local.epub"]
+    assert bucket.keys("books/") == ["books/checked-in-r2.epub", "books/only-in-r2.epub", "books/only-local.epub"]
     assert bucket.keys("deleted/") == []
-    assert (machine.library / "only-in-r2.epub").read_bytes() == b"r2"
-    assert manifest(machine) == ["only-in-r2.epub", "only-local.epub"]
+    assert (machine.library / "checked-in-r2.epub").read_bytes() == b"checked"
+    assert not (machine.library / "only-in-r2.epub").exists()
+    assert manifest(machine) == ["checked-in-r2.epub", "only-local.epub"]
     machine.stop()
 
 

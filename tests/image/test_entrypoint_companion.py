@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from components import bucket_layout
 from tests.image.conftest import Bucket, Machine
 from tests.image.test_entrypoint_book_deletion import (
     ODD_NAMES,
@@ -139,6 +140,7 @@ def test_companion_runs_with_r2_keys_and_is_restarted_when_it_dies(machine: Mach
     assert start["port"] == str(machine.companion_port)
     assert start["alex_url"] == f"http://127.0.0.1:{machine.alex_port}"
     assert start["uploads_dir"] == str(machine.data / ".hosted" / "uploaded")
+    assert start["staging_prefix"] == bucket_layout.STAGING_PREFIX
     # It signs uploads to R2, so it has the keys; Alex's session secret and the owner's password it does not.
     assert start["secrets"] == ["R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY"]
     assert "companion exited (status 4); restarting in 0s" in machine.output()

@@ -111,7 +111,7 @@ def test_entrypoint_syncs_books_both_ways_without_deleting_local_files(
     machine.boot_ready()
     assert "books/local/mine.epub" in bucket.keys("books/")
 
-    bucket.put("books/new shelf/arrived.pdf", b"new book")
+    bucket.put_checked("books/new shelf/arrived.pdf", b"new book")  # a checked upload not yet in the library
     arrived = machine.library / "new shelf" / "arrived.pdf"
     machine.wait_for(arrived.exists, "the bucket's new book in the library")
     assert arrived.read_bytes() == b"new book"

@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 
+from components import bucket_layout
 from components.storage import BUCKET_ITEM_READ, BUCKET_ITEM_WRITE, cors_rules, https_origins, s3_cors_configuration
 from tenants.roster import RosterEntry
 from tests.program.harness import Recording, is_secret, plain_strings, run_program, token_value
@@ -20,6 +21,7 @@ EXPECTED = {
     f"{TID}-bucket": "cloudflare:index/r2Bucket:R2Bucket",
     f"{TID}-r2-token": "cloudflare:index/accountToken:AccountToken",
     f"{TID}-bucket-cors": "cloudflare:index/r2BucketCors:R2BucketCors",
+    f"{TID}-bucket-lifecycle": "cloudflare:index/r2BucketLifecycle:R2BucketLifecycle",
     f"{TID}-bucket-emptier": "command:local:Command",
     f"{TID}-app": "pulumi-python:dynamic/fly:App",
     f"{TID}-nextauth-secret": "random:index/randomPassword:RandomPassword",
@@ -102,6 +104,41 @@ def test_tenant_bucket_cors_lets_the_tenants_hostname_upload_straight_to_its_buc
     ]
     assert not cors.protect  # it holds no data; the roster rebuilds it
     assert active.one(f"{TID}-bucket").urn in cors.dependencies
+    assert cors.deleted_with == active.one(f"{TID}-bucket").urn
+
+
+def test_tenant_bucket_lifecycle_empties_staging_as_a_backstop_and_keeps_r2s_multipart_rule(
+    active: Recording,
+) -> None:
+    lifecycle = active.one(f"{TID}-bucket-lifecycle")
+    assert (lifecycle.plain("accountId"), lifecycle.plain("bucketName"), lifecycle.plain("jurisdiction")) == (
+        ACCOUNT,
+        f"alex-{TID}",
+        "default",
+    )
+    day, week = 24 * 3600, 7 * 24 * 3600
+    assert lifecycle.plain("rules") == [
+        {
+            "id": "staging-uploads",
+            "enabled": True,
+            "conditions": {"prefix": bucket_layout.STAGING_PREFIX},
+            "deleteObjectsTransition": {"condition": {"type": "Age", "maxAge": day}},
+            "abortMultipartUploadsTransition": {"condition": {"type": "Age", "maxAge": day}},
+        },
+        {
+            "id": "abort-stale-multipart-uploads",
+            "enabled": True,
+            "conditions": {"prefix": ""},
+            "abortMultipartUploadsTransition": {"condition": {"type": "Age", "maxAge": week}},
+        },
+    ]
+    # Far longer than any upload URL lives (the companion allows at most an hour): never a live upload.
+    assert bucket_layout.STAGING_MAX_AGE_SECONDS > 2 * 3600
+    assert not lifecycle.protect
+    bucket = active.one(f"{TID}-bucket")
+    assert bucket.urn in lifecycle.dependencies
+    assert lifecycle.deleted_with == bucket.urn
+    assert lifecycle.urn in active.one(f"{TID}-bucket-emptier").dependencies, "the emptier goes first"
 
 
 def test_cors_rules_are_one_spelling_for_r2_and_for_s3() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 from datetime import UTC, datetime
 from typing import Any
@@ -16,9 +17,21 @@ import pytest
 
 from components import bucket_layout
 from tenants.roster import REPO_ROOT
+from tests.support.requires import missing
 
 ENTRYPOINT = REPO_ROOT / "image" / "entrypoint.sh"
-LAYOUT_VARIABLES = ("HOSTED_STATE_DIR", "SNAPSHOT_RE", "DELETED_RE", "BOOKS_MANIFEST", "UPLOADS_DIR", "HEALTH_KEY")
+LAYOUT_VARIABLES = (
+    "HOSTED_STATE_DIR",
+    "SNAPSHOT_RE",
+    "DELETED_RE",
+    "BOOKS_MANIFEST",
+    "UPLOADS_DIR",
+    "HEALTH_KEY",
+    "BOOKS_LEDGER_KEY",
+    "CHECKED_METADATA",
+    "STAGING_PREFIX",
+    "REPORTED_KEYS",
+)
 
 
 def entrypoint_values(data_dir: str) -> dict[str, str]:
@@ -42,13 +55,25 @@ def test_entrypoint_and_python_agree_on_names_and_patterns() -> None:
     assert values["UPLOADS_DIR"] == f"/data/{bucket_layout.UPLOADS_DIR}"
     assert values["HEALTH_KEY"] == bucket_layout.HEALTH_KEY
     assert bucket_layout.HEALTH_KEY.startswith(bucket_layout.STATUS_PREFIX)
+    assert values["BOOKS_LEDGER_KEY"] == bucket_layout.BOOKS_LEDGER_KEY
+    assert bucket_layout.BOOKS_LEDGER_KEY.startswith(bucket_layout.STATUS_PREFIX)
+    assert (values["CHECKED_METADATA"], "checked") == bucket_layout.CHECKED_METADATA
+    assert values["STAGING_PREFIX"] == bucket_layout.STAGING_PREFIX
+    assert int(values["REPORTED_KEYS"]) == bucket_layout.REPORTED_KEYS
 
 
-def test_entrypoint_touches_only_prefixes_python_knows() -> None:
+def test_entrypoint_checks_the_mark_with_the_value_python_knows() -> None:
+    assert f"= '{bucket_layout.CHECKED_METADATA[1]}';" in ENTRYPOINT.read_text()
+
+
+def test_entrypoint_touches_only_prefixes_python_knows_and_never_staging() -> None:
     text = ENTRYPOINT.read_text()
     used = set(re.findall(r"\$REMOTE/([A-Za-z0-9_.-]+)", text))
-    assert '"$REMOTE/$HEALTH_KEY"' in text
-    used.add(entrypoint_values("/data")["HEALTH_KEY"].split("/")[0])
+    values = entrypoint_values("/data")
+    for name in ("HEALTH_KEY", "BOOKS_LEDGER_KEY"):
+        assert f'"$REMOTE/${name}"' in text
+        used.add(values[name].split("/")[0])
+    assert '"$REMOTE/${BOOKS_LEDGER_KEY%/*}/"' in text  # the ledger's folder: status/
     known = {
         bucket_layout.BOOKS_PREFIX,
         bucket_layout.DB_PREFIX,
@@ -57,6 +82,33 @@ def test_entrypoint_touches_only_prefixes_python_knows() -> None:
     }
 
     assert {f"{prefix}/" for prefix in used} == known
+    # Unchecked uploads in flight: the entrypoint only hands the prefix to the companion.
+    assert bucket_layout.STAGING_PREFIX not in known
+    assert text.count("$STAGING_PREFIX") == 1
+    assert 'UPLOAD_STAGING_PREFIX="$STAGING_PREFIX"' in text
+
+
+def test_companion_spells_the_layout_as_python_does() -> None:
+    """image/companion/lib/layout.js: where presigned URLs write and the mark on a checked book."""
+    node = shutil.which("node")
+    if node is None:
+        missing("node is missing (the companion runs on it)")
+    assert node is not None
+    script = "const l = require('./lib/layout'); process.stdout.write(JSON.stringify(l));"
+    out = subprocess.run(
+        [node, "-e", script],
+        cwd=REPO_ROOT / "image" / "companion",
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=10,
+    ).stdout
+    layout = json.loads(out)
+    assert layout == {
+        "STAGING_PREFIX": bucket_layout.STAGING_PREFIX,
+        "BOOKS_PREFIX": bucket_layout.BOOKS_PREFIX,
+        "CHECKED_METADATA": {"name": bucket_layout.CHECKED_METADATA[0], "value": bucket_layout.CHECKED_METADATA[1]},
+    }
 
 
 def test_entrypoint_stamps_keys_as_python_does() -> None:
@@ -100,6 +152,8 @@ GOOD_HEALTH: dict[str, Any] = {
     "restore": {"at": "2026-11-29T01:02:03Z", "ok": False, "error": "no valid snapshot"},
     "boot_at": "2026-11-29T01:02:00Z",
     "image": "0.6.0-42",
+    "books_failed": {"count": 1, "keys": ["a\u201b\u201bb.pdf"]},
+    "books_unaccounted": {"count": 12, "keys": [f"junk {n}.pdf" for n in range(10)]},
 }
 
 
@@ -120,6 +174,28 @@ def test_parse_health_reads_what_the_entrypoint_writes() -> None:
         ),
         boot_at=datetime(2026, 11, 29, 1, 2, 0, tzinfo=UTC),
         image="0.6.0-42",
+        books_failed=bucket_layout.BookKeys(1, ("a\u201b\u201bb.pdf",)),
+        books_unaccounted=bucket_layout.BookKeys(12, tuple(f"junk {n}.pdf" for n in range(10))),
+    )
+
+
+def test_parse_health_of_an_older_image_has_no_book_lists() -> None:
+    older = {k: v for k, v in GOOD_HEALTH.items() if not k.startswith("books_")}
+    health = bucket_layout.parse_health(json.dumps(older))
+    assert health is not None and (health.books_failed, health.books_unaccounted) == (None, None)
+
+
+def test_parse_health_shows_control_and_invisible_characters_in_keys_as_replacements() -> None:
+    """A key is whatever a bucket held: it reaches terminals (scripts.status) and pages as text only."""
+    keys = ["bell\x07.pdf", "\x1b[31mred.pdf", "rtl\u202egnp.pdf", "line\u2028.pdf", "caf\u00e9 \u00a0x.pdf"]
+    health = bucket_layout.parse_health(health_with(books_unaccounted={"count": 5, "keys": keys}))
+    assert health is not None and health.books_unaccounted is not None
+    assert health.books_unaccounted.keys == (
+        "bell\ufffd.pdf",
+        "\ufffd[31mred.pdf",
+        "rtl\ufffdgnp.pdf",
+        "line\ufffd.pdf",
+        "caf\u00e9 \u00a0x.pdf",
     )
 
 
@@ -169,6 +245,15 @@ def test_parse_health_takes_nulls_for_a_machine_that_never_backed_up_and_ignores
         (health_with(image=""), "image"),
         (health_with(image=None), "image"),
         (health_with(image="x" * 201), "image"),
+        (health_with(books_failed=[]), "books_failed"),
+        (health_with(books_failed={"count": -1, "keys": []}), "books_failed.count"),
+        (health_with(books_failed={"count": True, "keys": []}), "books_failed.count"),
+        (health_with(books_failed={"count": 1}), "books_failed.keys"),
+        (health_with(books_failed={"count": 1, "keys": ["a", "b"]}), "books_failed.keys"),
+        (health_with(books_failed={"count": 99, "keys": ["k"] * 11}), "books_failed.keys"),
+        (health_with(books_unaccounted={"count": 1, "keys": [7]}), "books_unaccounted.keys"),
+        (health_with(books_unaccounted={"count": 1, "keys": [""]}), "books_unaccounted.keys"),
+        (health_with(books_unaccounted={"count": 1, "keys": ["x" * 201]}), "books_unaccounted.keys"),
     ],
     ids=lambda value: None if isinstance(value, str) and len(value) < 20 else "",
 )

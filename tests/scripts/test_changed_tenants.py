@@ -46,7 +46,7 @@ def recording() -> Recording:
 def test_a_changed_tenant_is_targeted_with_all_its_resources_and_nothing_else(recording: Recording) -> None:
     names = targeted(recording, tenant_targets("test", ["acme000001"]))
     assert names == {n for n in recording.registrations if n == "acme000001" or n.startswith("acme000001-")}
-    assert len(names) == 11  # the component and its 10 children
+    assert len(names) == 12  # the component and its 11 children
     assert not {n for n in names if n.startswith("acme0000012")}  # an id with A's id as a prefix is not hit
 
 

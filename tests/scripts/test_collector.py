@@ -313,3 +313,31 @@ def test_a_malformed_status_object_is_a_problem_and_unknown(s3, stack_config, bo
     assert "malformed" in health.problems[0]
     assert health.last_backup_at is None and health.restore_error is None
     assert health.newest_snapshot_at is not None  # the rest of the bucket was still read
+
+
+def test_book_files_the_image_could_not_copy_or_account_for_are_problems(s3, stack_config):
+    """The image reports them in its status object (never pulled, never blocking a backup): the dashboard shows them."""
+    doc = json.loads(health_json(last_backup=NOW - timedelta(minutes=5)))
+    doc["books_failed"] = {"count": 1, "keys": ["a\u201b\u201bb.pdf"]}
+    doc["books_unaccounted"] = {"count": 12, "keys": [f"junk {n}.pdf" for n in range(9)] + ["\x1b[2Jx.pdf"]}
+    fresh_bucket(s3, WELL, snapshot_age=timedelta(hours=1), image=json.dumps(doc).encode())
+
+    (health,) = collect([WELL], stack_config, now=NOW, r2=s3)
+
+    junk = ", ".join(f"junk {n}.pdf" for n in range(9))
+    assert health.problems == (
+        "1 book file(s): a\u201b\u201bb.pdf could not be copied by the last backup or restore",
+        f"12 book file(s): {junk}, \ufffd[2Jx.pdf and 2 more in books/ that no backup and no checked upload put "
+        "there (not brought into the library)",
+    )
+    assert health.last_backup_at is not None
+
+
+def test_an_image_that_copied_and_accounted_for_everything_has_no_book_problem(s3, stack_config):
+    doc = json.loads(health_json(last_backup=NOW - timedelta(minutes=5)))
+    doc["books_failed"] = doc["books_unaccounted"] = {"count": 0, "keys": []}
+    fresh_bucket(s3, WELL, snapshot_age=timedelta(hours=1), image=json.dumps(doc).encode())
+
+    (health,) = collect([WELL], stack_config, now=NOW, r2=s3)
+
+    assert health.problems == ()

@@ -99,6 +99,25 @@ def test_migrate_selfhosted_rerun_needs_force_and_skips_uploaded_files(
     assert "0 book file(s) uploaded" in forced.out and "1 already present" in forced.out
 
 
+def test_migrate_selfhosted_books_carry_the_checked_mark_so_a_tenant_with_backups_restores_them(
+    run_cli, tmp_path: Path, bucket: Bucket, machine: Machine
+) -> None:
+    """--force into a tenant that already backed up (its ledger does not list these books): still restored."""
+    machine.boot_ready()
+    assert machine.stop() == 0
+    assert bucket.keys("status/") == ["status/books.manifest", "status/health.json"]
+    data_dir = tmp_path / "selfhosted"
+    self_hosted(data_dir, machine.library).close()
+    assert run_cli(migrate_selfhosted.main, migrate_args(data_dir, bucket, machine, "--force")).code == 0
+    head = bucket.client.head_object(Bucket=bucket.name, Key="books/shelf/dune.epub")
+    assert head["Metadata"] == {"hosted-upload": "checked"}
+
+    machine.lose_volume()
+    machine.boot_ready()
+    assert (machine.library / "shelf" / "dune.epub").read_bytes() == b"dune"
+    assert machine.stop() == 0
+
+
 def test_migrate_selfhosted_reports_rows_outside_tenant_library(
     run_cli, tmp_path: Path, bucket: Bucket, machine: Machine
 ) -> None:

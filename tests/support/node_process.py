@@ -29,6 +29,14 @@ class NodeProcess:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def wait_for_output(self, text: str, timeout: float = 10.0) -> None:
+        """Until the log shows `text` (the server wrote it), failing with the log if it exits or times out."""
+        deadline = time.monotonic() + timeout
+        while text not in self.output():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} not in the log:\n{self.output()}")
+            time.sleep(0.02)
+
     def stop(self) -> None:
         """SIGTERM (the servers finish what is in flight), then SIGKILL after 5 s."""
         if self.proc.poll() is None:

@@ -32,6 +32,7 @@ class Registration:
     additional_secret_outputs: list[str]
     delete_before_replace: bool
     inputs: dict[str, Any]
+    deleted_with: str = ""  # the URN of the resource whose deletion deletes this one, if any
 
     def plain(self, path: str) -> Any:
         """The input at a dotted path, with secret wrappers removed."""
@@ -72,6 +73,7 @@ class RecordingMonitor(MockMonitor):
             additional_secret_outputs=list(request.additionalSecretOutputs),
             delete_before_replace=request.deleteBeforeReplace,
             inputs=json_format.MessageToDict(request.object),
+            deleted_with=request.deletedWith,
         )
         return response
 

@@ -7,6 +7,7 @@ import json
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 from urllib.parse import quote, quote_plus
 
 import boto3
@@ -37,7 +38,24 @@ def start_moto(port: int = 0) -> tuple[ThreadedMotoServer, str]:
     return server, f"http://{host}:{real_port}"
 
 
-class EchoServer:
+class LocalServer:
+    """A ThreadingHTTPServer on a free 127.0.0.1 port, served from a daemon thread while in a `with`."""
+
+    def serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> Self:
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class EchoServer(LocalServer):
     """A 127.0.0.1 server that reflects each whole request (line, headers, body) back in its answer, the
     way a debugging proxy or a mistyped API URL might: raw, JSON-escaped (`\\u002b`, `\\/`), URL-encoded,
     repr-escaped and base64, at the `status` it is given (a 4xx/5xx, or a 200 with a garbage body).
@@ -70,17 +88,7 @@ class EchoServer:
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> EchoServer:
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self.serve(Handler)
 
 
 def echo_forms(request: bytes, header_values: list[str], body: bytes) -> bytes:

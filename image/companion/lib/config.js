@@ -7,6 +7,15 @@ const MiB = 1024 * 1024;
 // S3 and R2 refuse parts under 5 MiB (except the last); R2 wants equal parts, which we always use.
 const MIN_PART_BYTES = 5 * MiB;
 const MAX_PARTS = 10000;
+// `complete` copies the checked object into books/ with one CopyObject, which S3 and R2 cap at 5 GiB.
+const MAX_UPLOAD_BYTES = 5 * 1024 * MiB;
+// A presigned URL can write until it expires, and a PUT started just before then may still be running:
+// 5 minutes lets a slow connection send one part (8 MiB, three at once: about 3.4 minutes at 1 Mbit/s)
+// while keeping short the time a URL stays usable after its upload is finished. The page fetches each
+// part's URL just before sending it, so a long upload needs no long-lived URL.
+const DEFAULT_PRESIGN_TTL_SECONDS = 300;
+
+const { STAGING_PREFIX } = require('./layout');
 
 class ConfigError extends Error {}
 
@@ -43,6 +52,16 @@ function required(env, name) {
   return value;
 }
 
+// A prefix such as staging/: presigned URLs write nowhere else (image/entrypoint.sh sets it).
+function stagingPrefix(env) {
+  const value = env.UPLOAD_STAGING_PREFIX;
+  if (value === undefined || value === '') return STAGING_PREFIX;
+  if (!/^[a-z0-9][a-z0-9-]{0,30}\/$/.test(value) || ['books/', 'db/', 'deleted/', 'exports/', 'status/'].includes(value)) {
+    throw new ConfigError('UPLOAD_STAGING_PREFIX must be a folder of its own such as staging/');
+  }
+  return value;
+}
+
 function load(env = process.env) {
   const r2Endpoint = httpUrl(env, 'R2_ENDPOINT');
   const bucket = required(env, 'R2_BUCKET');
@@ -61,12 +80,13 @@ function load(env = process.env) {
       region: env.R2_REGION || 'auto',
     },
     libraryPath: required(env, 'LIBRARY_PATH'),
+    stagingPrefix: stagingPrefix(env),
     // Where the entrypoint's sync learns which books an upload put in the library (image/README.md).
     uploadsMarkDir: env.HOSTED_UPLOADS_DIR || null,
     // Unset means no quota (a self-run image); the Tenant component always sets it from the plan.
     quotaBytes: quotaRaw === undefined || quotaRaw === '' ? null : wholeNumber(env, 'STORAGE_QUOTA_BYTES', null, { min: 0 }),
-    maxUploadBytes: wholeNumber(env, 'UPLOAD_MAX_BYTES', 1024 * MiB, { min: 1 }),
-    presignTtlSeconds: wholeNumber(env, 'PRESIGN_TTL_SECONDS', 600, { min: 60, max: 7 * 24 * 3600 }),
+    maxUploadBytes: wholeNumber(env, 'UPLOAD_MAX_BYTES', 1024 * MiB, { min: 1, max: MAX_UPLOAD_BYTES }),
+    presignTtlSeconds: wholeNumber(env, 'PRESIGN_TTL_SECONDS', DEFAULT_PRESIGN_TTL_SECONDS, { min: 60, max: 3600 }),
     partBytes,
     maxParts: MAX_PARTS,
     sessionTimeoutMs: 5000,

@@ -1,6 +1,10 @@
 'use strict';
 // What a reader may call a book: a plain file name that is safe as a file in the library folder and as
-// the key books/<name> in R2, with an extension matching the declared type.
+// the key books/<name> in R2, with an extension matching the declared type. It is the one rule for book
+// names: every name it accepts is the same file name, the same R2 key and the same line in the
+// entrypoint's listings through upload, backup and restore with the image's rclone (its encodings are
+// pinned in image/entrypoint.sh; tests/image/test_entrypoint_book_names.py pushes every Unicode
+// category and every character rclone's encoders touch through that chain).
 
 const TYPES = {
   'application/pdf': '.pdf',
@@ -32,6 +36,12 @@ function checkName(raw) {
   // and unassigned code points: invisible or misleading in a library listing.
   if (/[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\u2028\u2029]/u.test(name)) {
     throw new Refusal(400, 'A book\'s name cannot contain invisible or control characters. Rename the file and try again.');
+  }
+  // rclone escapes names with these: U+201B is its quote character (a name holding it comes back under
+  // another name, or not at all) and the Control Pictures block (U+2400 to U+243F) stands for control
+  // characters (listed escaped). Neither appears in real titles.
+  if (/[\u201b\u2400-\u243f]/u.test(name)) {
+    throw new Refusal(400, `A book's name cannot contain "\u201b" or control-picture symbols such as "\u2400": the backup uses them to encode names. Rename the file and try again.`);
   }
   if (name.startsWith('.')) throw new Refusal(400, 'A book\'s name cannot start with a dot.');
   if (name !== name.trim()) throw new Refusal(400, 'A book\'s name cannot start or end with a space.');

@@ -43,6 +43,12 @@ function blocks(xml, name) {
   return xml.match(new RegExp(`<${name}>[\\s\\S]*?</${name}>`, 'g')) || [];
 }
 
+// An upload completed or aborted meanwhile has no parts left to count.
+function notFoundAsEmpty(err) {
+  if (err instanceof S3Error && err.status === 404) return [];
+  throw err;
+}
+
 class S3 {
   constructor({ endpoint, bucket, accessKeyId, secretAccessKey, region }) {
     this.endpoint = endpoint;
@@ -74,9 +80,13 @@ class S3 {
     return aws4.sign(options, this.credentials);
   }
 
-  /** A URL the browser can use once, until it expires; signs the host only (see README: why). */
-  presign(method, key, query, ttlSeconds) {
-    const signed = this.sign(method, key, { ...query, 'X-Amz-Expires': String(ttlSeconds) }, {}, undefined, true);
+  /**
+   * A URL the browser can use until it expires. `headers` are signed with it (content-length, and
+   * content-type for a whole object): R2 refuses a request whose headers differ from the signed ones,
+   * so the URL writes exactly the bytes planned.
+   */
+  presign(method, key, query, ttlSeconds, headers) {
+    const signed = this.sign(method, key, { ...query, 'X-Amz-Expires': String(ttlSeconds) }, headers || {}, undefined, true);
     return `${this.endpoint.protocol}//${this.endpoint.host}${signed.path}`;
   }
 
@@ -119,20 +129,59 @@ class S3 {
     });
   }
 
-  /** Bytes stored in the whole bucket (every prefix: R2 bills them all), paging ListObjectsV2. */
-  async totalBytes() {
-    let total = 0;
+  /** Every object under `prefix` (the whole bucket for ''): [{key, size}], paging ListObjectsV2. */
+  async listObjects(prefix) {
+    const objects = [];
     let token;
     for (let page = 0; page < 100000; page++) {
       const query = { 'list-type': '2', 'max-keys': '1000' };
+      if (prefix) query.prefix = prefix;
       if (token) query['continuation-token'] = token;
       const xml = (await this.request('ListObjectsV2', 'GET', undefined, { query })).body.toString('utf8');
-      for (const entry of blocks(xml, 'Contents')) total += Number(tag(entry, 'Size') || 0);
-      if (tag(xml, 'IsTruncated') !== 'true') return total;
+      for (const entry of blocks(xml, 'Contents')) objects.push({ key: tag(entry, 'Key'), size: Number(tag(entry, 'Size') || 0) });
+      if (tag(xml, 'IsTruncated') !== 'true') return objects;
       token = tag(xml, 'NextContinuationToken');
       if (!token) throw new S3Error('ListObjectsV2', 200, 'TruncatedWithoutToken');
     }
     throw new S3Error('ListObjectsV2', 200, 'TooManyPages');
+  }
+
+  /** Multipart uploads not completed or aborted under `prefix`: [{key, uploadId}], paged. */
+  async listMultipartUploads(prefix) {
+    const uploads = [];
+    let keyMarker;
+    let idMarker;
+    for (let page = 0; page < 100; page++) {
+      const query = { uploads: '', 'max-uploads': '1000' };
+      if (prefix) query.prefix = prefix;
+      if (keyMarker) query['key-marker'] = keyMarker;
+      if (idMarker) query['upload-id-marker'] = idMarker;
+      const xml = (await this.request('ListMultipartUploads', 'GET', undefined, { query })).body.toString('utf8');
+      for (const upload of blocks(xml, 'Upload')) uploads.push({ key: tag(upload, 'Key'), uploadId: tag(upload, 'UploadId') });
+      if (tag(xml, 'IsTruncated') !== 'true') return uploads;
+      keyMarker = tag(xml, 'NextKeyMarker');
+      idMarker = tag(xml, 'NextUploadIdMarker');
+      if (!keyMarker) throw new S3Error('ListMultipartUploads', 200, 'TruncatedWithoutMarker');
+    }
+    throw new S3Error('ListMultipartUploads', 200, 'TooManyPages');
+  }
+
+  /**
+   * What the bucket bills: every object of every prefix, plus the parts already uploaded to multipart
+   * uploads not yet completed (R2 stores and bills them too). `byKey` has the bytes per key.
+   */
+  async usage() {
+    const byKey = new Map();
+    let total = 0;
+    const add = (key, bytes) => {
+      total += bytes;
+      byKey.set(key, (byKey.get(key) || 0) + bytes);
+    };
+    for (const object of await this.listObjects('')) add(object.key, object.size);
+    for (const upload of await this.listMultipartUploads('')) {
+      for (const part of await this.listParts(upload.key, upload.uploadId).catch(notFoundAsEmpty)) add(upload.key, part.size);
+    }
+    return { total, byKey };
   }
 
   /** {size, lastModified, contentType} or null when there is no such object. */
@@ -160,6 +209,23 @@ class S3 {
 
   async remove(key) {
     await this.request('DeleteObject', 'DELETE', key);
+  }
+
+  /**
+   * A server-side copy of `source` to `key` with new metadata (the checked mark, the content type):
+   * REPLACE, so nothing the uploader sent along with the bytes is carried over.
+   */
+  async copy(source, key, { contentType, metadata }) {
+    const headers = {
+      'x-amz-copy-source': this.objectPath(source).slice(this.basePath.length),
+      'x-amz-metadata-directive': 'REPLACE',
+      'Content-Type': contentType,
+    };
+    for (const [name, value] of Object.entries(metadata || {})) headers[`x-amz-meta-${name}`] = value;
+    const { body } = await this.request('CopyObject', 'PUT', key, { headers, timeoutMs: 120000 });
+    // Like CompleteMultipartUpload, a copy may answer 200 and report an error in the body.
+    const text = body.toString('utf8');
+    if (/<Error>/.test(text)) throw new S3Error('CopyObject', 200, tag(text, 'Code'));
   }
 
   async createMultipart(key, contentType) {

@@ -1,12 +1,27 @@
 'use strict';
-// The upload API: plan an upload (checks, then presigned URLs), refresh part URLs, complete (verify,
-// then ingest into the library), abort. Uploads in flight are remembered in memory only: they hold
-// their bytes against the quota until completed, aborted or expired, so several files at once cannot
-// overshoot the plan together. A restart forgets them; the browser is then told to add the book again.
+// The upload API: plan an upload (checks, then presigned URLs to a staging key), refresh part URLs,
+// complete (check the staged object, copy it into books/ with the checked mark, bring it into the
+// library), abort. A presigned URL cannot be revoked: it can write its staging key, with exactly the
+// signed number of bytes, until it expires. So every upload is remembered until then, even after it is
+// completed or aborted: its bytes count against the quota and whatever its URL wrote is deleted once the
+// URL can no longer write (its "final" time). Memory only: after a restart the sweep of staging/ finds
+// what is left (the final time is part of each staging key) and the page is told to add the book again.
 
+const crypto = require('node:crypto');
 const { checkName, checkType, numbered, Refusal } = require('./names');
 const { matchesType, HEAD_BYTES } = require('./verify');
+const { BOOKS_PREFIX, CHECKED_METADATA } = require('./layout');
 const library = require('./library');
+
+// The page sends two files at once; a few more allow a retry while an old one winds down.
+const MAX_OPEN = 8;
+// Uploads remembered at once, open or closed (a closed one waits up to 2 TTL for its URL to die): bounds
+// the memory (a few hundred bytes each) and the work per plan of a reader who plans and aborts in a loop.
+// Far above what a reader adding books meets (each plan takes tens of milliseconds); the page waits and
+// tries again if it does.
+const MAX_TRACKED = 4096;
+// Part URLs handed out with the plan; the page asks for the others as it goes.
+const PART_URLS_AHEAD = 3;
 
 function humanBytes(bytes) {
   const units = ['bytes', 'KB', 'MB', 'GB', 'TB', 'PB', 'EB'];
@@ -19,40 +34,106 @@ function humanBytes(bytes) {
   return unit === 0 ? `${value} bytes` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }
 
+/** The final time (ms) a staging key carries: <prefix><final seconds>-<random>; null if not ours. */
+function finalAtOf(prefix, key) {
+  const match = /^(\d{10,12})-[0-9a-f]{16}$/.exec(key.slice(prefix.length));
+  return match ? Number(match[1]) * 1000 : null;
+}
+
 class Uploads {
-  constructor({ config, s3, log }) {
+  constructor({ config, s3, log, now = () => Date.now() }) {
     this.config = config;
     this.s3 = s3;
     this.log = log;
-    this.pending = new Map(); // key -> {name, size, type, uploadId, partSize, partCount, expires, timer}
+    this.now = now;
+    // staging key -> {name, size, type, key, uploadId, partSize, partCount, open, completing, finalAt, timer}
+    this.entries = new Map();
+    this.sweeper = null;
   }
 
-  reservedBytes() {
-    let total = 0;
-    for (const entry of this.pending.values()) total += entry.size;
-    return total;
+  get ttlMs() {
+    return this.config.presignTtlSeconds * 1000;
   }
 
-  touch(key, entry) {
+  // A URL issued now can start a write until it expires; a write started then may take as long again.
+  finalFromNow() {
+    return this.now() + 2 * this.ttlMs;
+  }
+
+  schedule(entry) {
     clearTimeout(entry.timer);
-    // Part URLs are refreshed while an upload runs, so twice their lifetime idle means abandoned.
-    const idleMs = this.config.presignTtlSeconds * 2000;
-    entry.timer = setTimeout(() => this.expire(key, entry), idleMs);
+    entry.timer = setTimeout(() => this.expire(entry), Math.max(0, entry.finalAt - this.now()));
     entry.timer.unref();
   }
 
-  async expire(key, entry) {
-    if (this.pending.get(key) !== entry) return;
-    this.pending.delete(key);
-    this.log(`upload: ${key} abandoned, reservation released`);
-    if (entry.uploadId) await this.s3.abortMultipart(key, entry.uploadId).catch(() => {});
+  forget(entry) {
+    clearTimeout(entry.timer);
+    if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key);
+  }
+
+  /** Its URLs can no longer write: abort what was never completed, delete what they left. */
+  async expire(entry) {
+    if (this.entries.get(entry.key) !== entry) return;
+    if (entry.completing) {
+      // A completion is copying this object now: look again once it is done.
+      entry.finalAt = this.now() + this.ttlMs;
+      this.schedule(entry);
+      return;
+    }
+    this.forget(entry);
+    try {
+      if (entry.uploadId) await this.s3.abortMultipart(entry.key, entry.uploadId);
+      else await this.s3.remove(entry.key);
+      this.log(`upload: ${entry.key} (${entry.name}) ${entry.open ? 'abandoned' : 'closed'}: its URLs expired, staging cleaned`);
+    } catch (err) {
+      // The sweep of staging/ and the bucket's lifecycle rule catch what this missed.
+      this.log(`upload: ${entry.key} cleanup failed (${err.message}); the next sweep retries`);
+    }
+  }
+
+  /** Start sweeping staging/ now and every TTL; returns a stop function. */
+  startSweeping() {
+    const run = () => {
+      this.sweep().catch((err) => this.log(`sweep: ${err.message}`));
+    };
+    run();
+    this.sweeper = setInterval(run, this.ttlMs);
+    this.sweeper.unref();
+    return () => clearInterval(this.sweeper);
+  }
+
+  /**
+   * Deletes staging objects no URL can write any more and that no upload here knows (left by a
+   * restart, or a PUT that raced its cleanup), and aborts multipart uploads under staging/ no upload here
+   * knows: an aborted upload takes no more parts, so that is final at once.
+   */
+  async sweep() {
+    let removed = 0;
+    const prefix = this.config.stagingPrefix;
+    for (const object of await this.s3.listObjects(prefix)) {
+      if (this.entries.has(object.key)) continue;
+      const finalAt = finalAtOf(prefix, object.key);
+      if (finalAt !== null && finalAt > this.now()) continue;
+      await this.s3.remove(object.key);
+      removed++;
+    }
+    for (const upload of await this.s3.listMultipartUploads(prefix)) {
+      const entry = this.entries.get(upload.key);
+      if (entry && entry.uploadId === upload.uploadId) continue;
+      await this.s3.abortMultipart(upload.key, upload.uploadId);
+      removed++;
+    }
+    if (removed) this.log(`sweep: removed ${removed} staging object(s) or upload(s) nobody completed`);
+  }
+
+  openEntries() {
+    return [...this.entries.values()].filter((entry) => entry.open);
   }
 
   async taken(name) {
-    const key = `books/${name}`;
-    if (this.pending.has(key)) return true;
+    if (this.openEntries().some((entry) => entry.name === name)) return true;
     if (await library.exists(this.config.libraryPath, name)) return true;
-    return (await this.s3.head(key)) !== null;
+    return (await this.s3.head(BOOKS_PREFIX + name)) !== null;
   }
 
   async suggestion(name) {
@@ -61,6 +142,18 @@ class Uploads {
       if (!(await this.taken(candidate))) return candidate;
     }
     return undefined;
+  }
+
+  /**
+   * Bytes the bucket holds or may soon hold: everything stored (every prefix, pending parts too), plus
+   * for each upload remembered here whatever its URLs may still write beyond what its key already holds.
+   * Called with `stored` from S3.usage() and used with no await after it, so concurrent plans count
+   * each other.
+   */
+  inFlight(stored) {
+    let total = stored.total;
+    for (const entry of this.entries.values()) total += Math.max(0, entry.size - (stored.byKey.get(entry.key) || 0));
+    return total;
   }
 
   /** POST /_hosted/api/uploads {name, size, type} */
@@ -76,15 +169,21 @@ class Uploads {
       if (actual === limit) [actual, limit] = [`${size} bytes`, `${this.config.maxUploadBytes} bytes`];
       throw new Refusal(413, `"${name}" is too large (${actual}): a book can be at most ${limit}.`);
     }
-    const key = `books/${name}`;
+    this.checkRoom();
     if (await this.taken(name)) {
       throw new Refusal(409, `A book named "${name}" is already in your library.`, {
         suggestion: await this.suggestion(name),
       });
     }
     const quota = this.config.quotaBytes;
-    if (quota !== null) {
-      const used = (await this.s3.totalBytes()) + this.reservedBytes();
+    const stored = quota === null ? null : await this.s3.usage();
+    // Checked again after the awaits: two requests must not both get through.
+    this.checkRoom();
+    if (this.openEntries().some((entry) => entry.name === name)) {
+      throw new Refusal(409, `A book named "${name}" is already being added.`);
+    }
+    if (stored !== null) {
+      const used = this.inFlight(stored);
       if (used + size > quota) {
         throw new Refusal(
           507,
@@ -93,105 +192,134 @@ class Uploads {
         );
       }
     }
-    // Checked again after the awaits: two requests for one name must not both get through.
-    if (this.pending.has(key)) throw new Refusal(409, `A book named "${name}" is already being added.`);
-    const entry = { name, size, type, uploadId: null, partSize: 0, partCount: 1, timer: null };
-    this.pending.set(key, entry);
-    this.touch(key, entry);
+    const finalAt = this.finalFromNow();
+    const key = `${this.config.stagingPrefix}${Math.ceil(finalAt / 1000)}-${crypto.randomBytes(8).toString('hex')}`;
+    const entry = { name, size, type, key, uploadId: null, partSize: 0, partCount: 1, open: true, completing: false, finalAt, timer: null };
+    this.entries.set(key, entry);
+    this.schedule(entry);
     const ttl = this.config.presignTtlSeconds;
     try {
       if (size <= this.config.partBytes) {
-        this.log(`upload: ${key} planned, ${size} bytes, single PUT`);
-        return { key, method: 'PUT', url: this.s3.presign('PUT', key, {}, ttl), contentType: type, expiresIn: ttl };
+        this.log(`upload: ${key} planned for ${name}, ${size} bytes, single PUT`);
+        const headers = { 'Content-Length': String(size), 'Content-Type': type };
+        return { key, name, method: 'PUT', url: this.s3.presign('PUT', key, {}, ttl, headers), contentType: type, expiresIn: ttl };
       }
       const partSize = Math.max(this.config.partBytes, Math.ceil(size / this.config.maxParts));
       entry.partSize = partSize;
       entry.partCount = Math.ceil(size / partSize);
       entry.uploadId = await this.s3.createMultipart(key, type);
-      this.log(`upload: ${key} planned, ${size} bytes, ${entry.partCount} parts of ${partSize}`);
-      return {
-        key,
-        uploadId: entry.uploadId,
-        partSize,
-        parts: this.partUrls(key, entry, Array.from({ length: entry.partCount }, (_, i) => i + 1)),
-        expiresIn: ttl,
-      };
+      this.log(`upload: ${key} planned for ${name}, ${size} bytes, ${entry.partCount} parts of ${partSize}`);
+      const first = Array.from({ length: Math.min(PART_URLS_AHEAD, entry.partCount) }, (_, i) => i + 1);
+      return { key, name, uploadId: entry.uploadId, partSize, partCount: entry.partCount, parts: this.partUrls(entry, first), expiresIn: ttl };
     } catch (err) {
-      this.pending.delete(key);
-      clearTimeout(entry.timer);
+      this.forget(entry);
       throw err;
     }
   }
 
-  partUrls(key, entry, numbers) {
+  checkRoom() {
+    if (this.openEntries().length >= MAX_OPEN || this.entries.size >= MAX_TRACKED) {
+      throw new Refusal(429, 'Too many books are being added at once. Wait for the others to finish, then try again.');
+    }
+  }
+
+  partBytes(entry, partNumber) {
+    return Math.min(entry.partSize, entry.size - (partNumber - 1) * entry.partSize);
+  }
+
+  partUrls(entry, numbers) {
     return numbers.map((partNumber) => ({
       partNumber,
-      url: this.s3.presign('PUT', key, { partNumber: String(partNumber), uploadId: entry.uploadId }, this.config.presignTtlSeconds),
+      url: this.s3.presign(
+        'PUT',
+        entry.key,
+        { partNumber: String(partNumber), uploadId: entry.uploadId },
+        this.config.presignTtlSeconds,
+        { 'Content-Length': String(this.partBytes(entry, partNumber)) },
+      ),
     }));
   }
 
   lookup(body, wantMultipart) {
     const key = typeof body.key === 'string' ? body.key : '';
-    const entry = this.pending.get(key);
-    if (!entry || (wantMultipart && !entry.uploadId) || (body.uploadId !== undefined && body.uploadId !== entry.uploadId)) {
+    const entry = this.entries.get(key);
+    if (!entry || !entry.open || (wantMultipart && !entry.uploadId) || (body.uploadId !== undefined && body.uploadId !== entry.uploadId)) {
       throw new Refusal(404, 'This upload is not known any more (it may have expired). Please add the book again.');
     }
-    return { key, entry };
+    return entry;
   }
 
-  /** POST /_hosted/api/uploads/parts {key, uploadId, partNumbers}: fresh URLs for a long upload. */
+  /** POST /_hosted/api/uploads/parts {key, uploadId, partNumbers}: URLs for the next parts. */
   refresh(body) {
-    const { key, entry } = this.lookup(body, true);
+    const entry = this.lookup(body, true);
     const numbers = Array.isArray(body.partNumbers) ? body.partNumbers : [];
-    if (numbers.length === 0 || !numbers.every((n) => Number.isSafeInteger(n) && n >= 1 && n <= entry.partCount)) {
+    if (
+      numbers.length === 0 ||
+      numbers.length > PART_URLS_AHEAD ||
+      !numbers.every((n) => Number.isSafeInteger(n) && n >= 1 && n <= entry.partCount)
+    ) {
       throw new Refusal(400, 'Those parts are not part of this upload.');
     }
-    this.touch(key, entry);
-    return { key, parts: this.partUrls(key, entry, numbers), expiresIn: this.config.presignTtlSeconds };
+    entry.finalAt = this.finalFromNow();
+    this.schedule(entry);
+    return { key: entry.key, parts: this.partUrls(entry, numbers), expiresIn: this.config.presignTtlSeconds };
+  }
+
+  /**
+   * No more writes can come through this upload's URLs once it is closed and (multipart) its upload id
+   * is gone; a single PUT's URL can still write until its final time, so that entry stays until then.
+   */
+  close(entry) {
+    entry.open = false;
+    if (!entry.uploadId && entry.multipart) this.forget(entry);
   }
 
   /** POST /_hosted/api/uploads/abort {key, uploadId?} */
   async abort(body) {
-    const { key, entry } = this.lookup(body, false);
-    this.pending.delete(key);
-    clearTimeout(entry.timer);
-    if (entry.uploadId) await this.s3.abortMultipart(key, entry.uploadId);
-    // A single PUT that did finish made an object that was not there when we checked: ours to remove.
-    else if (await this.s3.head(key)) await this.s3.remove(key);
-    this.log(`upload: ${key} aborted`);
-    return { key, aborted: true };
+    const entry = this.lookup(body, false);
+    if (entry.completing) throw new Refusal(409, `"${entry.name}" is already being finished.`);
+    if (entry.uploadId) {
+      await this.s3.abortMultipart(entry.key, entry.uploadId);
+      entry.uploadId = null;
+      entry.multipart = true;
+    } else {
+      await this.s3.remove(entry.key);
+    }
+    this.close(entry);
+    this.log(`upload: ${entry.key} (${entry.name}) aborted`);
+    return { key: entry.key, aborted: true };
   }
 
-  /** POST /_hosted/api/uploads/complete {key, uploadId?, parts?} */
+  /** POST /_hosted/api/uploads/complete {key, uploadId?} */
   async complete(body) {
-    const { key, entry } = this.lookup(body, false);
+    const entry = this.lookup(body, false);
     if (entry.completing) throw new Refusal(409, `"${entry.name}" is already being finished.`);
     entry.completing = true;
     try {
-      return await this.finish(key, entry);
+      return await this.finish(entry);
     } finally {
       entry.completing = false;
     }
   }
 
-  async finish(key, entry) {
-    const { name, size, type } = entry;
+  async finish(entry) {
+    const { name, size, type, key } = entry;
     if (entry.uploadId) {
       // The bucket's own list of parts, not the browser's: nothing the browser says is trusted here.
       const parts = await this.s3.listParts(key, entry.uploadId);
-      const complete =
-        parts.length === entry.partCount && parts.every((p, i) => p.partNumber === i + 1 && p.etag);
+      const complete = parts.length === entry.partCount && parts.every((p, i) => p.partNumber === i + 1 && p.etag);
       if (!complete) {
         throw new Refusal(400, `"${name}" has not finished uploading (${parts.length} of ${entry.partCount} parts arrived).`);
       }
       await this.s3.completeMultipart(key, entry.uploadId, parts);
-      entry.uploadId = null; // from here on it is an object, removed with DELETE if refused
+      entry.uploadId = null; // from here on it is an object, removed with DELETE
+      entry.multipart = true;
     }
-    const refuse = async (status, message) => {
+    const refuse = async (status, message, extra) => {
       await this.s3.remove(key).catch(() => {});
-      this.release(key, entry);
-      this.log(`upload: ${key} refused after upload: ${message}`);
-      throw new Refusal(status, message);
+      this.close(entry);
+      this.log(`upload: ${key} (${name}) refused after upload: ${message}`);
+      throw new Refusal(status, message, extra);
     };
     const head = await this.s3.head(key);
     if (!head) throw new Refusal(400, `"${name}" has not finished uploading. Please add it again.`);
@@ -203,36 +331,43 @@ class Uploads {
       const kind = type === 'application/pdf' ? 'PDF' : 'EPUB';
       await refuse(415, `"${name}" is not a valid ${kind} file; it was not added.`);
     }
-    this.release(key, entry);
+    // The library is the truth, then books/: a book of that name that appeared meanwhile is kept.
+    const bookKey = BOOKS_PREFIX + name;
+    if ((await library.exists(this.config.libraryPath, name)) || (await this.s3.head(bookKey))) {
+      await refuse(409, `A book named "${name}" is already in your library.`);
+    }
+    await this.s3.copy(key, bookKey, { contentType: type, metadata: { [CHECKED_METADATA.name]: CHECKED_METADATA.value } });
+    await this.s3.remove(key);
+    this.close(entry);
+    this.log(`upload: ${key} checked and copied to ${bookKey}`);
+    return this.ingest(bookKey, name, size);
+  }
+
+  async ingest(bookKey, name, size) {
     try {
-      const source = await this.s3.getStream(key);
-      await library.ingest(this.config.libraryPath, name, source, size, head.lastModified);
+      const head = await this.s3.head(bookKey);
+      const source = await this.s3.getStream(bookKey);
+      await library.ingest(this.config.libraryPath, name, source, size, head && head.lastModified);
     } catch (err) {
       if (err instanceof library.AlreadyThere) {
-        // The library is the truth: a file of that name appeared meanwhile, so this copy must not
-        // replace it in R2 either.
-        await this.s3.remove(key).catch(() => {});
+        // A file of that name appeared in the library during the download: it wins, in R2 too.
+        await this.s3.remove(bookKey).catch(() => {});
         throw new Refusal(409, `A book named "${name}" is already in your library.`);
       }
-      // The object is safe in R2; the periodic pull brings it in.
-      this.log(`upload: ${key} stored, not yet in the library (${err.message}); the next sync brings it in`);
-      return { key, name, size, ingested: false, message: `"${name}" is uploaded and will appear in your library within a few minutes.` };
+      // The checked object is safe in books/ with its mark: the entrypoint's next sync pulls it in.
+      this.log(`upload: ${bookKey} stored, not yet in the library (${err.message}); the next sync brings it in`);
+      return { key: bookKey, name, size, ingested: false, message: `"${name}" is uploaded and will appear in your library within a few minutes.` };
     }
     if (this.config.uploadsMarkDir) {
       // Not fatal: without the mark the sync still sees the book on both sides; only a deletion
       // before that sync would bring it back.
       await library
         .mark(this.config.uploadsMarkDir, name)
-        .catch((err) => this.log(`upload: ${key} not marked for the sync (${err.code || err.message})`));
+        .catch((err) => this.log(`upload: ${bookKey} not marked for the sync (${err.code || err.message})`));
     }
-    this.log(`upload: ${key} added to the library, ${size} bytes`);
-    return { key, name, size, ingested: true, message: `"${name}" is in your library.` };
-  }
-
-  release(key, entry) {
-    if (this.pending.get(key) === entry) this.pending.delete(key);
-    clearTimeout(entry.timer);
+    this.log(`upload: ${bookKey} added to the library, ${size} bytes`);
+    return { key: bookKey, name, size, ingested: true, message: `"${name}" is in your library.` };
   }
 }
 
-module.exports = { Uploads, humanBytes };
+module.exports = { Uploads, humanBytes, finalAtOf, MAX_OPEN, MAX_TRACKED };

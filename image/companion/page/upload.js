@@ -8,6 +8,8 @@
   const FILES_AT_ONCE = 2;
   const PARTS_AT_ONCE = 3;
   const PART_TRIES = 3;
+  // A companion busy with many uploads answers 429: the file waits its turn instead of failing.
+  const BUSY_RETRY_MS = 15000;
 
   const list = document.getElementById('file-list');
   const input = document.getElementById('file-input');
@@ -114,11 +116,12 @@
     const report = () => view.progress([...loaded.values()].reduce((a, b) => a + b, 0));
     const issued = Date.now();
     const urls = new Map(plan.parts.map((p) => [p.partNumber, { url: p.url, at: issued }]));
-    const waiting = plan.parts.map((p) => p.partNumber);
+    const waiting = Array.from({ length: plan.partCount }, (_, i) => i + 1);
+    // Each part's URL is signed for that part's exact size and lives a few minutes: it is asked for
+    // just before the part is sent, and again after a failed try.
     async function urlFor(n) {
       const known = urls.get(n);
-      // A long upload outlives its first URLs: ask for fresh ones a minute before they expire.
-      if (Date.now() - known.at < (plan.expiresIn - 60) * 1000) return known.url;
+      if (known && Date.now() - known.at < (plan.expiresIn - 60) * 1000) return known.url;
       const fresh = await api(`${API}/parts`, { key: plan.key, uploadId: plan.uploadId, partNumbers: [n] });
       urls.set(n, { url: fresh.parts[0].url, at: Date.now() });
       return fresh.parts[0].url;
@@ -133,6 +136,7 @@
             break;
           } catch (err) {
             loaded.set(n, 0);
+            urls.delete(n);
             if (attempt >= PART_TRIES) throw err;
           }
         }
@@ -158,6 +162,11 @@
         view.set('error', err.message);
         view.offer('Sign in', () => { window.location.href = '/login?callbackUrl=/_hosted/'; });
         return;
+      }
+      if (err.status === 429) {
+        view.set('queued', 'Waiting for the other books to finish…');
+        await new Promise((resolve) => setTimeout(resolve, BUSY_RETRY_MS));
+        return upload(file, name, view);
       }
       throw err;
     }

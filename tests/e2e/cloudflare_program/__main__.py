@@ -1,7 +1,7 @@
 """The Cloudflare side of hosted Alex, declared by the program's own helpers, for a real `pulumi` run.
 
 Per tenant: the bucket and its token (components.storage.tenant_storage), the bucket's CORS rule
-(components.storage.bucket_cors) and a lifecycle rule; once: the edge's two CNAMEs
+(components.storage.bucket_cors) and its lifecycle rules (components.storage.bucket_lifecycle); once: the edge's two CNAMEs
 (components.edge.edge_dns_records). Nothing of Fly is declared, so the provider's requests are all there is.
 
 Config (namespace of this project):
@@ -17,11 +17,10 @@ It runs in a workspace copy beside the program's packages (tests/support/pulumi_
 from __future__ import annotations
 
 import pulumi
-import pulumi_cloudflare as cloudflare
 
 from components.edge import edge_dns_records
 from components.machine_config import bucket_name
-from components.storage import bucket_cors, https_origins, tenant_storage
+from components.storage import bucket_cors, bucket_lifecycle, https_origins, tenant_storage
 
 config = pulumi.Config()
 account_id = config.require("accountId")
@@ -47,25 +46,7 @@ for tenant_id in tenants:
     storage = tenant_storage(tenant_id, bucket_name(tenant_id), account_id, parent=holder, protect=False)
     origins = [*https_origins([f"{tenant_id}.{domain}"]), *([extra_origin] if extra_origin else [])]
     bucket_cors(tenant_id, storage, account_id, origins, parent=holder)
-    cloudflare.R2BucketLifecycle(
-        f"{tenant_id}-bucket-lifecycle",
-        account_id=account_id,
-        bucket_name=storage.bucket.name,
-        jurisdiction="default",
-        rules=[
-            cloudflare.R2BucketLifecycleRuleArgs(
-                id="abort-stale-uploads",
-                enabled=True,
-                conditions=cloudflare.R2BucketLifecycleRuleConditionsArgs(prefix=""),
-                abort_multipart_uploads_transition=cloudflare.R2BucketLifecycleRuleAbortMultipartUploadsTransitionArgs(
-                    condition=cloudflare.R2BucketLifecycleRuleAbortMultipartUploadsTransitionConditionArgs(
-                        max_age=86400, type="Age"
-                    )
-                ),
-            )
-        ],
-        opts=pulumi.ResourceOptions(parent=holder, depends_on=[storage.bucket], deleted_with=storage.bucket),
-    )
+    bucket_lifecycle(tenant_id, storage, account_id, parent=holder)
     pulumi.export(f"{tenant_id}-bucket", storage.bucket.name)
     pulumi.export(f"{tenant_id}-accessKeyId", storage.access_key_id)
     pulumi.export(f"{tenant_id}-secretAccessKey", storage.secret_access_key)

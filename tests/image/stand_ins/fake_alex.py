@@ -115,6 +115,7 @@ def companion() -> int:
         port=os.environ.get("COMPANION_PORT"),
         alex_url=os.environ.get("ALEX_URL"),
         uploads_dir=os.environ.get("HOSTED_UPLOADS_DIR"),
+        staging_prefix=os.environ.get("UPLOAD_STAGING_PREFIX"),
         secrets=[n for n in (*SECRET_NAMES, "NEXTAUTH_SECRET") if n in os.environ],
     )
     crash = control("companion-crash-once")
