@@ -74,13 +74,13 @@ def measure(what: str, fly: FlyEmulator, cloudflare: CloudflareEmulator, call: C
     return row
 
 
-def bench_install() -> list[dict[str, Any]]:
+def bench_install(source: Path) -> list[dict[str, Any]]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="engine-bench-") as tmp:
         for label in ("cold", "warm"):
             started = time.perf_counter()
             subprocess.run(
-                [str(REPO_ROOT.parent / "shared" / "engine" / "install.sh"), f"{tmp}/engine", f"{tmp}/home"],
+                [str(source / "install.sh"), f"{tmp}/engine", f"{tmp}/home"],
                 check=True,
                 capture_output=True,
             )
@@ -128,13 +128,16 @@ def bench_size(count: int, add_one: bool) -> list[dict[str, Any]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.engine", description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--install", action="store_true", help="time ../shared/engine/install.sh cold and warm")
+    parser.add_argument("--install", action="store_true", help="time the engine's install.sh cold and warm")
+    parser.add_argument(
+        "--engine-src", type=Path, default=REPO_ROOT.parent / "shared" / "engine", help="default ../shared/engine"
+    )
     parser.add_argument("--tenants", type=int, nargs="*", default=[], help="stack sizes to measure")
     parser.add_argument("--add-one", action="store_true", help="then add a tenant, with and without --target")
     args = parser.parse_args()
     print(f"engine: pulumi v{ENGINE_VERSION}", flush=True)
     if args.install:
-        bench_install()
+        bench_install(args.engine_src)
     for count in args.tenants:
         bench_size(count, args.add_one)
 
