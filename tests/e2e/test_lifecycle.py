@@ -40,10 +40,9 @@ def volume_gb(fly, app: str) -> int:
     return int(volume.size_gb)
 
 
-def test_each_roster_edit_applies_and_leaves_nothing_to_change(workspace, config, fly, cloudflare, moto_endpoint):
+def test_add_rename_upgrade_and_downgrade_apply_and_leave_nothing_to_change(workspace, config, fly, cloudflare):
     keeper = tenant("e2ekeep001", "keeper")
-    roster = [keeper]
-    workspace.new_stack(STACK, config, roster)
+    workspace.new_stack(STACK, config, [keeper])
     workspace.up(STACK).check()
 
     new = tenant("e2enew0001", "newbie")
@@ -65,7 +64,15 @@ def test_each_roster_edit_applies_and_leaves_nothing_to_change(workspace, config
     assert volume_gb(fly, app) == grown  # volumes never shrink
     assert live_machine(fly, app).config["guest"]["memory_mb"] == 256
 
-    current = {**upgraded, "plan": "free"}
+
+def test_suspend_resume_cancel_purge_and_remove_apply_and_leave_nothing_to_change(
+    workspace, config, fly, cloudflare, moto_endpoint
+):
+    keeper, current = tenant("e2ekeep001", "keeper"), tenant("e2enew0001", "leaving")
+    workspace.new_stack(STACK, config, [keeper, current])
+    workspace.up(STACK).check()
+    app = "e2e-e2enew0001"
+
     apply(workspace, [keeper, {**current, "state": "suspended"}])
     assert live_machine(fly, app).state == "stopped"
     apply(workspace, [keeper, current])
@@ -82,7 +89,7 @@ def test_each_roster_edit_applies_and_leaves_nothing_to_change(workspace, config
     assert live_machine(fly, app) is None
     assert "alex-e2enew0001" in bucket_names(cloudflare)
 
-    removed = apply(workspace, [keeper])
+    removed = apply(workspace, [keeper])  # the emptier empties the bucket in moto, then Cloudflare deletes it
     assert "alex-e2enew0001" not in bucket_names(cloudflare)
     assert app not in {a.name for a in fly.state.apps.values()}
     assert {n for n in touched(removed) if n.startswith("e2enew0001")}
