@@ -1,17 +1,20 @@
 """Benchmark the Fly providers against the emulator (not a test).
 
 Reports HTTP requests per fresh tenant (create path), requests per no-op diff (must be 0), and the
-FlyClient's own overhead per request on loopback, next to bare httpx on the same requests.
+FlyClient's own overhead per request on loopback, next to bare httpx on the same requests. `--log` also
+prints each create's requests in order (what tests/fly/test_request_counts.py pins).
 
-    .venv/bin/python -m bench.fly_requests [--gets 1000]
+    .venv/bin/python -m bench.fly_requests [--gets 1000] [--log]
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -23,6 +26,7 @@ from components.fly.ratelimit import RateLimiter
 from components.fly.secrets import SecretsProvider
 from components.fly.volume import VolumeProvider
 from emulators.fly import FlyEmulator
+from emulators.fly.faults import RecordedRequest
 from emulators.fly.speeds import REFERENCE
 from tests.fly.machines import machine_config
 from tests.support.engine import ProviderHost
@@ -53,8 +57,28 @@ def tenant_steps(app: str) -> list[tuple[str, Any, Callable[[dict[str, str]], di
     ]
 
 
-def count_tenant(emu: FlyEmulator, host: ProviderHost, app: str) -> list[tuple[str, int, int, float]]:
-    """Rows (resource, create requests, no-op diff requests, create seconds)."""
+@dataclass(frozen=True)
+class Counted:
+    resource: str
+    calls: list[str]  # the create's requests in order, as "METHOD /path" with {app} and {id} for names
+    noop: int  # requests of a no-op check + diff
+    seconds: float  # the create's wall time
+
+    @property
+    def created(self) -> int:
+        return len(self.calls)
+
+
+def call_shape(request: RecordedRequest, app: str, ids: Iterable[str]) -> str:
+    """`METHOD /path` with the app name as {app} and any created object's id as {id}."""
+    path = re.sub(rf"(?<=/){re.escape(app)}(?=/|$)", "{app}", request.path)
+    for id_ in ids:
+        path = re.sub(rf"(?<=/){re.escape(id_)}(?=/|$)", "{id}", path)
+    return f"{request.method} {path}"
+
+
+def count_tenant(emu: FlyEmulator, host: ProviderHost, app: str) -> list[Counted]:
+    """Each resource's create requests and no-op diff requests, in the Tenant's order."""
     rows = []
     outputs: dict[str, str] = {}
     for label, provider, make in tenant_steps(app):
@@ -65,7 +89,7 @@ def count_tenant(emu: FlyEmulator, host: ProviderHost, app: str) -> list[tuple[s
         checked = bound.check({}, inputs)
         id_, outs = bound.create(checked.inputs)
         seconds = time.perf_counter() - started
-        created = len(emu.requests)
+        created = emu.requests
         outputs[label] = id_
         if label == "secrets":
             outputs["secrets_version"] = outs["version"]
@@ -73,7 +97,8 @@ def count_tenant(emu: FlyEmulator, host: ProviderHost, app: str) -> list[tuple[s
         again = bound.check(outs, inputs)
         diff = bound.diff(id_, outs, again.inputs)
         assert diff.changes is False, f"{label}: no-op diff reported changes"
-        rows.append((label, created, len(emu.requests), seconds))
+        calls = [call_shape(r, app, [id_]) for r in created]
+        rows.append(Counted(label, calls, len(emu.requests), seconds))
     return rows
 
 
@@ -107,6 +132,7 @@ def client_overhead(emu: FlyEmulator, app: str, n: int) -> list[tuple[str, list[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gets", type=int, default=1000, help="GETs timed for the client overhead")
+    parser.add_argument("--log", action="store_true", help="print each create's requests in order")
     args = parser.parse_args()
     with (
         FlyEmulator(
@@ -119,11 +145,15 @@ def main() -> None:
     ):
         rows = count_tenant(emu, host, "bench-tenant")
         print(f"{'resource':<12} {'create reqs':>11} {'no-op diff reqs':>15} {'create s':>9}")
-        for label, created, noop, seconds in rows:
-            print(f"{label:<12} {created:>11} {noop:>15} {seconds:>9.3f}")
-        total = sum(r[1] for r in rows)
-        print(f"{'tenant':<12} {total:>11} {sum(r[2] for r in rows):>15} {sum(r[3] for r in rows):>9.3f}")
+        for row in rows:
+            print(f"{row.resource:<12} {row.created:>11} {row.noop:>15} {row.seconds:>9.3f}")
+        total, noops, seconds = (sum(r.created for r in rows), sum(r.noop for r in rows), sum(r.seconds for r in rows))
+        print(f"{'tenant':<12} {total:>11} {noops:>15} {seconds:>9.3f}")
         print()
+        if args.log:
+            for row in rows:
+                print(f"{row.resource}: " + ", ".join(row.calls))
+            print()
         print(f"{'loopback, n=' + str(args.gets):<22} {'mean µs':>9} {'p50 µs':>9} {'p95 µs':>9}")
         timings = client_overhead(emu, "bench-tenant", args.gets)
         for label, samples in timings:

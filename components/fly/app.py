@@ -45,7 +45,11 @@ def _get_app(fly: FlyClient, name: str, org: str) -> dict[str, Any] | None:
 
 
 def _wait_visible(fly: FlyClient, name: str, org: str) -> dict[str, Any]:
-    """A new app is not visible at once (fly-go WaitForApp): poll GET, treating 404 as not yet."""
+    """Poll GET until the app shows, treating 404 as not yet (fly-go WaitForApp).
+
+    The create's `?wait=true` answer comes once the app has propagated, so the first GET normally sees it;
+    Fly's own CLI still polls after every create, and so do we (docs/reference/fly-machines-api.md §1.2).
+    """
     deadline = fly.deadline(tunables().app_visible_deadline_s, f"app {name} to become visible")
     for delay in backoff_delays(0.1, 0.5):
         app = _get_app(fly, name, org)
@@ -74,16 +78,15 @@ class AppProvider(FlyProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         name, org = _inputs(props)
         with open_client() as fly:
-            app = _get_app(fly, name, org)  # a retried create after a timeout adopts the first one's app
-            if app is None:
-                # Names are unique across Fly, so repeating the POST is safe: a repeat after a lost answer
-                # gets "name taken" for the app the first attempt made, and the GET below adopts it.
-                try:
-                    endpoints.create_app(fly, name, org, network=name)
-                except FlyStatusError as exc:
-                    if exc.status not in (409, 422):
-                        raise
-                app = _wait_visible(fly, name, org)
+            # Posted without a look first: names are unique across Fly, so the POST's own answer says whether
+            # the name was free. "Name taken" (an earlier run's app, a repeat after a lost answer, or another
+            # org's) is settled by the GET below: adopted when ours, a clear error when not.
+            try:
+                endpoints.create_app(fly, name, org, network=name)
+            except FlyStatusError as exc:
+                if exc.status not in (409, 422):
+                    raise
+            app = _wait_visible(fly, name, org)
         return CreateResult(name, _outs(name, org, app))
 
     # read

@@ -2,9 +2,11 @@
 
 `create_or_adopt`: Fly's creates are not idempotent (a second POST is a second volume or machine), and
 an ambiguous failure (no answer, a timeout, a 5xx) may come after the work was done. So the resource is
-looked up before the first POST (an earlier run may have made it) and after every ambiguous failure, and
-only posted again when the lookup finds nothing. A 429 is not ambiguous (Fly did nothing) and the client
-has already retried it until the call's deadline: it ends the create.
+looked up after every ambiguous failure, and only posted again when the lookup finds nothing. An
+earlier run may have made it too: a volume is looked up before the first POST; a resource whose name
+Fly keeps unique (a machine, a certificate) is posted at once, and its refusal (`exists`) sends us
+looking. A 429 is not ambiguous (Fly did nothing) and the client has already retried it until the
+call's deadline: it ends the create.
 
 `delete_until_gone`: 404 means gone; a "busy" answer (409/412: a volume still bound to a machine
 destroyed moments ago) is retried under a Deadline, or, without one, left to the caller's own wait.

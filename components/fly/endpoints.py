@@ -85,10 +85,11 @@ def get_app(fly: FlyClient, name: str) -> dict[str, Any] | None:
 def create_app(fly: FlyClient, name: str, org: str, network: str) -> None:
     """Names are unique across Fly, so a repeated POST cannot make a second app: retried by the client.
 
+    `?wait=true`, as fly-go sends it: Fly answers once the app has propagated to the Machines API.
     Keyed on the new app's name: app creates are never paced against each other on our side.
     """
     body = {"name": name, "org_slug": org, "network": network}
-    fly.request("POST", "/v1/apps", action="create_app", app=name, json=body, retry=True)
+    fly.request("POST", "/v1/apps", action="create_app", app=name, json=body, params={"wait": True}, retry=True)
 
 
 def delete_app(fly: FlyClient, name: str) -> None:

@@ -2,7 +2,9 @@
 
 Create is not idempotent on Fly: the machine carries a deterministic metadata tag, and after an ambiguous
 failure (408, 5xx, dropped connection) we look it up by that tag before posting again, so there is never
-a second machine. Runtime state (started/stopped/suspended by autostop) is never an output or a diff.
+a second machine. There is no look before the first POST: a machine's name is unique within its app, so
+a machine an earlier run made makes Fly refuse the POST, and the refusal is what sends us looking.
+Runtime state (started/stopped/suspended by autostop) is never an output or a diff.
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ RUN_STATES = ("active", "stopped")
 REPLACE_KEYS = ("app", "region", "name")
 UPDATE_KEYS = ("config", "run_state", "min_secrets_version")
 LEASE_TTL_S = 120
+# Refusals that may mean "an earlier run made this machine": its name is taken (Fly documents names as
+# unique within the app, not the status of a repeat; TF #143 saw 422) or its volume is still bound to that
+# machine (412/422), answered as a conflict or a validation error. Each costs one look, and only then.
+HELD_STATUSES = frozenset({400, 409, 412, 422})
 
 
 # inputs
@@ -207,13 +213,15 @@ class MachineProvider(FlyProvider):
         if inputs["min_secrets_version"] is not None:
             body["min_secrets_version"] = inputs["min_secrets_version"]
         with open_client() as fly:
-            # Looked up first: a create that failed after the fact in an earlier run made it already.
+            # Posted first: one an earlier run made holds the name, so Fly refuses this POST and we adopt it.
             machine = create_or_adopt(
                 lambda: _find(fly, app, key),
                 lambda: endpoints.create_machine(fly, app, body),
                 deadline=fly.deadline(tunables().create_deadline_s, f"machine {name} of app {app}"),
                 retries=tunables().retries,
                 backoff=fly.backoff,
+                look_first=False,
+                exists=HELD_STATUSES,
             )
             settled = settled_machine_state(run_state == "active")
             wait_for(fly, app, str(machine["id"]), settled, str(machine.get("instance_id") or "") or None)

@@ -42,6 +42,11 @@ def create_app(world: World, req: Request) -> Response:
     world.state.ips[name] = []
     world.state.secrets[name] = {}
     world.state.certificates[name] = {}
+    if req.flag("wait"):
+        # fly-go creates with ?wait=true: Fly answers once the app has propagated (flyctl PR #3105,
+        # docs/reference/fly-machines-api.md §1.2), so a GET right after sees it.
+        while (left := app.visible_at - world.clock.monotonic()) > 0:
+            world.clock.wait(world.cond, left)
     return Response(201, {"id": app.id, "created_at": app.created_at_ms})
 
 

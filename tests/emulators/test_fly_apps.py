@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import httpx
 import pytest
 
@@ -51,6 +53,25 @@ def test_app_create_returns_201_and_is_invisible_until_the_delay_passes():
     assert app["name"] == "alex-t1"
     assert app["organization"] == {"name": "personal", "slug": "personal"}
     assert app["id"] == created.json()["id"]
+
+
+def test_app_create_with_wait_answers_once_the_app_is_visible():
+    """fly-go's `POST /v1/apps?wait=true`: the answer comes after propagation, so a GET right after sees it."""
+    clock = FakeClock()
+    with running(app_visible_after=0.5, clock=clock) as (emu, client):
+        answers: list[httpx.Response] = []
+        body = {"name": "alex-t1", "org_slug": "personal"}
+        thread = threading.Thread(
+            target=lambda: answers.append(client.post("/v1/apps", params={"wait": "true"}, json=body)), daemon=True
+        )
+        thread.start()
+        clock.until_blocked()
+        assert answers == [] and "alex-t1" in emu.state.apps  # made, not yet propagated
+        assert client.get("/v1/apps/alex-t1").status_code == 404  # other requests are served meanwhile
+        clock.advance(0.5)
+        thread.join(timeout=10)
+        assert [a.status_code for a in answers] == [201]
+        assert client.get("/v1/apps/alex-t1").json()["id"] == answers[0].json()["id"]
 
 
 def test_app_create_accepts_the_documented_app_name_field(client):

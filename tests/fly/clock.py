@@ -34,8 +34,8 @@ class SharedTime:
 
     A client's `sleep` blocks until the clock reaches its end; `run()` moves the clock to the earliest end
     whenever every running job is asleep, so concurrent waits overlap as in real time and nothing waits on
-    the wall clock. The emulator must not wait on its clock itself (instant transitions, no "delay"
-    faults): `run()` cannot tell a request blocked there from one being served.
+    the wall clock. The emulator must not wait on its clock itself (instant transitions and app
+    visibility, no "delay" faults): `run()` cannot tell a request blocked there from one being served.
     """
 
     def __init__(self, emulator_clock: FakeClock) -> None:

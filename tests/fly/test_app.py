@@ -12,8 +12,9 @@ from tests.fly.lifecycle import preview, refresh, up
 from tests.support.engine import ProviderCallError, ProviderHost
 
 
-def app_posts(emu) -> int:
-    return sum(1 for r in emu.requests if r.method == "POST" and r.path == "/v1/apps")
+def app_posts(emu) -> list[int]:
+    """The status of every app create, in order."""
+    return [r.status for r in emu.requests if r.method == "POST" and r.path == "/v1/apps"]
 
 
 def test_app_lifecycle_create_nodiff_replace_read_delete(apps, emu, app_name):
@@ -36,11 +37,30 @@ def test_app_lifecycle_create_nodiff_replace_read_delete(apps, emu, app_name):
     apps.delete(id_, outs)  # 404 is success
 
 
+def test_app_create_sends_no_look_first_and_reads_the_app_once_it_is_visible(apps, emu, app_name):
+    id_, outs = up(apps, {"name": app_name, "org": "personal"})
+    assert outs["app_id"] == emu.state.apps[app_name].id
+    assert [(r.method, r.path, r.status) for r in emu.requests] == [
+        ("POST", "/v1/apps", 201),
+        ("GET", f"/v1/apps/{app_name}", 200),  # `?wait=true` answered once it had propagated
+    ]
+
+
+def test_app_create_keeps_polling_while_the_new_app_is_not_visible_yet(apps, emu, app_name):
+    # Fly's own CLI polls after every `?wait=true` create (fly-go WaitForApp): a 404 then means "not yet".
+    emu.inject(Fault(method="GET", path=rf"^/v1/apps/{app_name}$", status=404, times=2))
+    id_, outs = up(apps, {"name": app_name, "org": "personal"})
+    assert id_ == app_name and outs["app_id"] == emu.state.apps[app_name].id
+    assert [r.status for r in emu.requests if r.method == "GET"] == [404, 404, 200]
+    assert app_posts(emu) == [201]
+
+
 def test_app_create_adopts_existing_app_of_ours(apps, emu, app_name):
     first_id, first = up(apps, {"name": app_name, "org": "personal"})
     second_id, second = up(apps, {"name": app_name, "org": "personal"})
     assert (second_id, second["app_id"]) == (first_id, first["app_id"])
-    assert app_posts(emu) == 1
+    # No look before posting: the second POST's "name taken" sent the provider to the app it adopted.
+    assert app_posts(emu) == [201, 422]
 
 
 @pytest.mark.parametrize("answer", [{"status": 500}, {"drop": True}], ids=["after", "drop_after"])
@@ -49,7 +69,7 @@ def test_app_create_ambiguous_failure_converges_on_one_app(apps, emu, app_name, 
     id_, outs = up(apps, {"name": app_name, "org": "personal"})
     assert id_ == app_name and outs["app_id"] == emu.state.apps[app_name].id
     # The repeated POST found the name taken by the app the first one made, and adopted it.
-    assert [r.status for r in emu.requests if r.method == "POST" and r.path == "/v1/apps"][1:] == [422]
+    assert app_posts(emu)[1:] == [422]
 
 
 def test_app_create_converges_through_429_and_5xx_bursts(apps, emu, app_name):
@@ -64,7 +84,7 @@ def test_app_name_held_by_another_org_is_a_clear_error(apps, emu):
     with pytest.raises(ProviderCallError) as info:
         up(apps, {"name": "taken", "org": "personal"})
     assert "'taken' is held by another organization" in info.value.details
-    assert app_posts(emu) == 0
+    assert app_posts(emu) == [422] and "taken" not in emu.state.apps
 
 
 @pytest.mark.parametrize(

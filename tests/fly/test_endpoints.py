@@ -66,7 +66,7 @@ Call = Callable[[FlyClient], object]
 # (call, method, raw path, query, rate-limit action)
 ENDPOINTS: list[tuple[str, Call, str, str, str, str]] = [
     ("get_app", lambda f: endpoints.get_app(f, "a"), "GET", "/v1/apps/a", "", "get_app"),
-    ("create_app", lambda f: endpoints.create_app(f, "a", "o", "a"), "POST", "/v1/apps", "", "create_app"),
+    ("create_app", lambda f: endpoints.create_app(f, "a", "o", "a"), "POST", "/v1/apps", "wait=true", "create_app"),
     ("delete_app", lambda f: endpoints.delete_app(f, "a"), "DELETE", "/v1/apps/a", "force=true", "delete_app"),
     ("list_ips", lambda f: endpoints.list_ips(f, "a"), "GET", "/v1/apps/a/ip_assignments", "", "list_ips"),
     (

@@ -161,6 +161,51 @@ def test_machine_create_under_fault_makes_exactly_one_machine(machines, emu, app
     assert id2 == id_ and len(live(emu, app)) == 1
 
 
+# Refusals that may mean an earlier run's machine holds the name or the volume: each is followed by one look.
+HELD = [400, 409, 412, 422]
+
+
+def creates(emu, app):
+    """(method, status) of every request to the app's machines collection: creates and looks."""
+    return [(r.method, r.status) for r in emu.requests if r.path == f"/v1/apps/{app}/machines"]
+
+
+def test_machine_create_posts_without_a_look_first(machines, emu, app, volume):
+    id_, _ = up(machines, machine_inputs(app, volume))
+    assert creates(emu, app) == [("POST", 200)] and [m.id for m in live(emu, app)] == [id_]
+
+
+@pytest.mark.parametrize("status", [None, *HELD], ids=["name-in-use", *map(str, HELD)])
+def test_machine_create_refused_while_an_earlier_runs_machine_holds_the_name_adopts_it(
+    machines, emu, app, volume, status
+):
+    id_, _ = up(machines, machine_inputs(app, volume))
+    emu.reset_log()
+    if status is not None:  # else the emulator's own refusal: the name is in use (422)
+        emu.inject(Fault(method="POST", path=rf"^/v1/apps/{app}/machines$", status=status, times=1))
+    again, _ = up(machines, machine_inputs(app, volume))
+    assert again == id_ and [m.id for m in live(emu, app)] == [id_]
+    assert creates(emu, app) == [("POST", status or 422), ("GET", 200)]
+
+
+@pytest.mark.parametrize("status", HELD)
+def test_machine_create_refused_with_no_machine_of_ours_raises_the_refusal_after_one_look(
+    machines, emu, app, volume, status
+):
+    emu.inject(Fault(method="POST", path=rf"^/v1/apps/{app}/machines$", status=status, times=1))
+    with pytest.raises(ProviderCallError, match=f"HTTP {status}"):
+        up(machines, machine_inputs(app, volume))
+    assert creates(emu, app) == [("POST", status), ("GET", 200)] and live(emu, app) == []
+
+
+@pytest.mark.parametrize("status", [401, 403, 404])
+def test_machine_create_refusal_that_cannot_mean_it_exists_raises_without_a_look(machines, emu, app, volume, status):
+    emu.inject(Fault(method="POST", path=rf"^/v1/apps/{app}/machines$", status=status, times=1))
+    with pytest.raises(ProviderCallError, match=f"HTTP {status}"):
+        up(machines, machine_inputs(app, volume))
+    assert creates(emu, app) == [("POST", status)]
+
+
 def test_machine_create_persistent_500_is_a_clear_error_without_token(machines, host, emu, app, volume):
     emu.inject(Fault(method="POST", path=rf"^/v1/apps/{app}/machines$", status=500, times=1000))
     with pytest.raises(ProviderCallError) as info:

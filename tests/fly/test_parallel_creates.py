@@ -2,8 +2,8 @@
 
 The providers run in this process on worker threads, against the emulator with Fly's rate limits on
 (app creates share one org-wide bucket), on one virtual clock (`SharedTime`): every wait the clients make
-(429 backoff, the limiter's pacing, polling an app until it is visible) is virtual time, so the run takes
-seconds. Machine transitions are instant, so no request waits on the emulator's clock.
+(429 backoff, the limiter's pacing) is virtual time, so the run takes seconds. Machine transitions and
+app visibility are instant, so no request waits on the emulator's clock.
 """
 
 from __future__ import annotations
@@ -39,9 +39,10 @@ WORKERS = 12  # parallel provider calls, as the engine's steps reach the provide
 def fleet(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FlyEmulator, SharedTime]]:
     clock = FakeClock()
     time = SharedTime(clock)
-    with FlyEmulator(
-        token=FLY_TEST_TOKEN, org="personal", rate_limit=True, clock=clock, **PROVIDER_TESTS.kwargs(transition=0.0)
-    ) as emu:
+    # Instant transitions and app visibility: an app create (`?wait=true`) would otherwise wait on the
+    # emulator's clock, which SharedTime cannot tell from a request being served.
+    instant = PROVIDER_TESTS.kwargs(transition=0.0, app_visible_after=0.0)
+    with FlyEmulator(token=FLY_TEST_TOKEN, org="personal", rate_limit=True, clock=clock, **instant) as emu:
         for name in [n for n in os.environ if n.startswith("ALEX_FLY_")]:
             monkeypatch.delenv(name)  # production tunables: client pacing, retries and deadlines as shipped
         monkeypatch.setenv("FLY_API_URL", emu.url)
