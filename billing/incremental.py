@@ -47,6 +47,7 @@ from billing.stripe_source import (
     READ_WORKERS,
     RetryPolicy,
     StripeRefused,
+    StripeUnavailable,
     expected_answers,
     fetch_customers,
 )
@@ -89,7 +90,7 @@ class StripeRead:
 
 
 class _TooDear(Exception):
-    """The incremental read would cost more requests than a full listing."""
+    """The incremental read would take more round trips than a full listing."""
 
 
 def read_stripe(
@@ -123,11 +124,13 @@ def read_stripe(
                 fallback = f"{exc}; give the sync's key Events read"
     read = StripeRead(Snapshot(), None, "full", fallback, full_at=now, before=found.before)
     if not plan.dry_run:
+        # The mark only spares the next run a full listing: without it this run still reconciles everything.
         try:
             with expected_answers():
                 read.mark = newest_mark(client, retries=plan.retries, sleep=sleep)
-        except StripeRefused as exc:
-            message = f"no cursor kept, so the next incremental run lists everything too: {exc}; give it Events read"
+        except StripeUnavailable as exc:
+            hint = "; give the sync's key Events read" if isinstance(exc, StripeRefused) else ""
+            message = f"no cursor kept, so the next incremental run lists everything too: {exc}{hint}"
             read.notices.append(Notice("warning", "", None, message))
     read.snapshot = list_all()
     return read

@@ -315,6 +315,17 @@ def test_a_key_that_may_not_read_events_makes_full_runs_and_a_warning(account, s
     assert "newbie" in by_username(started)
 
 
+def test_a_full_run_whose_events_cannot_be_read_still_reconciles_everything(account, roster):
+    account.fake.faults.add(Fault(path="/v1/events", status=500, times=10))  # beyond the SDK's retries
+    customer(account.world, "alice")
+    summary = sync(account, roster, incremental=False)
+    assert "alice" in by_username(roster) and not cursor_path(roster).exists()
+    (warning,) = summary.report.notices
+    assert warning.kind == "warning" and warning.message.startswith("no cursor kept")
+    assert "HTTP 500" in warning.message and "Events read" not in warning.message
+    assert summary.read.cursor_outcome == "not written (Stripe's events could not be read)"
+
+
 def test_a_dry_run_reads_incrementally_and_writes_neither_file(account, started):
     customer(account.world, "newbie")
     before = (started.read_bytes(), cursor_path(started).read_bytes())
