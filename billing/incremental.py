@@ -36,7 +36,7 @@ from typing import Literal
 
 import stripe
 
-from billing.cursor import Cursor, fingerprint, read_cursor, write_cursor
+from billing.cursor import Cursor, CursorRead, fingerprint, read_cursor, write_cursor
 from billing.decide import decide
 from billing.free_limits import FreeLimits, email_identity
 from billing.report import Notice, ReadSummary
@@ -56,6 +56,7 @@ from tenants.plans import Plan
 from tenants.roster import RosterEntry
 
 MIN_BUDGET = 10  # round trips an incremental run may always spend, however small the roster
+STRIPE_CUSTOMER_FIELD = "stripe_customer"  # as tenants.roster writes it, two spaces in
 
 Mode = Literal["full", "incremental"]
 
@@ -96,14 +97,15 @@ class _TooDear(Exception):
 def read_stripe(
     client: stripe.StripeClient,
     plan: ReadPlan,
-    roster: Sequence[RosterEntry],
+    roster: Callable[[], Sequence[RosterEntry]],
     texts: Mapping[Path, str],
     now: datetime,
     list_all: Callable[[], Snapshot],
     *,
     sleep: Callable[[float], None] = time.sleep,
 ) -> StripeRead:
-    """Reads Stripe for one run. `texts` are the rosters as read (the cursor must match them);
+    """Reads Stripe for one run. `texts` are the rosters as read (the cursor must match them); `roster()`
+    their parsed entries, asked for only when the read needs them (the caller may still be parsing);
     `list_all` is the full listing. Raises StripeUnavailable when Stripe cannot be read."""
     if plan.cursor is None:
         fallback = "no cursor is kept for this run" if plan.incremental else ""
@@ -115,7 +117,7 @@ def read_stripe(
             fallback = found.problem
         else:
             try:
-                return _since(client, plan, found.cursor, found.before, roster, now.date(), sleep)
+                return _since(client, plan, found, texts, roster, now.date(), sleep)
             except _TooDear as exc:
                 fallback = str(exc)
             except UnusableEvent as exc:
@@ -139,15 +141,18 @@ def read_stripe(
 def _since(
     client: stripe.StripeClient,
     plan: ReadPlan,
-    cursor: Cursor,
-    before: bytes | None,
-    roster: Sequence[RosterEntry],
+    found: CursorRead,
+    texts: Mapping[Path, str],
+    roster: Callable[[], Sequence[RosterEntry]],
     today: date,
     sleep: Callable[[float], None],
 ) -> StripeRead:
+    cursor = found.cursor
+    assert cursor is not None
     # Costs in round trips, which is what a run waits for: a full listing's pages come one after another
-    # (and one more for its mark), the customers READ_WORKERS at a time.
-    stripe_tenants = sum(1 for t in roster if t.stripe_customer)
+    # (and one more for its mark), the customers READ_WORKERS at a time. The entries with a customer are
+    # counted in the text, so the events are read while the rosters are still being parsed.
+    stripe_tenants = sum(text.count(f"\n  {STRIPE_CUSTOMER_FIELD}: ") for text in texts.values())
     budget = max(MIN_BUDGET, -(-stripe_tenants // PAGE_SIZE) + 1)
     try:
         with expected_answers():
@@ -170,7 +175,7 @@ def _since(
         snapshot.subscriptions += more.subscriptions
         snapshot.customers.update(more.customers)
         scope |= wanted
-        wanted = depends_on(roster, snapshot, plan.plans, plan.free, today) - scope
+        wanted = depends_on(roster(), snapshot, plan.plans, plan.free, today) - scope
     return StripeRead(
         snapshot,
         frozenset(scope),
@@ -179,7 +184,7 @@ def _since(
         customers=len(scope),
         mark=changes.mark,
         full_at=cursor.full_at,
-        before=before,
+        before=found.before,
     )
 
 

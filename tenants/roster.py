@@ -172,12 +172,16 @@ def read_roster(
     Whatever is wrong with the file (missing, a directory, not UTF-8, not YAML, the wrong shape) is a
     RosterError naming it: every entry point turns that into one line, never a traceback.
     """
-    path = Path(path)
+    text = roster_text(path)
+    return parse_roster(text, str(path), plans, domain=domain), text
+
+
+def roster_text(path: Path | str) -> str:
+    """A roster file's text, unparsed (read_roster's first half); RosterError naming what is wrong."""
     try:
-        text = read_text(path)
+        return read_text(Path(path))
     except InputError as exc:
         raise RosterError(str(path), [str(exc)]) from None
-    return parse_roster(text, str(path), plans, domain=domain), text
 
 
 def parse_roster(
@@ -463,6 +467,11 @@ def email_error(email: object) -> str | None:
 @functools.lru_cache(maxsize=1 << 16)
 def _text_email_error(email: str) -> str | None:
     return _email_error(email)
+
+
+def forget_checked_emails() -> None:
+    """Empties the email rule's cache: a benchmark's runs start as cold as a new process."""
+    _text_email_error.cache_clear()
 
 
 def _email_error(email: object) -> str | None:

@@ -17,13 +17,14 @@ import billing.sync as sync_module
 from billing.cursor import FULL_EVERY, cursor_path, dump_cursor, parse_cursor
 from billing.free_limits import FreeLimits
 from billing.stripe_events import EventMark
-from billing.sync import ShardFile, ShardSyncSettings, SyncSettings, run_sync, run_sync_shards
+from billing.stripe_source import make_client
+from billing.sync import ShardFile, ShardSyncSettings, SyncError, SyncSettings, run_sync, run_sync_shards
 from billing.tenant_ids import tenant_id_for_customer
 from emulators.faults import Fault
 from emulators.stripe.state import StripeWorld
 from tenants.plans import DEFAULT_PLANS
 from tenants.roster import RosterEntry, dump_roster, load_roster, write_roster
-from tests.billing.support import FakeAccount, at, now, write_hand_managed
+from tests.billing.support import API_KEY, FAST_RETRIES, FakeAccount, at, now, write_hand_managed
 
 NOW = now("2026-11-26")
 
@@ -369,3 +370,13 @@ def test_without_a_cursor_file_a_run_asked_to_be_incremental_lists_everything(ac
     summary = run_sync(plain, account.client(), NOW)
     assert summary.read.mode == "full" and summary.read.fallback == "no cursor is kept for this run"
     assert not cursor_path(roster).exists()
+
+
+def test_a_roster_that_cannot_be_used_is_reported_before_stripe_failing(tmp_path, closed_port):
+    """The rosters are parsed while Stripe is read; a broken one is still what the run reports."""
+    roster = tmp_path / "prod.yaml"
+    roster.write_text("- id: [unclosed\n")
+    down = make_client(API_KEY, api_base=f"http://127.0.0.1:{closed_port}", retries=FAST_RETRIES, timeout=2.0)
+    with pytest.raises(SyncError) as caught:
+        run_sync(settings(roster, incremental=False), down, NOW, sleep=lambda _: None)
+    assert str(caught.value).startswith(f"{roster}: 1 problem") and "not valid YAML" in str(caught.value)
