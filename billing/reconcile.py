@@ -6,13 +6,16 @@ twice changes nothing the second time. Entries without `stripe_customer` are nev
 neither are `region`, `hold` and `over_quota_since`, which other tools own. Deletion needs positive
 evidence: a subscription that ended more than the grace window ago makes the tenant `purging`, and a
 run at least a day after that removes the entry. A tenant missing from the listing is only reported.
+An incremental run (billing.incremental) passes the snapshot of a few customers and says which
+(`scope`): the entries of every other customer are left as they are, unreported, and the rules that
+look across customers (usernames, free limits, placement) still see the whole roster.
 Every value taken from Stripe (customer id, username, email) passes the roster's own whole-string
 checks first; one that fails is skipped and reported, bounded and escaped, and never written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime, timedelta
 
 from billing.decide import Verdict, decide
@@ -88,9 +91,11 @@ def reconcile(
     grace_days: int = DEFAULT_GRACE_DAYS,
     plans: Mapping[str, Plan],
     free: FreeLimits | None = None,
+    scope: Collection[str] | None = None,
 ) -> tuple[list[RosterEntry], Report]:
     """The new roster (validated, sorted by id) and what changed; raises RosterError only on a bug.
-    `free`: the limits on free libraries (billing.free_limits); None keeps none."""
+    `free`: the limits on free libraries (billing.free_limits); None keeps none. `scope`: the customers
+    the snapshot speaks for; None when it is a full listing of every subscription."""
     run = _Run(roster, now.date(), grace_days, plans, free)
     run.report.subscriptions = len(snapshot.subscriptions)
     run.report.customers = len(snapshot.customers)
@@ -101,7 +106,7 @@ def reconcile(
     grouped = snapshot.by_customer()
     verdicts = [decide(snapshot.customers.get(c, StripeCustomer(c)), subs, plans) for c, subs in grouped.items()]
     for customer, tenants in sorted(owners.items()):
-        if customer not in grouped:
+        if customer not in grouped and (scope is None or customer in scope):
             for tenant in tenants:
                 run.notice("missing", customer, tenant.id, "no subscription in Stripe's listing; left unchanged")
     # Oldest customers first, so that of two new customers claiming one username the earlier one gets it.

@@ -65,6 +65,18 @@ class Report:
 
 
 @dataclass(frozen=True)
+class ReadSummary:
+    """How the run read Stripe (billing.incremental) and what became of the cursor (billing.cursor)."""
+
+    mode: Literal["full", "incremental"] = "full"
+    fallback: str = ""  # why a run asked to be incremental listed everything
+    events: int = 0  # new events read since the cursor
+    customers: int = 0  # customers re-read
+    cursor: str = ""  # the cursor file; "" when the run keeps none
+    cursor_outcome: str = ""  # written | unchanged | taken | not written (dry run) | not written (...)
+
+
+@dataclass(frozen=True)
 class RunSummary:
     """The report plus how the run ended, for printing."""
 
@@ -73,6 +85,25 @@ class RunSummary:
     now: str
     dry_run: bool
     written: bool
+    read: ReadSummary = ReadSummary()
+
+
+def _read_line(read: ReadSummary) -> str | None:
+    if read.mode == "incremental":
+        return (
+            f"Read: the changes since the cursor, {read.events} new event(s) naming "
+            f"{read.customers} customer(s), re-read from Stripe"
+        )
+    if read.fallback:
+        return f"Read: every subscription (incremental asked, but {read.fallback})"
+    return "Read: every subscription" if read.cursor else None
+
+
+_CURSOR_OUTCOMES = {
+    "written": "written",
+    "unchanged": "unchanged",
+    "taken": "left as it is (another run wrote it meanwhile; the next run reads those events again)",
+}
 
 
 def render_human(summary: RunSummary) -> str:
@@ -87,14 +118,21 @@ def render_human(summary: RunSummary) -> str:
     if skipped or warnings:
         head += f", {skipped} skipped, {warnings} warning(s)"
     lines = [head]
+    read = _read_line(summary.read)
+    if read:
+        lines.append(read)
     for change in report.changes:
         who = f"{change.tenant_id} ({change.username})"
         lines.append(f"  {change.kind:<11} {who} [{change.customer}]: {change.detail}")
     for notice in report.notices:
         who = f"tenant {notice.tenant_id} " if notice.tenant_id else ""
-        lines.append(f"  {notice.kind:<11} {who}[{notice.customer}]: {notice.message}")
+        whose = f"[{notice.customer}]: " if notice.customer else ""  # a notice about the run itself names none
+        lines.append(f"  {notice.kind:<11} {who}{whose}{notice.message}")
     outcome = "not written (dry run)" if summary.dry_run else "written" if summary.written else "unchanged"
     lines.append(f"Roster {summary.roster}: {outcome}")
+    if summary.read.cursor:
+        kept = summary.read.cursor_outcome
+        lines.append(f"Cursor {summary.read.cursor}: {_CURSOR_OUTCOMES.get(kept, kept)}")
     if report.needs_attention:
         lines.append("Needs attention: see the skipped and warning lines above.")
     return "\n".join(lines) + "\n"
@@ -117,6 +155,13 @@ def to_json(summary: RunSummary) -> dict[str, Any]:
         },
         "changes": [asdict(c) for c in report.changes],
         "notices": [asdict(n) for n in report.notices],
+        "read": {
+            "mode": summary.read.mode,
+            "fallback": summary.read.fallback,
+            "events": summary.read.events,
+            "customers": summary.read.customers,
+        },
+        "cursor": {"path": summary.read.cursor, "outcome": summary.read.cursor_outcome},
     }
 
 

@@ -3,26 +3,33 @@
 `run_sync` keeps one roster in step; `run_sync_shards` keeps every shard of a domain in step at once
 (components/shards.py): one reconcile over the union of the shards' rosters, then billing.placement
 splits the result back, new tenants going to the first shard with room.
+
+Reading Stripe is billing.incremental's: every subscription, or (`incremental`) only the customers the
+events since the cursor name. With a `cursor` file, a run that writes keeps it after the rosters, so
+the next incremental run starts where this one stopped.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 import stripe
 
 from billing import name_taken
 from billing.claim_copy import copy_usernames
 from billing.free_limits import FreeLimits
+from billing.incremental import ReadPlan, StripeRead, keep_cursor, read_stripe, summary_of
 from billing.placement import ShardSpace, ShardUse, apply_to_report, place
 from billing.reconcile import DEFAULT_GRACE_DAYS, reconcile
 from billing.report import LostClaim, Notice, Report, RunSummary
 from billing.snapshot import Snapshot
-from billing.stripe_source import RetryPolicy, StripeUnavailable, fetch_snapshot
+from billing.stripe_source import RetryPolicy, StripeUnavailable, expected_answers, fetch_snapshot
 from components import redact
 from components.shards import cross_shard_problems
 from tenants.plans import Plan
@@ -32,7 +39,8 @@ from tenants.roster import (
     RosterEntry,
     RosterError,
     domain_problems,
-    read_roster,
+    parse_roster,
+    roster_text,
     validate,
     write_roster,
 )
@@ -50,6 +58,11 @@ class SyncSettings:
     dry_run: bool = False
     retries: RetryPolicy = RetryPolicy()
     free: FreeLimits | None = FreeLimits()  # billing.free_limits; None keeps no limit
+    cursor: Path | None = None  # billing.cursor's file; None keeps none (every run lists everything)
+    incremental: bool = False  # read only what changed since the cursor (billing.incremental)
+
+    def read_plan(self) -> ReadPlan:
+        return ReadPlan(self.cursor, self.incremental, self.dry_run, self.plans, self.free, self.retries)
 
 
 def run_sync(
@@ -66,26 +79,94 @@ def run_sync(
     After the roster is written, subscriptions that lost a username race are cancelled and refunded and
     their customers told (`notify`; billing.name_taken). A dry run only reports them.
     """
+    plan = settings.read_plan()
     try:
-        current, text = read_roster(settings.roster, settings.plans)
-        snapshot = _read_stripe(client, settings.retries, sleep)
-        tenants, report = reconcile(
-            current, snapshot, now=now, grace_days=settings.grace_days, plans=settings.plans, free=settings.free
+        text = roster_text(settings.roster)
+
+        def parse() -> list[RosterEntry]:
+            return parse_roster(text, str(settings.roster), settings.plans)
+
+        current, read = _parse_while_reading(
+            parse, lambda roster: _read(client, plan, roster, {settings.roster: text}, now, sleep)
         )
+        tenants, report = _reconcile(current, read, now, settings.grace_days, settings.plans, settings.free)
         # expected=text: a webhook run or a hand edit that landed while Stripe was being read is never undone.
         written = False if settings.dry_run else write_roster(settings.roster, tenants, settings.plans, expected=text)
+        after = {settings.roster: _as_written(settings.roster, written, text)}
     except (RosterError, StripeUnavailable, OSError) as exc:
         raise SyncError(scrub(str(exc), secret)) from None
+    kept = _keep(plan, read, after, now, report)
     if not settings.dry_run:
         _settle_claims(report, client, notify, secret)
-        report.notices += copy_usernames(report.changes, snapshot, client)
+        report.notices += copy_usernames(report.changes, read.snapshot, client)
     return RunSummary(
         report=report,
         roster=str(settings.roster),
         now=now.isoformat(timespec="seconds"),
         dry_run=settings.dry_run,
         written=written,
+        read=summary_of(plan, read, kept),
     )
+
+
+def _read(
+    client: stripe.StripeClient,
+    plan: ReadPlan,
+    roster: Callable[[], Sequence[RosterEntry]],
+    texts: Mapping[Path, str],
+    now: datetime,
+    sleep: Callable[[float], None],
+) -> StripeRead:
+    return read_stripe(client, plan, roster, texts, now, lambda: _read_stripe(client, plan.retries, sleep), sleep=sleep)
+
+
+Parsed = TypeVar("Parsed")
+
+
+def _parse_while_reading(
+    parse: Callable[[], Parsed], read: Callable[[Callable[[], Parsed]], StripeRead]
+) -> tuple[Parsed, StripeRead]:
+    """Parses the rosters (YAML and every rule: most of an incremental run at 10,000 tenants) on a thread
+    while `read` waits on Stripe's round trips; `read` gets the parse's result when it needs it. A roster
+    that cannot be used is reported before Stripe's failure, as when they ran one after the other."""
+    with ThreadPoolExecutor(1, thread_name_prefix="roster-parse") as pool:
+        parsing = pool.submit(parse)
+        try:
+            stripe_read = read(parsing.result)
+        except StripeUnavailable:
+            parsing.result()
+            raise
+        return parsing.result(), stripe_read
+
+
+def _reconcile(
+    roster: Sequence[RosterEntry],
+    read: StripeRead,
+    now: datetime,
+    grace_days: int,
+    plans: Mapping[str, Plan],
+    free: FreeLimits | None,
+) -> tuple[list[RosterEntry], Report]:
+    """billing.reconcile over what was read (for the customers it speaks for), with the read's notices."""
+    tenants, report = reconcile(
+        roster, read.snapshot, now=now, grace_days=grace_days, plans=plans, free=free, scope=read.scope
+    )
+    report.notices += read.notices
+    return tenants, report
+
+
+def _as_written(path: Path, written: bool, text: str) -> str:
+    """A roster's text once the run is done: the file just written (read back rather than dumped again,
+    which costs seconds at 10,000 tenants), or the text read."""
+    return path.read_text(encoding="utf-8") if written else text
+
+
+def _keep(plan: ReadPlan, read: StripeRead, texts: Mapping[Path, str], now: datetime, report: Report) -> str:
+    """The cursor, written after the rosters; a failure to write it is a warning in the report."""
+    outcome, problem = keep_cursor(plan, read, texts, now)
+    if problem is not None:
+        report.notices.append(problem)
+    return outcome
 
 
 def _settle_claims(
@@ -126,6 +207,11 @@ class ShardSyncSettings:
     dry_run: bool = False
     retries: RetryPolicy = RetryPolicy()
     free: FreeLimits | None = FreeLimits()  # over every shard together (billing.free_limits)
+    cursor: Path | None = None  # billing.cursor's file, one for the domain; None keeps none
+    incremental: bool = False  # read only what changed since the cursor (billing.incremental)
+
+    def read_plan(self) -> ReadPlan:
+        return ReadPlan(self.cursor, self.incremental, self.dry_run, self.plans, self.free, self.retries)
 
 
 @dataclass(frozen=True)
@@ -180,7 +266,8 @@ def run_sync_shards(
     Reading: each roster is read and validated with its text kept for `write_roster(expected=)`; ids,
     usernames and custom domains claimed in two shards stop the run (nothing written). Because the
     reconcile sees the union, a name held in one shard is never given to a new customer placed in
-    another, and a tenant in any shard is an existing tenant, not a new one or a lost claim.
+    another, and a tenant in any shard is an existing tenant, not a new one or a lost claim. Stripe is
+    read in full, or (`incremental`) for the customers the events since the domain's cursor name.
 
     Placement (billing.placement): existing tenants never move; new ones fill the first shard with room
     in id order; with every shard full a new tenant is not written and a `skipped` notice says why.
@@ -195,23 +282,32 @@ def run_sync_shards(
     consistent, the rest untouched, and no lost claim is settled. That state is safe, since every
     shard's roster is valid on its own and a tenant written stays in its shard, and the next run
     converges: the sync is level-triggered, so it recomputes every shard from Stripe and writes what is
-    still missing. A dry run reads, reconciles and places, and writes and settles nothing.
+    still missing (its cursor was not written, so the next run lists everything). Once every changed
+    shard is written, the cursor is (billing.cursor). A dry run reads, reconciles and places, and writes
+    and settles nothing.
     """
     if not settings.shards:
         raise SyncError("no shards to sync")
+    plan = settings.read_plan()
     try:
-        read: list[tuple[ShardFile, list[RosterEntry], str]] = []
-        for shard in settings.shards:
-            tenants, text = read_roster(shard.roster, settings.plans, domain=settings.domain)
-            read.append((shard, tenants, text))
-        overlaps = cross_shard_problems({shard.stack: tenants for shard, tenants, _ in read})
-        if overlaps:
-            raise SyncError("the domain's shards do not fit together: " + "; ".join(overlaps))
-        union = [tenant for _, tenants, _ in read for tenant in tenants]
-        snapshot = _read_stripe(client, settings.retries, sleep)
-        result, report = reconcile(
-            union, snapshot, now=now, grace_days=settings.grace_days, plans=settings.plans, free=settings.free
+        texts = {shard.roster: roster_text(shard.roster) for shard in settings.shards}
+
+        def parse() -> tuple[list[tuple[ShardFile, list[RosterEntry], str]], list[RosterEntry]]:
+            """Each shard with its entries and text, and the union of the entries."""
+            parsed = [
+                (shard, parse_roster(texts[shard.roster], str(shard.roster), settings.plans, domain=settings.domain))
+                for shard in settings.shards
+            ]
+            overlaps = cross_shard_problems({shard.stack: tenants for shard, tenants in parsed})
+            if overlaps:
+                raise SyncError("the domain's shards do not fit together: " + "; ".join(overlaps))
+            union = [tenant for _, tenants in parsed for tenant in tenants]
+            return [(shard, tenants, texts[shard.roster]) for shard, tenants in parsed], union
+
+        (read, union), stripe_read = _parse_while_reading(
+            parse, lambda parsed: _read(client, plan, lambda: parsed()[1], texts, now, sleep)
         )
+        result, report = _reconcile(union, stripe_read, now, settings.grace_days, settings.plans, settings.free)
         spaces = [ShardSpace(shard.stack, shard.capacity, frozenset(t.id for t in ts)) for shard, ts, _ in read]
         placement = place(spaces, result)
         apply_to_report(placement, report)
@@ -231,11 +327,13 @@ def run_sync_shards(
                 if not _holds(shard.roster, text):
                     raise RosterChanged(str(shard.roster), ["changed on disk since it was read; nothing written"])
             written = _write_shards(settings, placement.rosters, changed, secret)
+        after = {shard.roster: _as_written(shard.roster, shard.stack in written, text) for shard, _, text in read}
     except (RosterError, StripeUnavailable, OSError) as exc:
         raise SyncError(scrub(str(exc), secret)) from None
+    kept = _keep(plan, stripe_read, after, now, report)
     if not settings.dry_run:
         _settle_claims(report, client, notify, secret)
-        report.notices += copy_usernames(report.changes, snapshot, client)
+        report.notices += copy_usernames(report.changes, stripe_read.snapshot, client)
     uses: dict[str, ShardUse] = {use.stack: use for use in placement.uses}
     changed_stacks = {shard.stack for shard, _ in changed}
     outcomes = tuple(
@@ -256,6 +354,7 @@ def run_sync_shards(
         now=now.isoformat(timespec="seconds"),
         dry_run=settings.dry_run,
         written=bool(written),
+        read=summary_of(plan, stripe_read, kept),
     )
     return ShardsSummary(summary, outcomes)
 
@@ -303,18 +402,9 @@ def _write_shards(
 
 
 def _read_stripe(client: stripe.StripeClient, retries: RetryPolicy, sleep: Callable[[float], None]) -> Snapshot:
-    """fetch_snapshot, with an answer of the wrong shape (a proxy's page, a fake) as StripeUnavailable too.
-
-    The SDK turns a non-JSON body into an APIError, but JSON of another shape (a list where an object
-    belongs, `{"error": "text"}`, a number for a message) surfaces as AttributeError or TypeError from
-    inside the SDK; its text is not kept, as it may quote the answer.
-    """
-    try:
+    """fetch_snapshot, with an answer of the wrong shape as StripeUnavailable too (expected_answers)."""
+    with expected_answers():
         return fetch_snapshot(client, retries=retries, sleep=sleep)
-    except (AttributeError, TypeError, KeyError, IndexError, ValueError, RecursionError) as exc:
-        raise StripeUnavailable(
-            f"Stripe answered with something that is not the expected data ({type(exc).__name__})"
-        ) from None
 
 
 def scrub(text: str, secret: str) -> str:

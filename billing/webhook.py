@@ -119,7 +119,7 @@ class EventIntake:
 
 
 class WebhookHandler(EventIntake):
-    """The standalone receiver: `sync` runs one full reconcile (SyncError when it cannot). Events are
+    """The standalone receiver: `sync` runs one reconcile (SyncError when it cannot). Events are
     acknowledged at once and coalesce (billing.coalesce): one run per burst, runs one after another, a
     failed run tried again after `retry_s` (doubling, capped), as Stripe no longer needs to redeliver."""
 

@@ -5,6 +5,10 @@ A thin shell over billing.sync: it parses flags, builds the Stripe client and pr
 is a domain of one shard) with billing.sync.run_sync_shards: new tenants go to the first shard with
 room. `--roster PATH` syncs that one file alone (with `--stack`, checked with the stack's plan table),
 with no shards and no capacity.
+
+Every run that writes keeps the cursor beside the (first shard's) roster, `<stack>.stripe-cursor.json`
+(billing.cursor); `--incremental` reads only what changed since it (billing.incremental) and lists
+everything instead, saying why, when it cannot be used.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from billing.cursor import cursor_path
 from billing.free_limits import FreeLimits
 from billing.report import LostClaim, render_human, render_json, to_json
 from billing.stripe_source import make_client
@@ -34,6 +39,14 @@ shards:
   stay in their shard, new ones go to the first shard with room (alex-hosted:capacity); with every
   shard full a new customer is skipped until a shard is added. --roster PATH syncs one file alone.
 
+incremental runs:
+  Without --incremental a run lists every subscription (the hourly safety net). With it, the run reads
+  Stripe's events since the cursor (<roster>.stripe-cursor.json beside the first shard's roster, kept by
+  every run that writes) and re-reads only the customers they name. It lists everything instead, and
+  says why on the "Read:" line, when the cursor is missing, unreadable, older than Stripe keeps events
+  (30 days), written for other roster contents, or its last full listing is over 2 hours old, or when
+  the changes would cost more requests than a full listing.
+
 free libraries:
   alex-hosted:freeLibrariesPerEmail (default 1) live free libraries per email, refused beyond;
   alex-hosted:freeSignupsPerDay (default 25) free libraries made per UTC day, the rest wait a day.
@@ -52,13 +65,18 @@ exit codes:
 def build_parser() -> cli.Parser:
     parser = cli.parser(
         "stripe_sync",
-        "Recompute the Stripe-managed entries of a tenant roster from all Stripe subscriptions.",
+        "Recompute the Stripe-managed entries of a tenant roster from Stripe: all subscriptions, or what changed.",
         epilog=EPILOG,
     )
     cli.add_stack_arguments(parser, roster_alone=True)
     cli.add_stripe_api_base(parser)
     cli.add_grace_days(parser)
     parser.add_argument("--dry-run", action="store_true", help="print the changes, write nothing")
+    parser.add_argument(
+        "--incremental",
+        action="store_true",
+        help="read only what changed since the cursor (falls back to listing everything, saying why)",
+    )
     parser.add_argument("--json", action="store_true", help="print a machine-readable summary")
     parser.add_argument(
         "--now", metavar="WHEN", help="the clock, YYYY-MM-DD or ISO timestamp (default: now), for reproducible runs"
@@ -75,19 +93,28 @@ def _body(argv: Sequence[str] | None) -> int:
     notify = name_taken_mailer(target.config) if target.config is not None else None
     free = free_limits(target.config)
     if target.config is not None and args.roster is None:
+        files = shard_files(target.config)
         shards = ShardSyncSettings(
-            shards=shard_files(target.config),
+            shards=files,
             plans=target.config.plans,
             domain=target.config.domain,
             grace_days=args.grace_days,
             dry_run=args.dry_run,
             free=free,
+            cursor=cursor_path(files[0].roster),
+            incremental=args.incremental,
         )
         sharded = run_sync_shards(shards, client, now, secret=key, notify=notify)
         sys.stdout.write(render_shards_json(sharded) if args.json else render_shards_human(sharded))
         return cli.EXIT_ATTENTION if sharded.run.report.needs_attention else cli.EXIT_OK
     settings = SyncSettings(
-        roster=target.roster, plans=target.plans, grace_days=args.grace_days, dry_run=args.dry_run, free=free
+        roster=target.roster,
+        plans=target.plans,
+        grace_days=args.grace_days,
+        dry_run=args.dry_run,
+        free=free,
+        cursor=cursor_path(target.roster),
+        incremental=args.incremental,
     )
     summary = run_sync(settings, client, now, secret=key, notify=notify)
     sys.stdout.write(render_json(summary) if args.json else render_human(summary))

@@ -3,8 +3,11 @@
 A Starlette app on uvicorn (public_http) around billing.webhook.WebhookHandler: POST a Stripe event to
 any path; the Stripe-Signature header is verified with stripe-python (400 when bad or stale), events
 other than customer.subscription.*, customer.deleted and customer.updated are acknowledged and
-ignored, and the rest are acknowledged at once and coalesce into one full reconcile per burst, from a
-fresh read of Stripe, runs one after another (billing.coalesce).
+ignored, and the rest are acknowledged at once and coalesce into one run per burst, runs one after
+another (billing.coalesce). Each run is incremental (billing.incremental): it reads Stripe's events
+since the cursor beside the roster and re-reads the customers they name, never the event's payload;
+it lists every subscription instead when the cursor cannot be used, and at least every two hours (the
+safety net, billing.cursor.FULL_EVERY).
 
 It faces the internet: uvicorn's parser answers bad framing (400) and oversized heads (400), the
 server's hook drops a head that does not arrive in time (408) and caps connections per address (429),
@@ -25,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from billing.cursor import cursor_path
 from billing.report import RunSummary
 from billing.stripe_source import make_client
 from billing.sync import SyncSettings, run_sync
@@ -114,7 +118,14 @@ def _body(argv: Sequence[str] | None) -> int:
     base = cli.stripe_api_base(args)
     client = make_client(key, api_base=base)
     free = free_limits(target.config)
-    settings = SyncSettings(roster=target.roster, plans=target.plans, grace_days=args.grace_days, free=free)
+    settings = SyncSettings(
+        roster=target.roster,
+        plans=target.plans,
+        grace_days=args.grace_days,
+        free=free,
+        cursor=cursor_path(target.roster),
+        incremental=True,
+    )
 
     def sync() -> RunSummary:
         return run_sync(settings, client, datetime.now(UTC), secret=key)

@@ -4,9 +4,10 @@ Stripe sends several events for one signup (customer.created, customer.subscript
 checkout.session.completed, invoice.*), and a burst of signups sends many: the windows are
 billing.coalesce's (the first event opens one of `debounce_s`, every event until it closes joins it),
 and a window ends in one `workflow_dispatch` (`POST /repos/{repo}/actions/workflows/{workflow}/dispatches`,
-ref `main`, inputs `{"reason": "webhook: N events"}`). Events that arrive while a dispatch is being
-sent open the next window when it is done. The sync is level-triggered, so a dispatch says only "look
-again"; one that fails after every retry is logged, and the hourly schedule (or the next event) catches up.
+ref `main`, inputs `{"reason": "webhook: N events", "mode": "incremental"}`). Events that arrive while a
+dispatch is being sent open the next window when it is done. A dispatch says only "look again": the run
+reads Stripe's own events since its cursor, never this site's deliveries (billing/incremental.py), so
+one that fails after every retry is logged, and the next event's run or the hourly full run catches up.
 
 Retries: network errors, 429 and 5xx, with exponential backoff (`Retry-After` when GitHub sends one,
 capped). One log line per dispatch; the token is never logged.
@@ -97,7 +98,7 @@ class Dispatcher:
             "X-GitHub-Api-Version": API_VERSION,
             "User-Agent": "alex-hosted-signup",
         }
-        body: dict[str, Any] = {"ref": target.ref, "inputs": {"reason": reason}}
+        body: dict[str, Any] = {"ref": target.ref, "inputs": {"reason": reason, "mode": "incremental"}}
         outcome = "no answer"
         for attempt in range(1, self._attempts + 1):
             retry_after: float | None = None

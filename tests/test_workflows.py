@@ -10,7 +10,10 @@ tests need only PyYAML.
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +23,7 @@ import pytest
 import yaml
 
 from tests.support.gotools import require_tool
+from tests.support.requires import missing
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -162,6 +166,106 @@ def test_stripe_sync_applies_its_own_push_through_workflow_call():
     sync_run = next(step["run"] for _, step in steps(workflow) if "scripts.stripe_sync" in step.get("run", ""))
     assert "--json" in sync_run and "--stack" in sync_run
     assert "STRIPE_SYNC_MODE" in str(workflow["jobs"]["sync"]["env"])
+
+
+def test_stripe_sync_reads_incrementally_only_when_dispatched_so():
+    workflow = load("stripe-sync.yml")
+    mode = workflow["on"]["workflow_dispatch"]["inputs"]["mode"]
+    assert (mode["type"], mode["options"], mode["default"]) == ("choice", ["full", "incremental"], "full")
+    assert workflow["on"]["schedule"]  # the hourly run: no inputs, so `full`
+    step = next(step for _, step in steps(workflow) if step.get("id") == "sync")
+    assert step["env"]["READ"] == "${{ inputs.mode || 'full' }}"
+    assert "incremental) flags=(--incremental) ;;" in step["run"] and "full) flags=() ;;" in step["run"]
+    assert '"${flags[@]}"' in step["run"]
+
+
+PUBLISH_ENV = {"STACK": "prod", "MODE": "commit", "WITH_BOT": "false", "GH_TOKEN": "unused"}
+
+
+def run_publish(repo: Path, tmp: Path, summary: dict[str, Any]) -> dict[str, str]:
+    """The sync job's publish step, as GitHub runs it (`bash -e` with pipefail), after the sync wrote
+    `summary`; its outputs."""
+    if shutil.which("jq") is None:
+        missing("jq is not installed (the workflows use it; .ci/run installs it)")
+    script = next(step["run"] for _, step in steps(load("stripe-sync.yml")) if step.get("id") == "publish")
+    (tmp / "sync.json").write_text(json.dumps(summary))
+    outputs = tmp / "outputs"
+    env = {
+        **os.environ, **PUBLISH_ENV, "GITHUB_WORKSPACE": str(repo), "RUNNER_TEMP": str(tmp),
+        "GITHUB_OUTPUT": str(outputs), "GITHUB_STEP_SUMMARY": str(tmp / "summary.md"),
+    }  # fmt: skip
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+        cwd=repo, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    return dict(line.split("=", 1) for line in outputs.read_text().splitlines())
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    """A clone of a repository (a local bare one as `origin`) holding a roster and its cursor on main."""
+    origin, repo = tmp_path / "origin.git", tmp_path / "repo"
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"]
+    subprocess.run([*git, "init", "-q", "--bare", str(origin)], check=True)
+    subprocess.run([*git, "init", "-q", str(repo)], check=True)
+    (repo / "tenants").mkdir()
+    (repo / "tenants/prod.yaml").write_text("[]\n")
+    (repo / "tenants/prod.stripe-cursor.json").write_text('{"old": true}\n')
+    for command in (["add", "-A"], ["commit", "-q", "-m", "start"], ["remote", "add", "origin", str(origin)],
+                    ["push", "-q", "origin", "HEAD:main"]):  # fmt: skip
+        subprocess.run([*git, *command], cwd=repo, check=True)
+    return repo
+
+
+def origin_log(repo: Path) -> list[tuple[str, list[str]]]:
+    """(subject, files) of each commit pushed to origin's main after the first, newest first."""
+    subprocess.run(["git", "fetch", "-q", "origin"], cwd=repo, check=True)
+    log = subprocess.run(
+        ["git", "log", "--format=%x00%s", "--name-only", "origin/main"], cwd=repo, capture_output=True, text=True,
+        check=True,
+    ).stdout  # fmt: skip
+    commits = []
+    for chunk in log.split("\0")[1:]:
+        subject, *files = [line for line in chunk.splitlines() if line]
+        commits.append((subject, files))
+    return commits[:-1]
+
+
+def sync_summary(repo: Path, *, written: bool, mode: str, cursor: str = "written") -> dict[str, Any]:
+    roster = repo / "tenants/prod.yaml"
+    if written:
+        roster.write_text("- id: new\n")
+    (repo / "tenants/prod.stripe-cursor.json").write_text('{"new": true}\n')
+    change = {"kind": "added", "tenant_id": "s1", "username": "alice", "detail": "plan reader, active"}
+    return {
+        "changes": [change] if written else [],
+        "shards": [{"stack": "prod", "roster": str(roster), "written": written}],
+        "read": {"mode": mode, "fallback": ""},
+        "cursor": {"path": str(repo / "tenants/prod.stripe-cursor.json"), "outcome": cursor},
+    }
+
+
+def test_stripe_sync_commits_the_cursor_with_the_rosters_it_was_written_after(checkout, tmp_path):
+    outputs = run_publish(checkout, tmp_path, sync_summary(checkout, written=True, mode="incremental"))
+    assert outputs["pushed_to_main"] == "true"
+    assert origin_log(checkout) == [
+        ("Stripe sync (prod): 1 roster change(s)", ["tenants/prod.stripe-cursor.json", "tenants/prod.yaml"])
+    ]
+
+
+def test_stripe_sync_commits_a_full_runs_cursor_alone_and_applies_nothing(checkout, tmp_path):
+    outputs = run_publish(checkout, tmp_path, sync_summary(checkout, written=False, mode="full"))
+    assert outputs["pushed_to_main"] == "false"
+    assert origin_log(checkout) == [
+        ("Stripe sync (prod): cursor after a full listing", ["tenants/prod.stripe-cursor.json"])
+    ]
+
+
+@pytest.mark.parametrize(("mode", "cursor"), [("incremental", "written"), ("full", "unchanged"), ("full", "taken")])
+def test_stripe_sync_commits_nothing_else_when_no_roster_changed(checkout, tmp_path, mode, cursor):
+    outputs = run_publish(checkout, tmp_path, sync_summary(checkout, written=False, mode=mode, cursor=cursor))
+    assert outputs["pushed_to_main"] == "false" and origin_log(checkout) == []
 
 
 def test_drift_check_goes_through_the_alerts_mechanism():

@@ -53,7 +53,7 @@ class CheckoutError(Exception):
         self.extra = extra
 
 
-def _one(params: dict[str, Any], name: str) -> str | None:
+def one_string(params: dict[str, Any], name: str) -> str | None:
     value = params.get(name)
     if value is None:
         return None
@@ -62,8 +62,8 @@ def _one(params: dict[str, Any], name: str) -> str | None:
     return value
 
 
-def _limit(params: dict[str, Any]) -> int:
-    text = _one(params, "limit") or "10"
+def list_limit(params: dict[str, Any]) -> int:
+    text = one_string(params, "limit") or "10"
     if not text.isdigit() or not 1 <= int(text) <= 100:
         raise CheckoutError(400, "Invalid integer: limit must be between 1 and 100", param="limit")
     return int(text)
@@ -90,13 +90,13 @@ def list_prices(world: StripeWorld, params: dict[str, Any]) -> dict[str, Any]:
         raise CheckoutError(400, "Invalid array: lookup_keys", param="lookup_keys")
     if len(keys) > MAX_LOOKUP_KEYS:
         raise CheckoutError(400, f"lookup_keys: at most {MAX_LOOKUP_KEYS} keys", param="lookup_keys")
-    active = _one(params, "active")
+    active = one_string(params, "active")
     if active not in (None, "true", "false"):
         raise CheckoutError(400, "Invalid boolean: active", param="active")
     expand = params.get("expand", [])
     if not isinstance(expand, list) or any(path != "data.product" for path in expand):
         raise CheckoutError(400, f"This property cannot be expanded ({expand}).", param="expand")
-    limit = _limit(params)
+    limit = list_limit(params)
     with world.lock:
         found: list[Price] = [
             p
@@ -111,7 +111,7 @@ def create_session(world: StripeWorld, params: dict[str, Any], base_url: str) ->
     unknown = sorted(set(params) - SESSION_PARAMS)
     if unknown:
         raise CheckoutError(400, f"Received unknown parameter: {unknown[0]}", param=unknown[0])
-    if _one(params, "mode") != "subscription":
+    if one_string(params, "mode") != "subscription":
         raise CheckoutError(400, "The fake models mode=subscription only", param="mode")
     items = params.get("line_items")
     if not isinstance(items, list) or len(items) != 1 or not isinstance(items[0], dict):
@@ -122,14 +122,14 @@ def create_session(world: StripeWorld, params: dict[str, Any], base_url: str) ->
     quantity = item.get("quantity", "1")
     if not isinstance(quantity, str) or not quantity.isdigit() or int(quantity) < 1:
         raise CheckoutError(400, "Invalid integer: line_items[0][quantity]", param="line_items[0][quantity]")
-    if not _one(params, "success_url"):
+    if not one_string(params, "success_url"):
         raise CheckoutError(400, "Missing required param: success_url.", param="success_url")
-    collection = _one(params, "payment_method_collection")
+    collection = one_string(params, "payment_method_collection")
     if collection not in (None, "always", "if_required"):
         raise CheckoutError(400, f"Invalid payment_method_collection: {collection}", param="payment_method_collection")
     for name in ("customer_email", "cancel_url", "client_reference_id"):
-        _one(params, name)
-    reference = _one(params, "client_reference_id")
+        one_string(params, name)
+    reference = one_string(params, "client_reference_id")
     if reference is not None and len(reference) > 200:
         raise CheckoutError(400, "client_reference_id: at most 200 characters", param="client_reference_id")
     metadata = _strings(params.get("metadata"), "metadata")
@@ -150,7 +150,7 @@ def create_session(world: StripeWorld, params: dict[str, Any], base_url: str) ->
 
 
 def list_sessions(world: StripeWorld, params: dict[str, Any]) -> dict[str, Any]:
-    status = _one(params, "status")
+    status = one_string(params, "status")
     if status is not None and status not in CHECKOUT_STATUSES:
         raise CheckoutError(400, f"Invalid status: {status}", param="status")
     created = params.get("created")
@@ -160,8 +160,8 @@ def list_sessions(world: StripeWorld, params: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(gte, str) or not gte.isdigit() or set(created) != {"gte"}:
             raise CheckoutError(400, "The fake models created[gte] only", param="created")
         since = int(gte)
-    limit = _limit(params)
-    after = _one(params, "starting_after")
+    limit = list_limit(params)
+    after = one_string(params, "starting_after")
     with world.lock:
         ordered = sorted(world.checkout_sessions.values(), key=lambda s: (-s.created, s.id))
         if after is not None:

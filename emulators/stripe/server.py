@@ -4,11 +4,16 @@ Routes: `GET /v1/subscriptions` (status, limit, starting_after, expand[N]=data.c
 `GET /v1/customers/{id}` and `POST /v1/customers/{id}` (metadata only); prices and Checkout Sessions
 (`emulators/stripe/checkout.py`: `GET /v1/prices`, `POST|GET /v1/checkout/sessions`,
 `GET /v1/checkout/sessions/{id}`, its `/expire`, and the hosted page `GET /checkout/{id}` with its Pay
-button); `GET /_emulator/stats` returns the request count.
+button); events (`emulators/stripe/events.py`: `GET /v1/events` with `created`, `starting_after`/`ending_before`,
+`type`/`types[]`, newest first, and `GET /v1/events/{id}`); `GET /_emulator/stats` returns the request count.
 Parameters are read from the query and, for a POST, from the form-encoded body, both in Stripe's
 bracket notation (`emulators/stripe/forms.py`); `FakeStripe.received` keeps every decoded POST body.
 Every API request must carry `Authorization: Bearer <api_key>` (401 otherwise) and, when the world
 pins one, the same `Stripe-Version` (400 otherwise), as Stripe does; the hosted page needs neither.
+
+`latency` (seconds of the fake's clock, 0 by default; 0.3 is Stripe's real round trip from a CI runner)
+delays every API answer, faults included, so a benchmark sees what a run costs in round trips; requests
+still run side by side, as Stripe's do.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 from emulators.clock import Clock, RealClock
 from emulators.faults import RecordedRequest
 from emulators.serving import serve_in_thread
-from emulators.stripe import checkout
+from emulators.stripe import checkout, events
 from emulators.stripe.faults import FaultBook, error_body
 from emulators.stripe.forms import FormError, decode
 from emulators.stripe.state import STATUSES, StripeWorld, Subscription
@@ -63,9 +68,12 @@ class Received:
 class FakeStripe:
     """Answers requests against a world; usable without sockets through `answer()`."""
 
-    def __init__(self, world: StripeWorld, clock: Clock | None = None) -> None:
+    def __init__(self, world: StripeWorld, clock: Clock | None = None, *, latency: float = 0.0) -> None:
+        if latency < 0:
+            raise ValueError(f"latency must be 0 or more seconds, got {latency}")
         self.world = world
         self.clock: Clock = clock or RealClock()
+        self.latency = latency  # seconds each API answer takes to come back
         self.faults = FaultBook()
         self._received_lock = threading.Lock()
         self.received: list[Received] = []
@@ -83,6 +91,8 @@ class FakeStripe:
         if parts.path == STATS_PATH:  # the emulator's own control route; not logged, no auth
             return 200, {}, {"requests": self.faults.count()}
         fault = self.faults.take(method, parts.path)
+        if self.latency and parts.path.startswith("/v1/"):
+            self.clock.sleep(self.latency)
         status = 200
         extra_headers: dict[str, str] = {}
         answer: Any = None
@@ -147,6 +157,9 @@ class FakeStripe:
             return checkout.list_sessions(self.world, params)
         if path == "/v1/subscriptions":
             return self._list_subscriptions(query)
+        listed = events.route(self.world, method, path, params)
+        if listed is not None:
+            return listed
         if path.startswith("/v1/customers/") and path.count("/") == 3:
             cus_id = path.rsplit("/", 1)[1]
             with self.world.lock:
@@ -221,6 +234,10 @@ def _status_matches(actual: str, wanted: str | None) -> bool:
 def _handler_for(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Head and body leave in one write, without Nagle: otherwise each answer waits ~40 ms for a
+        # delayed ACK, a latency no real Stripe round trip has on top of its own (emulators/serving.py).
+        wbufsize = 64 * 1024
+        disable_nagle_algorithm = True
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -249,8 +266,10 @@ def _handler_for(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def serve(world: StripeWorld, *, port: int = 0, clock: Clock | None = None) -> Iterator[tuple[str, FakeStripe]]:
+def serve(
+    world: StripeWorld, *, port: int = 0, clock: Clock | None = None, latency: float = 0.0
+) -> Iterator[tuple[str, FakeStripe]]:
     """Runs the fake on 127.0.0.1 in a daemon thread; yields (base URL, fake)."""
-    fake = FakeStripe(world, clock)
+    fake = FakeStripe(world, clock, latency=latency)
     with serve_in_thread(_handler_for(fake), port=port, name="fake-stripe") as url:
         yield url, fake

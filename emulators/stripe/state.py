@@ -9,7 +9,14 @@ Prices are registered with `add_price` (lookup key, amount, currency, interval);
 whose lookup key has a registered price renders that price, any other key a made-up one (500 or 5000
 cents). Checkout Sessions (`create_checkout`, `complete_checkout`, `expire_checkout`) model what hosted
 Checkout does in subscription mode; see `emulators/stripe/checkout.py` for the routes and the
-differences from Stripe. Every change Checkout makes is recorded in `events` as Stripe would send it.
+differences from Stripe.
+
+Every change is recorded in `events` as Stripe would send it and list it (`GET /v1/events`,
+emulators/stripe/events.py), stamped with the world's clock: `customer.created|updated|deleted`,
+`customer.subscription.created|updated|deleted` (and `.paused`/`.resumed` when a status enters or
+leaves `paused`), `checkout.session.completed|expired`. Each event holds the object as it was then
+(`data.object`) and, for an update, the fields it changed as they were (`data.previous_attributes`).
+`drop_events` takes events away again, as if Stripe had never listed them (a test of the safety net).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import itertools
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,6 +141,7 @@ class StripeWorld:
             if username is not None:
                 meta["username"] = username
             self.customers[cus_id] = Customer(cus_id, created, email, meta)
+            self.record_event("customer.created", self.render_customer(cus_id))
             return cus_id
 
     def subscribe(
@@ -156,46 +165,74 @@ class StripeWorld:
                 sub_id, customer, created or owner.created, status, [lookup_key, *extra_lookup_keys], meta
             )
             self._order = None
+            self._subscription_event("customer.subscription.created", sub_id)
             return sub_id
 
     def set_status(self, sub_id: str, status: str) -> None:
         with self.lock:
             self._check_status(status)
-            self.subscriptions[sub_id].status = status
+            sub = self.subscriptions[sub_id]
+            before = sub.status
+            sub.status = status
+            if status != before:
+                self._subscription_event("customer.subscription.updated", sub_id, {"status": before})
+                if "paused" in (before, status):
+                    kind = "paused" if status == "paused" else "resumed"
+                    self._subscription_event(f"customer.subscription.{kind}", sub_id)
 
     def change_price(self, sub_id: str, lookup_key: str | None) -> None:
         with self.lock:
-            self.subscriptions[sub_id].lookup_keys = [lookup_key]
+            sub = self.subscriptions[sub_id]
+            before = self.render_subscription(sub, expand_customer=False)["items"]
+            sub.lookup_keys = [lookup_key]
+            self._subscription_event("customer.subscription.updated", sub_id, {"items": before})
 
     def cancel(self, sub_id: str, *, at: int, requested_at: int | None = None) -> None:
         """Ends the subscription at `at` (`canceled_at` is when it was asked for; defaults to `at`)."""
         with self.lock:
             sub = self.subscriptions[sub_id]
+            before = {"status": sub.status, "ended_at": sub.ended_at, "canceled_at": sub.canceled_at}
             sub.status = "canceled"
             sub.ended_at = at
             sub.canceled_at = requested_at if requested_at is not None else at
+            # Stripe sends `.deleted` when a subscription ends (the object itself stays listable).
+            self._subscription_event("customer.subscription.deleted", sub_id, before)
 
     def set_customer_metadata(self, customer: str, **metadata: str | None) -> None:
         """Sets keys; a None value removes the key (as Stripe does with an empty string)."""
         with self.lock:
             meta = self.customers[customer].metadata
+            before = dict(meta)
             for key, value in metadata.items():
                 if value is None:
                     meta.pop(key, None)
                 else:
                     meta[key] = value
+            if meta != before:
+                self.record_event("customer.updated", self.render_customer(customer), {"metadata": before})
 
     def set_customer_email(self, customer: str, email: str | None) -> None:
         with self.lock:
+            before = self.customers[customer].email
             self.customers[customer].email = email
+            if email != before:
+                self.record_event("customer.updated", self.render_customer(customer), {"email": before})
 
     def delete_customer(self, customer: str, *, at: int) -> None:
         """Deleting a customer cancels its subscriptions immediately (docs/reference/stripe.md §2.2)."""
         with self.lock:
+            last = self.render_customer(customer)
             self.customers[customer].deleted = True
             for sub in self.subscriptions.values():
                 if sub.customer == customer and sub.status not in ("canceled", "incomplete_expired"):
                     self.cancel(sub.id, at=at)
+            # The event carries the customer as it was, not the stub a retrieve now answers.
+            self.record_event("customer.deleted", {**last, "deleted": True})
+
+    def _subscription_event(self, event_type: str, sub_id: str, previous: dict[str, Any] | None = None) -> None:
+        self.record_event(
+            event_type, self.render_subscription(self.subscriptions[sub_id], expand_customer=False), previous
+        )
 
     @staticmethod
     def _check_status(status: str) -> None:
@@ -386,11 +423,6 @@ class StripeWorld:
             key = self.prices[session.price].lookup_key
             sub = self.subscribe(cus, key, created=now, metadata=session.subscription_metadata)
             session.status, session.customer, session.subscription = "complete", cus, sub
-            self.record_event("customer.created", self.render_customer(cus))
-            self.record_event(
-                "customer.subscription.created",
-                self.render_subscription(self.subscriptions[sub], expand_customer=False),
-            )
             self.record_event("checkout.session.completed", self.render_checkout_session(session))
             return session
 
@@ -404,8 +436,13 @@ class StripeWorld:
             self.record_event("checkout.session.expired", self.render_checkout_session(session))
             return session
 
-    def record_event(self, event_type: str, obj: dict[str, Any]) -> dict[str, Any]:
+    def record_event(
+        self, event_type: str, obj: dict[str, Any], previous: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         with self.lock:
+            data: dict[str, Any] = {"object": obj}
+            if previous is not None:
+                data["previous_attributes"] = previous
             event = {
                 "id": self._next("evt"),
                 "object": "event",
@@ -413,11 +450,20 @@ class StripeWorld:
                 "created": int(self.clock.time()),
                 "livemode": False,
                 "pending_webhooks": 1,
+                "request": {"id": None, "idempotency_key": None},
                 "type": event_type,
-                "data": {"object": obj},
+                "data": data,
             }
             self.events.append(event)
             return event
+
+    def drop_events(self, which: Callable[[dict[str, Any]], bool]) -> int:
+        """Takes away the events `which` picks, as if Stripe had never recorded them; how many went."""
+        with self.lock:
+            kept = [event for event in self.events if not which(event)]
+            dropped = len(self.events) - len(kept)
+            self.events[:] = kept
+            return dropped
 
     def ordered_subscriptions(self) -> tuple[list[Subscription], dict[str, int]]:
         """Stripe lists newest first (the id breaks ties, so paging is stable), with each id's position."""

@@ -15,8 +15,11 @@ API version: our client pins PINNED_API_VERSION (2026-10-28.endive, stripe-pytho
 stripe-mock v0.203.0 embeds the OpenAPI spec of 2026-08-26.dahlia, the newest in the Go module proxy
 here. Without `-strict-version-check` (off by default, and here) it ignores the `Stripe-Version` header,
 so our requests are validated against the older spec; the parameters we send (status, limit, expand,
-starting_after on subscriptions; a customer retrieve) exist in both. A test pins the gap, so a bump of
-either side shows up here.
+starting_after, customer on subscriptions; types, created, limit, starting_after on events; a customer
+retrieve) exist in both. A test pins the gap, so a bump of either side shows up here.
+
+Its one fixture event is a `plan.created`; the incremental run's tests rewrite it, on the wire, into the
+subscription event it reads, so the code under test parses a real answer's shape.
 """
 
 from __future__ import annotations
@@ -27,14 +30,17 @@ from collections.abc import Callable
 import pytest
 import stripe
 
+from billing.cursor import Cursor, cursor_path, dump_cursor, fingerprint
 from billing.report import RunSummary
 from billing.snapshot import StripeCustomer
+from billing.stripe_events import EVENT_TYPES, OVERLAP_S, EventMark, changes_since, newest_mark
 from billing.stripe_source import (
     PAGE_SIZE,
     PINNED_API_VERSION,
     StripeUnavailable,
     _all_subscriptions,
     _customer_of,
+    fetch_customers,
     fetch_snapshot,
     make_client,
 )
@@ -47,6 +53,8 @@ from tests.support.stripe_mock import STRIPE_MOCK_KEY, Sent, StripeMock, Wire, r
 
 STRIPE_MOCK_SPEC_VERSION = "2026-08-26.dahlia"  # embedded/openapi/spec3.json of stripe-mock v0.203.0
 SUBS = "/v1/subscriptions"
+EVENTS = "/v1/events"
+MOCK_CUSTOMER = "cus_StripeMockEvents"
 SECRET = "whsec_stripe_mock_fixture"
 
 
@@ -166,6 +174,97 @@ def test_webhook_path_reads_stripe_with_valid_requests(stripe_mock, wire, tmp_pa
     assert response.body["event"] == "evt_mock1" and handler.last.written is False
     accepted(wire)
     assert [s.path for s in wire.sent] == [SUBS]
+    assert roster.read_text(encoding="utf-8") == before
+
+
+def as_subscription_event(sent: Sent) -> bytes:
+    """stripe-mock's fixture event (a plan.created), as the subscription event an incremental run reads."""
+    if sent.path != EVENTS:
+        return sent.body
+    page = json.loads(sent.body)
+    for event in page["data"]:
+        event["type"] = "customer.subscription.updated"
+        event["data"]["object"] = {"id": "sub_StripeMockEvents", "object": "subscription", "customer": MOCK_CUSTOMER}
+    return json.dumps(page).encode()
+
+
+def events_query(mark: EventMark) -> dict[str, list[str]]:
+    query = {f"types[{n}]": [t] for n, t in enumerate(EVENT_TYPES)} | {"limit": [str(PAGE_SIZE)]}
+    return query | ({"created[gte]": [str(mark.created - OVERLAP_S)]} if mark.created is not None else {})
+
+
+def test_the_events_since_a_mark_are_listed_with_valid_requests_and_parse(stripe_mock, wire):
+    wire.rewrite_body = as_subscription_event
+    mark = EventMark(1_700_000_000, ("evt_read_before",))
+    changes = changes_since(mark, client_for(stripe_mock), budget=5, retries=FAST_RETRIES)
+    accepted(wire)
+    (listing,) = wire.sent
+    assert (listing.method, listing.path, listing.query) == ("GET", EVENTS, events_query(mark))
+    assert changes.customers == {MOCK_CUSTOMER} and changes.events == 1 and changes.mark.created == 1234567890
+
+
+def test_the_next_events_page_with_starting_after_is_valid(stripe_mock, wire):
+    def first_page_has_more(sent: Sent) -> bytes:
+        body = as_subscription_event(sent)
+        if sent.path == EVENTS and len(wire.to(EVENTS)) == 1:
+            return json.dumps({**json.loads(body), "has_more": True}).encode()
+        return body
+
+    wire.rewrite_body = first_page_has_more
+    changes_since(EventMark(), client_for(stripe_mock), budget=5, retries=FAST_RETRIES)
+    accepted(wire)
+    first, second = wire.to(EVENTS)
+    assert "starting_after" not in first.query and "created[gte]" not in first.query
+    assert second.query["starting_after"] == ["evt_1Pgc76B7WZ01zgkWwyRHS12y"]  # stripe-mock's fixture event id
+
+
+def test_the_mark_of_a_full_run_is_read_with_a_valid_request(stripe_mock, wire):
+    mark = newest_mark(client_for(stripe_mock), retries=FAST_RETRIES)
+    accepted(wire)
+    (listing,) = wire.sent
+    assert listing.path == EVENTS and listing.query == events_query(EventMark())
+    assert mark.created == 1234567890 and len(mark.seen) == 1
+
+
+def test_a_customers_subscriptions_are_listed_with_valid_requests_and_parse(stripe_mock, wire):
+    snapshot = fetch_customers(client_for(stripe_mock), ["cus_StripeMockA", "cus_StripeMockB"], retries=FAST_RETRIES)
+    accepted(wire)
+    assert sorted(s.query["customer"][0] for s in wire.to(SUBS)) == ["cus_StripeMockA", "cus_StripeMockB"]
+    for sent in wire.to(SUBS):
+        assert {k: v for k, v in sent.query.items() if k != "customer"} == {
+            "status": ["all"], "limit": [str(PAGE_SIZE)], "expand[0]": ["data.customer"],
+        }  # fmt: skip
+    assert len(snapshot.subscriptions) == 2 and all(s.id.startswith("sub_") for s in snapshot.subscriptions)
+
+
+def test_an_incremental_webhook_run_makes_only_valid_requests(stripe_mock, wire, tmp_path):
+    """A signed event runs the real incremental sync (dry run) against the peer: the events since the
+    cursor, then the one customer they name; every request accepted, nothing written."""
+    roster = tmp_path / "roster.yaml"
+    before = write_hand_managed(roster)
+    at = now("2026-11-26")
+    cursor = Cursor(EventMark(1_700_000_000, ()), at, fingerprint({roster: before}))
+    cursor_path(roster).write_text(dump_cursor(cursor))
+    settings = SyncSettings(
+        roster=roster, plans=DEFAULT_PLANS, dry_run=True, cursor=cursor_path(roster), incremental=True
+    )
+    wire.rewrite_body = as_subscription_event
+
+    def sync_now() -> RunSummary:
+        return run_sync(settings, client_for(stripe_mock), at)
+
+    body = json.dumps({"id": "evt_mock2", "type": "customer.subscription.updated", "data": {"object": {}}}).encode()
+    handler = WebhookHandler(SECRET, sync_now, debounce_s=0.0)
+    assert (
+        handler.handle(
+            body, {"Stripe-Signature": stripe.WebhookSignature.generate_signature_header(body.decode(), SECRET)}
+        ).status
+        == 200
+    )
+    assert handler.runs.wait_runs(1, 20) and handler.last is not None
+    assert handler.last.read.mode == "incremental" and handler.last.read.customers == 1
+    accepted(wire)
+    assert [(s.path, s.query.get("customer")) for s in wire.sent] == [(EVENTS, None), (SUBS, [MOCK_CUSTOMER])]
     assert roster.read_text(encoding="utf-8") == before
 
 

@@ -268,6 +268,19 @@ def test_cli_stack_syncs_every_shard_and_says_each_ones_room(account, domain, ca
     assert skipped["message"] == FULL.format("north 2/2, south 2/2")
 
 
+def test_cli_keeps_one_cursor_for_the_domain_beside_its_first_shard(account, domain, capsys):
+    new_customer(account.world, "bob")
+    assert main(["--stack", "south", "--now", "2026-11-26"]) == 0  # from any shard of the domain
+    capsys.readouterr()
+    cursor = domain / "north.stripe-cursor.json"
+    assert cursor.exists() and not (domain / "south.stripe-cursor.json").exists()
+    new_customer(account.world, "carol")
+    assert main(["--stack", "north", "--incremental", "--json", "--now", "2026-11-26"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["read"]["mode"] == "incremental" and data["cursor"] == {"path": str(cursor), "outcome": "written"}
+    assert [(s["stack"], s["added"]) for s in data["shards"]] == [("north", 0), ("south", 1)]
+
+
 def test_cli_roster_alone_stays_the_one_roster_mode(account, domain, capsys):
     new_customer(account.world, "bob")
     roster = domain / "north.yaml"  # full as a shard, but a roster alone has no capacity

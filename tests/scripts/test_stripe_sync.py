@@ -9,6 +9,7 @@ import pytest
 
 import components.stack_config as stack_config_module
 import tenants.roster as roster_module
+from billing.cursor import cursor_path
 from billing.tenant_ids import tenant_id_for_customer
 from emulators.faults import Fault
 from scripts.stripe_sync import main
@@ -223,3 +224,61 @@ def test_cli_roster_copy_is_checked_with_its_stacks_plan_table(account, tmp_path
     assert copy.read_bytes() == before
     code, _, err = run_cli(capsys, "--roster", str(copy), "--dry-run", "--now", "2026-11-26")
     assert code == 2 and "unknown plan 'shelf'" in err  # a roster alone still means the default table
+
+
+# --- incremental runs: the cursor beside the roster, and what the run says about how it read Stripe ---
+
+
+def test_help_says_how_an_incremental_run_falls_back(capsys):
+    assert main(["--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--incremental" in out and "incremental runs:" in out
+    assert "stripe-cursor.json" in out and "Stripe keeps events (30 days)" in out
+
+
+def test_a_full_run_keeps_the_cursor_and_an_incremental_run_reads_from_it(account, roster, capsys):
+    customer(account.world, "alice")
+    code, out, err = run_cli(capsys, "--roster", str(roster), "--now", "2026-11-26")
+    assert code == 0, err
+    assert "Read: every subscription\n" in out
+    assert f"Cursor {cursor_path(roster)}: written" in out and cursor_path(roster).exists()
+
+    bob, _ = customer(account.world, "bob")
+    code, out, err = run_cli(capsys, "--roster", str(roster), "--incremental", "--now", "2026-11-26")
+    assert code == 0, err
+    assert "Read: the changes since the cursor, 1 new event(s) naming 1 customer(s), re-read from Stripe" in out
+    assert f"added       {tenant_id_for_customer(bob)} (bob) [{bob}]: plan reader, active" in out
+    assert "alice" not in out  # not read, not reported
+
+
+def test_the_json_summary_says_how_stripe_was_read(account, roster, capsys):
+    customer(account.world, "alice")
+    code, out, _ = run_cli(capsys, "--roster", str(roster), "--incremental", "--json", "--now", "2026-11-26")
+    first = json.loads(out)
+    assert code == 0
+    assert first["read"]["mode"] == "full" and first["read"]["fallback"].startswith("no cursor at ")
+    assert first["cursor"] == {"path": str(cursor_path(roster)), "outcome": "written"}
+    customer(account.world, "bob")
+    code, out, _ = run_cli(capsys, "--roster", str(roster), "--incremental", "--json", "--now", "2026-11-26")
+    second = json.loads(out)
+    assert second["read"] == {"mode": "incremental", "fallback": "", "events": 1, "customers": 1}
+    assert [c["username"] for c in second["changes"]] == ["bob"]
+
+
+def test_a_lost_cursor_is_a_full_run_that_says_so(account, roster, capsys):
+    customer(account.world, "alice")
+    code, out, _ = run_cli(capsys, "--roster", str(roster), "--incremental", "--now", "2026-11-26")
+    assert code == 0
+    assert (
+        f"Read: every subscription (incremental asked, but no cursor at {cursor_path(roster)} "
+        "(the first run, or it was lost))"
+    ) in out
+
+
+def test_an_incremental_dry_run_writes_neither_the_roster_nor_the_cursor(account, roster, capsys):
+    run_cli(capsys, "--roster", str(roster), "--now", "2026-11-26")
+    customer(account.world, "alice")
+    before = (roster.read_bytes(), cursor_path(roster).read_bytes())
+    code, out, _ = run_cli(capsys, "--roster", str(roster), "--incremental", "--dry-run", "--now", "2026-11-26")
+    assert code == 0 and "(alice)" in out and f"Cursor {cursor_path(roster)}: not written (dry run)" in out
+    assert (roster.read_bytes(), cursor_path(roster).read_bytes()) == before

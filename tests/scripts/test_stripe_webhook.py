@@ -8,6 +8,7 @@ import pytest
 import requests
 import stripe
 
+from billing.cursor import cursor_path
 from billing.report import RunSummary
 from billing.sync import SyncSettings, run_sync
 from billing.webhook import WebhookHandler
@@ -108,3 +109,42 @@ def test_webhook_main_refuses_one_shard_of_several(capsys, monkeypatch):
     monkeypatch.setenv("STRIPE_API_KEY", API_KEY)
     assert main(["--stack", "prod", "--port", "0"]) == 2
     assert "stack prod is one of several shards (prod, prod-2)" in capsys.readouterr().err
+
+
+def test_webhook_main_runs_incremental_syncs_from_a_cursor_beside_the_roster(monkeypatch, tmp_path):
+    """The first burst has no cursor, so it lists everything and writes one; the next reads only the
+    events since it."""
+    roster = tmp_path / "roster.yaml"
+    write_hand_managed(roster)
+    runs: list[RunSummary] = []
+
+    class Burst:
+        """Stands in for the server: two signed events, each waited on until its run is done."""
+
+        port = 0
+
+        def __init__(self, handler: WebhookHandler) -> None:
+            self.handler = handler
+
+        def serve_forever(self) -> None:
+            for n, username in enumerate(("alice", "bob"), start=1):
+                cus = account.world.add_customer(username=username, email=f"{username}@example.com")
+                account.world.subscribe(cus, "reader_monthly")
+                body = json.dumps({"id": f"evt_main{n}", "type": "customer.subscription.created"}).encode()
+                signature = stripe.WebhookSignature.generate_signature_header(body.decode(), SECRET)
+                assert self.handler.handle(body, {"Stripe-Signature": signature}).status == 200
+                assert self.handler.runs.wait_runs(n, 20) and self.handler.last is not None
+                runs.append(self.handler.last)
+
+    with fake_account() as account:
+        monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", SECRET)
+        monkeypatch.setenv("STRIPE_API_KEY", API_KEY)
+        monkeypatch.setattr("scripts.stripe_webhook.make_server", lambda handler, *_a, **_k: Burst(handler))
+        args = ["--roster", str(roster), "--port", "0", "--debounce", "0.01", "--api-base", account.url]
+        assert main(args) == 0
+    first, second = runs
+    assert (first.read.mode, first.read.cursor_outcome) == ("full", "written")
+    assert first.read.fallback.startswith(f"no cursor at {cursor_path(roster)}")
+    assert (second.read.mode, second.read.customers, [c.username for c in second.report.changes]) == (
+        "incremental", 1, ["bob"]
+    )  # fmt: skip

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from billing.cursor import cursor_path
 from billing.stripe_source import make_client
 from billing.sync import SyncSettings, run_sync
 from components.email_templates import CHANGE_PASSWORD_LINE, long_date
@@ -78,11 +79,14 @@ def stack(mailbox: SmtpServer) -> Any:
     return replace(settings(), emails=emails)
 
 
-def sync(site: Site, roster: Path) -> None:
-    """What stripe-sync.yml runs when dispatched: the sync, writing the roster."""
+def sync(site: Site, roster: Path) -> str:
+    """What stripe-sync.yml runs when the site dispatches it: the incremental sync, writing the roster and
+    its cursor; how it read Stripe."""
     client = make_client(API_KEY, api_base=site.stripe_url, timeout=5.0)
-    summary = run_sync(SyncSettings(roster=roster, plans=DEFAULT_PLANS), client, datetime.now(UTC))
+    settings = SyncSettings(roster=roster, plans=DEFAULT_PLANS, cursor=cursor_path(roster), incremental=True)
+    summary = run_sync(settings, client, datetime.now(UTC))
     assert not summary.report.needs_attention, summary.report.notices
+    return summary.read.mode
 
 
 def apply(engine: FlyEngine, roster: Path, mailbox: SmtpServer) -> Recording:
@@ -116,9 +120,9 @@ def test_a_stranger_signs_up_pays_and_gets_a_welcome_email_with_no_operator(
     assert deliver(site, json.dumps(completed).encode()).status_code == 200
     assert time.monotonic() - started < 0.1
     wait_for(lambda: len(site.github.world.dispatches) == 1)
-    assert site.github.world.dispatches[0].inputs == {"reason": "webhook: 1 event"}
+    assert site.github.world.dispatches[0].inputs == {"reason": "webhook: 1 event", "mode": "incremental"}
 
-    sync(site, roster)
+    assert sync(site, roster) == "full"  # a new domain has no cursor yet
     (tenant,) = load_roster(roster)
     assert (tenant.username, tenant.email, tenant.plan, tenant.state) == (
         "newreader", "new.reader@example.org", "reader", "active"
@@ -142,14 +146,14 @@ def test_a_stranger_signs_up_pays_and_gets_a_welcome_email_with_no_operator(
 
     (subscription,) = site.world.subscriptions
     site.world.set_status(subscription, "unpaid")
-    sync(site, roster)
+    assert sync(site, roster) == "incremental"
     apply(engine, roster, mailbox)
     (paused,) = mailbox.received
     assert "paused" in paused.header("Subject").lower() and "pw-" not in paused.body
 
     mailbox.clear()
     site.world.cancel(subscription, at=int(time.time()))
-    sync(site, roster)
+    assert sync(site, roster) == "incremental"
     (cancelled,) = load_roster(roster)
     assert cancelled.state == "cancelled" and cancelled.purge_after is not None
     apply(engine, roster, mailbox)

@@ -8,8 +8,10 @@ import time
 
 import pytest
 import stripe
+import yaml
 
 from emulators.faults import Fault
+from tenants.roster import REPO_ROOT
 from tests.signup.conftest import GITHUB_TOKEN, WEBHOOK_SECRET, Site
 
 DISPATCHES = "/repos/octo/hosted/actions/workflows/stripe-sync.yml/dispatches"
@@ -61,7 +63,7 @@ def test_a_burst_of_events_makes_one_dispatch_after_the_debounce(site: Site):
     assert (dispatch.workflow, dispatch.ref, dispatch.inputs) == (
         "stripe-sync.yml",
         "main",
-        {"reason": "webhook: 4 events"},
+        {"reason": "webhook: 4 events", "mode": "incremental"},
     )
 
 
@@ -69,7 +71,7 @@ def test_a_replayed_event_joins_nothing(site: Site):
     for _ in range(3):
         assert deliver(site, event("evt_same")).status_code == 200
     wait_for(lambda: len(site.github.world.dispatches) == 1)
-    assert site.github.world.dispatches[0].inputs == {"reason": "webhook: 1 event"}
+    assert site.github.world.dispatches[0].inputs == {"reason": "webhook: 1 event", "mode": "incremental"}
 
 
 def test_the_dispatch_is_retried_after_a_502(site: Site, capfd):
@@ -88,6 +90,17 @@ def test_other_event_types_are_acknowledged_and_dispatch_nothing(site: Site, eve
     assert response.status_code == 200 and response.json()["ignored"] == event_type
     time.sleep(0.5)
     assert site.github.world.dispatches == [] and site.app.dispatcher.pending == 0
+
+
+def test_the_dispatch_is_one_the_workflow_file_accepts(site: Site):
+    """GitHub refuses inputs the workflow does not declare (422): the site sends only stripe-sync.yml's."""
+    workflow = yaml.safe_load((REPO_ROOT / ".github/workflows/stripe-sync.yml").read_text(encoding="utf-8"))
+    declared = workflow[True]["workflow_dispatch"]["inputs"]  # PyYAML reads the key `on` as True
+    site.github.world.declare_workflow("stripe-sync.yml", tuple(declared))
+    deliver(site, event("evt_inputs"))
+    assert site.app.dispatcher.wait_idle(10)
+    (dispatch,) = site.github.world.dispatches
+    assert dispatch.inputs["mode"] in declared["mode"]["options"] and site.app.dispatcher.failed == 0
 
 
 def test_a_refused_dispatch_is_not_retried_and_is_logged_once(site: Site, capfd):

@@ -168,6 +168,19 @@ def test_roster_write_sorts_by_id_and_orders_fields(tmp_path: Path) -> None:
     assert write_roster(path, [a, b]) is False
 
 
+def test_roster_write_spells_out_a_value_two_entries_share(tmp_path: Path) -> None:
+    """A run stamps every tenant it adds with one `today`: one date object, which PyYAML would write once
+    as an anchor and then as aliases, which the loader refuses."""
+    path = tmp_path / "r.yaml"
+    today = date(2026, 11, 26)
+    a = RosterEntry("aaaaaa", "ann", "ann@example.org", "free", "active", created_at=today)
+    b = RosterEntry("bbbbbb", "bob", "bob@example.org", "free", "active", created_at=today)
+    write_roster(path, [a, b])
+    text = path.read_text()
+    assert "&" not in text and "*" not in text and text.count("created_at: 2026-11-26\n") == 2
+    assert load_roster(path) == [a, b]
+
+
 def test_roster_write_refuses_an_invalid_roster_and_keeps_the_old_file(tmp_path: Path) -> None:
     path = tmp_path / "r.yaml"
     path.write_text(GOOD)
