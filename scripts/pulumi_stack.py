@@ -3,13 +3,22 @@
 The workflows (preview.yml, apply.yml, drift.yml) and the end-to-end lane (tests/e2e) both run these, so
 the `pulumi` invocations CI makes are the ones the tests prove against the real engine:
 
-- `preview`: `pulumi preview --diff` (`--expect-no-changes` with `--no-changes`).
+- `preview`: `pulumi preview --diff` (`--expect-no-changes` with `--no-changes`). Previews (and `drift`) run
+  with `PULUMI_SKIP_CHECKPOINTS`: a preview persists nothing, yet without it the engine serializes the
+  whole snapshot after every step it plans (at 50 tenants 86% of the engine's CPU in a preview; at 400 it
+  made a preview take longer than the `up`).
 - `up`: the roster and stack file are validated first (the checks `scripts.plan` makes, naming the key or
   tenant at fault); with `--base REF` a change that is only roster lines is applied with `--target` globs
   of the changed tenants (`scripts.changed_tenants`); then `pulumi up --yes --skip-preview --diff
   --continue-on-error`. `--continue-on-error` keeps one tenant's failure (a stuck purge, an API outage in
   one region) from holding back every other tenant's change; the run still exits non-zero, so the
   workflow fails and the failure is seen, and the next run retries what failed.
+  `--bulk` (a new stack's first `up`, hundreds of tenants at once) runs it with `PULUMI_SKIP_CHECKPOINTS`:
+  the file backend rewrites the whole checkpoint after every step, so a first `up` costs steps x state
+  size (bench.engine: 4,809 bare resources take minutes of nothing but checkpoint writes); with it the
+  state is written once, at the end, also when steps failed or the run was interrupted once with Ctrl-C.
+  Only a killed process loses the run's record; the README's "A first `up` in bulk" says what that costs
+  and how to recover. Refused for a stack that already has tenants in its state.
 - `drift`: `pulumi preview --refresh --expect-no-changes --diff`.
 
 Every run is `--non-interactive`; arguments after `--` go to `pulumi` unchanged (the tests add
@@ -29,6 +38,7 @@ from collections.abc import Sequence
 
 from components.program import capacity_problem
 from components.shards import ShardError, load_shards
+from components.tenant import TENANT_TYPE
 from scripts import cli
 from scripts.changed_tenants import decide
 from tenants.roster import REPO_ROOT
@@ -87,7 +97,25 @@ def build_parser() -> cli.Parser:
     parser.add_argument("--stack", required=True, help="the stack (a file stacks/Pulumi.<stack>.yaml)")
     parser.add_argument("--base", metavar="REF", help="up: apply only the tenants changed since this commit")
     parser.add_argument("--no-changes", action="store_true", help="preview: fail if anything would change")
+    parser.add_argument(
+        "--bulk", action="store_true", help="up: a new stack's first up, its state written once at the end"
+    )
     return parser
+
+
+def stack_has_tenants(binary: str, stack: str) -> bool:
+    """Whether the stack's state already holds a tenant (`pulumi stack export`; a new stack has none)."""
+    export = subprocess.run(
+        [binary, "stack", "export", "--stack", stack, "--non-interactive"],
+        cwd=REPO_ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    if export.returncode != 0:
+        raise cli.CliError(f"stack {stack}: could not read its state: {cli.one_line(export.stderr)[-300:]}")
+    resources = json.loads(export.stdout or "{}").get("deployment", {}).get("resources") or []
+    return any(str(r.get("type", "")) == TENANT_TYPE for r in resources)
 
 
 def _body(argv: Sequence[str] | None) -> int:
@@ -99,12 +127,26 @@ def _body(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(args_in)
     stack = args.stack
     targets: list[str] = []
+    env = dict(os.environ)
+    binary = pulumi_binary()
+    if args.bulk and args.command != "up":
+        raise cli.CliError("--bulk is for `up` only")
+    if args.command in ("preview", "drift"):
+        env["PULUMI_SKIP_CHECKPOINTS"] = "true"  # nothing is persisted: only the wasted serialization goes
     if args.command == "up":
         validate(stack)
         targets = up_targets(stack, args.base)
-    command = [pulumi_binary(), *pulumi_args(args.command, stack, targets=targets, no_changes=args.no_changes), *extra]
+        if args.bulk:
+            if stack_has_tenants(binary, stack):
+                raise cli.CliError(
+                    f"stack {stack}: --bulk is for a new stack's first up, and this one already has tenants;"
+                    " run `up` without it (every step is then recorded as it happens)"
+                )
+            env["PULUMI_SKIP_CHECKPOINTS"] = "true"
+            print(f"pulumi_stack: {stack}: bulk, the state is written at the end", file=sys.stderr, flush=True)
+    command = [binary, *pulumi_args(args.command, stack, targets=targets, no_changes=args.no_changes), *extra]
     print(f"pulumi_stack: {' '.join(command[1:])}", file=sys.stderr, flush=True)
-    returncode = subprocess.run(command, cwd=REPO_ROOT, check=False).returncode
+    returncode = subprocess.run(command, cwd=REPO_ROOT, check=False, env=env).returncode
     return cli.EXIT_OK if returncode == 0 else cli.EXIT_ATTENTION
 
 

@@ -82,3 +82,91 @@ def test_no_pulumi_anywhere_is_exit_2_with_the_way_to_install_it() -> None:
     done = run(["preview", "--stack", "dev"], None)
     assert done.returncode == 2
     assert "no `pulumi` on PATH" in done.stderr and "installer" in done.stderr
+
+
+@pytest.fixture
+def logging_pulumi(tmp_path: Path) -> tuple[Path, Path]:
+    """A `pulumi` that appends each invocation (arguments, PULUMI_SKIP_CHECKPOINTS) to a JSON-lines log and
+    answers `stack export` with the file FAKE_EXPORT names (exit FAKE_EXPORT_EXIT)."""
+    log = tmp_path / "runs.jsonl"
+    binary = tmp_path / "pulumi"
+    binary.write_text(
+        f"#!{sys.executable}\nimport json, os, sys\n"
+        f"with open({str(log)!r}, 'a') as f:\n"
+        "    f.write(json.dumps([sys.argv[1:], os.environ.get('PULUMI_SKIP_CHECKPOINTS')]) + '\\n')\n"
+        "if sys.argv[1:3] == ['stack', 'export']:\n"
+        "    sys.stdout.write(open(os.environ['FAKE_EXPORT']).read())\n"
+        "    sys.stderr.write('export failed: state unreadable\\n')\n"
+        "    sys.exit(int(os.environ.get('FAKE_EXPORT_EXIT', '0')))\n",
+        encoding="utf-8",
+    )
+    binary.chmod(0o755)
+    return binary, log
+
+
+def invocations(log: Path) -> list[tuple[list[str], str | None]]:
+    return [tuple(json.loads(line)) for line in log.read_text().splitlines()] if log.exists() else []  # type: ignore[misc]
+
+
+def export_of(tmp_path: Path, *types: str) -> str:
+    path = tmp_path / "export.json"
+    resources = [{"urn": f"urn:pulumi:dev::alex-hosted::{t}::x{i}", "type": t} for i, t in enumerate(types)]
+    path.write_text(json.dumps({"version": 3, "deployment": {"resources": resources}}))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "types",
+    [(), ("pulumi:pulumi:Stack",), ("pulumi:pulumi:Stack", "alex-hosted:edge:Edge")],
+    ids=["no state", "only the stack", "only the edge"],
+)
+def test_bulk_up_of_a_new_stack_skips_the_checkpoint_after_each_step(types, logging_pulumi, tmp_path) -> None:
+    binary, log = logging_pulumi
+    done = run(["up", "--stack", "dev", "--bulk"], binary, FAKE_EXPORT=export_of(tmp_path, *types))
+    assert done.returncode == 0, done.stderr
+    export, up = invocations(log)
+    assert export[0][:4] == ["stack", "export", "--stack", "dev"]
+    assert up == (pulumi_args("up", "dev"), "true")
+    assert "bulk, the state is written at the end" in done.stderr
+
+
+def test_a_plain_up_records_every_step(logging_pulumi, tmp_path) -> None:
+    binary, log = logging_pulumi
+    assert run(["up", "--stack", "dev"], binary, PULUMI_SKIP_CHECKPOINTS="true").returncode == 0
+    assert invocations(log) == [(pulumi_args("up", "dev"), "true")]  # the caller's own setting passes through
+    log.unlink()
+    assert run(["up", "--stack", "dev"], binary).returncode == 0
+    assert invocations(log) == [(pulumi_args("up", "dev"), None)]
+
+
+def test_bulk_is_refused_for_a_stack_that_already_has_tenants(logging_pulumi, tmp_path) -> None:
+    binary, log = logging_pulumi
+    export = export_of(tmp_path, "pulumi:pulumi:Stack", "alex-hosted:tenant:Tenant")
+    done = run(["up", "--stack", "dev", "--bulk"], binary, FAKE_EXPORT=export)
+    assert done.returncode == 2
+    assert "stack dev: --bulk is for a new stack's first up, and this one already has tenants" in done.stderr
+    assert [args[0] for args, _ in invocations(log)] == ["stack"]  # no `up`
+
+
+def test_bulk_is_refused_when_the_state_cannot_be_read(logging_pulumi, tmp_path) -> None:
+    binary, log = logging_pulumi
+    done = run(["up", "--stack", "dev", "--bulk"], binary, FAKE_EXPORT=export_of(tmp_path), FAKE_EXPORT_EXIT="255")
+    assert done.returncode == 2
+    assert "stack dev: could not read its state: export failed: state unreadable" in done.stderr
+    assert [args[0] for args, _ in invocations(log)] == ["stack"]
+
+
+@pytest.mark.parametrize("command", ["preview", "drift"])
+def test_bulk_is_for_up_only(command, logging_pulumi) -> None:
+    binary, log = logging_pulumi
+    done = run([command, "--stack", "dev", "--bulk"], binary)
+    assert done.returncode == 2
+    assert "--bulk is for `up` only" in done.stderr
+    assert invocations(log) == []
+
+
+@pytest.mark.parametrize("command", ["preview", "drift"])
+def test_previews_skip_the_snapshot_they_would_never_persist(command, logging_pulumi) -> None:
+    binary, log = logging_pulumi
+    assert run([command, "--stack", "dev"], binary).returncode == 0
+    assert invocations(log) == [(pulumi_args(command, "dev"), "true")]
