@@ -15,6 +15,7 @@ import pulumi
 from components.config_keys import NAMESPACE, SETTINGS_KEYS
 from components.edge import Edge
 from components.edge_map import EdgeMapError, EdgeSource
+from components.sdk_drain import linear_output_drain
 from components.shards import Shard, ShardError, hosts_edge, load_shards
 from components.signup import Signup
 from components.stack_config import ConfigError, StackConfig, from_mapping
@@ -95,6 +96,7 @@ def capacity_problem(settings: StackConfig, roster: Sequence[RosterEntry]) -> st
 
 
 def run() -> None:
+    linear_output_drain()
     stack = pulumi.get_stack()
     try:
         settings = read_settings(stack)
