@@ -13,6 +13,15 @@ Cloudflare emulator, moto as R2), run through `scripts.pulumi_stack up` as the a
 stack whose edge already exists (its first `up` is done before the clock starts).
 
     .venv/bin/python -m bench.funnel [--debounce 20] [--engine real]
+    .venv/bin/python -m bench.funnel --engine real --customers 10000 --latency 0.3
+
+With `--customers N` the fake Stripe already holds N generated customers (emulators.stripe's mix of
+statuses and prices) and answers every request after `--latency` seconds (Stripe's round trip); before the
+clock starts, a full sync places them in shards of `--shard-capacity` and leaves its cursor, and the real
+engine's stack is the shard the new customer will land in (placement fills shards in order), brought up
+with `scripts.pulumi_stack up --bulk` and committed to git. After the webhook the sync is the triggered,
+incremental one, and the `up` is the apply workflow's: `scripts.pulumi_stack up --base HEAD~1`, the new
+tenant and the edge targeted.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import subprocess
 import threading
 import time
 from contextlib import ExitStack
@@ -31,8 +41,9 @@ from tempfile import TemporaryDirectory
 import requests
 import stripe
 
+from billing.cursor import cursor_path
 from billing.stripe_source import PINNED_API_VERSION, make_client
-from billing.sync import SyncSettings, run_sync
+from billing.sync import ShardFile, ShardSyncSettings, SyncSettings, run_sync, run_sync_shards
 from components.smtp import SmtpSettings
 from components.stack_config import EmailSettings
 from emulators.cloudflare import CloudflareEmulator
@@ -41,13 +52,14 @@ from emulators.fly import FlyEmulator
 from emulators.fly.speeds import REFERENCE
 from emulators.github import GitHubWorld
 from emulators.github import serve as serve_github
+from emulators.stripe.__main__ import generate
 from emulators.stripe.server import serve as serve_stripe
 from emulators.stripe.state import StripeWorld
 from signup.app import RateLimits, SignupApp, make_server
 from signup.dispatch import Dispatcher, DispatchTarget
 from signup.settings import DEFAULT_DEBOUNCE_S, from_env
 from tenants.plans import DEFAULT_PLANS
-from tenants.roster import load_roster, write_roster
+from tenants.roster import dump_roster, forget_checked_emails, load_roster, write_roster
 from tests.e2e.conftest import ACCOUNT, CF_TOKEN, ZONE, stack_config
 from tests.email.conftest import SENDER, SMTP_PASSWORD, SMTP_USER, SmtpServer
 from tests.program.fly_engine import FlyEngine
@@ -60,8 +72,17 @@ KEY, SECRET, TOKEN, REPO, FLY_TOKEN = "sk_test_bench", "whsec_bench", "ghp_bench
 STACK = "funnel"
 
 
-def real_engine(stack: ExitStack, tmp: Path, fly: FlyEmulator, mailbox: SmtpServer) -> Workspace:
-    """A stack on the real engine whose edge is already up (before the clock starts), emails to `mailbox`."""
+def git(cwd: Path, *args: str) -> None:
+    who = ["-c", "user.email=ci@example.org", "-c", "user.name=ci"]
+    subprocess.run(["git", *who, *args], cwd=cwd, check=True, capture_output=True)
+
+
+def real_engine(
+    stack: ExitStack, tmp: Path, fly: FlyEmulator, mailbox: SmtpServer, roster_text: str | None = None
+) -> Workspace:
+    """A stack on the real engine whose edge (and the tenants of `roster_text`, in bulk) are already up
+    before the clock starts, committed to git so the apply's `--base` can see what changed; emails to
+    `mailbox`."""
     server, r2 = start_moto()
     stack.callback(server.stop)
     cloudflare = stack.enter_context(
@@ -78,8 +99,43 @@ def real_engine(stack: ExitStack, tmp: Path, fly: FlyEmulator, mailbox: SmtpServ
     }
     config = {**stack_config(fly, cloudflare, r2), **emails, "alex-hosted:flyOrg": "alex-hosted"}
     workspace.new_stack(STACK, config, [])
-    workspace.up(STACK).check()
+    if roster_text is None:
+        workspace.up(STACK).check()
+        return workspace
+    workspace.roster_file(STACK).write_text(roster_text, encoding="utf-8")
+    started = time.perf_counter()
+    workspace.up(STACK, "--bulk").check()
+    tenants = len(load_roster(workspace.roster_file(STACK)))
+    print(f"(before the clock) bulk up of the shard's {tenants} tenants: {time.perf_counter() - started:.1f} s")
+    git(workspace.project, "init", "-q", "-b", "main")
+    git(workspace.project, "add", "-A")
+    git(workspace.project, "commit", "-qm", "the shard as it is")
     return workspace
+
+
+def existing_customers(
+    world: StripeWorld, stripe_url: str, tmp: Path, customers: int, capacity: int
+) -> tuple[ShardSyncSettings, ShardFile]:
+    """`customers` in the fake Stripe, placed in shards by a full sync (which leaves the cursor); returns
+    the shards' settings for the triggered (incremental) sync and the shard a new customer lands in."""
+    generate(world, customers)
+    count = customers // capacity + 2
+    shards = tuple(ShardFile(f"prod-{n}", tmp / f"prod-{n}.yaml", capacity) for n in range(count))
+    for shard in shards:
+        shard.roster.write_text(dump_roster([]), encoding="utf-8")
+    settings = ShardSyncSettings(
+        shards=shards, plans=DEFAULT_PLANS, domain="books.example.com", cursor=cursor_path(shards[0].roster)
+    )
+    started = time.perf_counter()
+    run_sync_shards(settings, make_client(KEY, api_base=stripe_url, timeout=60.0), datetime.now(UTC))
+    target = next(s for s in shards if len(load_roster(s.roster)) < capacity)
+    placed = sum(len(load_roster(s.roster)) for s in shards)
+    print(
+        f"(before the clock) {customers} customers, {placed} roster entries in shards of {capacity}: full sync"
+        f" {time.perf_counter() - started:.1f} s; the next lands in {target.stack}"
+        f" ({len(load_roster(target.roster))} tenants)"
+    )
+    return replace(settings, incremental=True), target
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,13 +144,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--engine", choices=("stand-in", "real"), default="stand-in", help="what runs the `up` step (default stand-in)"
     )
+    parser.add_argument("--customers", type=int, default=0, help="existing customers in Stripe (needs --engine real)")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per Stripe request (0.3 is Stripe's)")
+    parser.add_argument("--shard-capacity", type=int, default=400, help="tenants per shard (default 400)")
     args = parser.parse_args(argv)
+    if args.customers and args.engine != "real":
+        parser.error("--customers needs --engine real")
     world = StripeWorld(api_key=KEY, api_version=PINNED_API_VERSION)
     world.add_price("reader_monthly", 400, currency="eur", interval="month")
     github_world = GitHubWorld(repository=REPO, token=TOKEN)
     with (
         TemporaryDirectory() as tmp,
-        serve_stripe(world) as (stripe_url, _fake),
+        serve_stripe(world, latency=args.latency) as (stripe_url, _fake),
         serve_github(github_world) as (github_url, _github),
         SmtpServer() as mailbox,
         FlyEmulator(token=FLY_TOKEN, org="alex-hosted", rate_limit=True, **REFERENCE.kwargs(wait_cap=5.0)) as fly,
@@ -103,7 +164,13 @@ def main(argv: list[str] | None = None) -> int:
         ) as host,
         ExitStack() as real,
     ):
-        workspace = real_engine(real, Path(tmp), fly, mailbox) if args.engine == "real" else None
+        shards: ShardSyncSettings | None = None
+        landing: ShardFile | None = None
+        if args.customers:
+            shards, landing = existing_customers(world, stripe_url, Path(tmp), args.customers, args.shard_capacity)
+        roster_text = landing.roster.read_text(encoding="utf-8") if landing else None
+        workspace = real_engine(real, Path(tmp), fly, mailbox, roster_text) if args.engine == "real" else None
+        mailed_before = len(mailbox.received)
         names, roster = Path(tmp) / "names.json", Path(tmp) / "prod.yaml"
         names.write_text(json.dumps({"version": 1, "usernames": []}))
         write_roster(roster, [])
@@ -151,14 +218,23 @@ def main(argv: list[str] | None = None) -> int:
             while not github_world.dispatches:
                 time.sleep(0.01)
             marks["sync dispatched"] = time.perf_counter()
-            client = make_client(KEY, api_base=stripe_url, timeout=5.0)
-            run_sync(SyncSettings(roster=roster, plans=DEFAULT_PLANS), client, datetime.now(UTC))
-            marks["roster written"] = time.perf_counter()
-            if workspace is not None:
+            client = make_client(KEY, api_base=stripe_url, timeout=60.0)
+            if shards is not None and landing is not None and workspace is not None:
+                forget_checked_emails()  # as cold as the workflow's new process
+                run_sync_shards(shards, client, datetime.now(UTC))
+                marks["roster written (incremental)"] = time.perf_counter()
+                workspace.roster_file(STACK).write_text(landing.roster.read_text(encoding="utf-8"), encoding="utf-8")
+                git(workspace.project, "commit", "-qam", "the sync's change")
+                workspace.up(STACK, "--base", "HEAD~1").check()
+                marks["real up --target: machine, email"] = time.perf_counter()
+            else:
+                run_sync(SyncSettings(roster=roster, plans=DEFAULT_PLANS), client, datetime.now(UTC))
+                marks["roster written"] = time.perf_counter()
+            if workspace is not None and shards is None:
                 workspace.roster_file(STACK).write_text(roster.read_text(encoding="utf-8"), encoding="utf-8")
                 workspace.up(STACK).check()
                 marks["real up: machine, email"] = time.perf_counter()
-            else:
+            elif workspace is None:
                 smtp = SmtpSettings("127.0.0.1", mailbox.port, SENDER, SMTP_USER, starttls=False, timeout_s=5.0)
                 portal = "https://billing.stripe.com/p/login/bench"
                 emails = EmailSettings(smtp, date(2026, 1, 1), portal, "help@example.net")
@@ -169,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
                 engine.only = tenant.id
                 engine.up(recording)
                 marks["machine started, email sent"] = time.perf_counter()
-            assert len(mailbox.received) == 1
+            assert len(mailbox.received) - mailed_before == 1
         finally:
             server.stop()
             serving.join(20)
