@@ -90,6 +90,8 @@ function load(env = process.env) {
     partBytes,
     maxParts: MAX_PARTS,
     sessionTimeoutMs: 5000,
+    // How long a request waits for Alex at boot (it listens a second or two after the companion).
+    alexStartWaitMs: wholeNumber(env, 'ALEX_START_WAIT_SECONDS', 30, { min: 1, max: 300 }) * 1000,
   };
 }
 

@@ -4,7 +4,9 @@ Run as `python -m tests.image.stand_ins.fake_alex node|watcher [args...]` from t
 harness writes. Each appends JSON lines to $FAKE_EVENTS. Control files in $FAKE_CTL make them fail:
 `watcher-crash-once` (the watcher exits once at start), `server-crash` (the server exits soon),
 `companion-crash-once` (the companion stand-in exits once at start). The server answers HTTP on
-HOSTNAME:PORT like Next's standalone server, so a real companion in front of it can proxy to it.
+HOSTNAME:PORT like Next's standalone server, so a real companion in front of it can proxy to it, and
+like it only FAKE_ALEX_LISTEN_AFTER seconds (default 1.5) after it starts: on Fly the companion answered
+1.3-2.1 s before Alex listened, at every boot.
 """
 
 from __future__ import annotations
@@ -81,12 +83,18 @@ class AlexPages(BaseHTTPRequestHandler):
 
 
 def serve_http() -> None:
-    """Listens where Next would: HOSTNAME:PORT, when PORT is set."""
+    """Listens where Next would, HOSTNAME:PORT (when PORT is set), after Next's start-up time."""
     port = os.environ.get("PORT")
     if not port:
         return
-    httpd = ThreadingHTTPServer((os.environ.get("HOSTNAME") or "127.0.0.1", int(port)), AlexPages)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+
+    def listen() -> None:
+        time.sleep(float(os.environ.get("FAKE_ALEX_LISTEN_AFTER", "1.5")))
+        httpd = ThreadingHTTPServer((os.environ.get("HOSTNAME") or "127.0.0.1", int(port)), AlexPages)
+        record("node", "listening")
+        httpd.serve_forever()
+
+    threading.Thread(target=listen, daemon=True).start()
 
 
 def server() -> int:
