@@ -56,7 +56,7 @@ function required(env, name) {
 function stagingPrefix(env) {
   const value = env.UPLOAD_STAGING_PREFIX;
   if (value === undefined || value === '') return STAGING_PREFIX;
-  if (!/^[a-z0-9][a-z0-9-]{0,30}\/$/.test(value) || ['books/', 'db/', 'deleted/', 'exports/', 'status/'].includes(value)) {
+  if (!/^[a-z0-9][a-z0-9-]{0,30}\/$/.test(value) || ['books/', 'covers/', 'db/', 'deleted/', 'exports/', 'status/'].includes(value)) {
     throw new ConfigError('UPLOAD_STAGING_PREFIX must be a folder of its own such as staging/');
   }
   return value;
