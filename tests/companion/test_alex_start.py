@@ -4,6 +4,7 @@ visitor reads that the library is still starting, not that it is unavailable."""
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -12,7 +13,7 @@ import httpx
 import pytest
 
 from tests.companion.harness import Companion
-from tests.support.alex_web import PASSWORD, AlexWeb
+from tests.support.alex_web import COOKIE, PASSWORD, AlexWeb
 from tests.support.servers import free_port
 
 
@@ -64,8 +65,8 @@ def test_a_request_before_alex_listens_waits_and_gets_alex_answer(
 def test_the_upload_page_and_api_wait_for_alex_too(start: Callable[..., Companion], pool: ThreadPoolExecutor) -> None:
     """They ask Alex whether the visitor is signed in: asked too early, that was a 502."""
     companion, port = before_alex(start)
-    alex = AlexWeb(port=port)
-    cookie = {"Cookie": alex.cookie_header()}
+    token = secrets.token_urlsafe(24)  # AlexWeb binds its port when made: it is made once the requests wait
+    cookie = {"Cookie": f"{COOKIE}={token}"}
     pending = [
         pool.submit(httpx.get, f"{companion.url}/_hosted/", headers=cookie, timeout=20),
         pool.submit(
@@ -78,6 +79,8 @@ def test_the_upload_page_and_api_wait_for_alex_too(start: Callable[..., Companio
         pool.submit(httpx.post, f"{companion.url}/login", data={"email": "x", "password": PASSWORD}, timeout=20),
     ]
     wait_until_waiting(companion, 3, pending)
+    alex = AlexWeb(port=port)
+    alex.sessions.add(token)
     with alex:
         page, planned, login = (f.result() for f in pending)
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
