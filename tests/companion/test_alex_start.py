@@ -4,7 +4,9 @@ visitor reads that the library is still starting, not that it is unavailable."""
 
 from __future__ import annotations
 
+import re
 import secrets
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -13,6 +15,7 @@ import httpx
 import pytest
 
 from tests.companion.harness import Companion
+from tests.image.test_image_files import workflow
 from tests.support.alex_web import COOKIE, PASSWORD, AlexWeb
 from tests.support.servers import free_port
 
@@ -117,3 +120,16 @@ def test_a_bad_start_wait_stops_the_start(start: Callable[..., Companion], value
     companion = start(wait=False, ALEX_START_WAIT_SECONDS=value)
     assert companion.proc.wait(10) == 2
     assert "ALEX_START_WAIT_SECONDS must be" in companion.output()
+
+
+def test_the_image_workflow_smoke_check_passes_against_a_companion_without_alex(
+    start: Callable[..., Companion],
+) -> None:
+    """The image's CI starts the companion alone (no Alex) and runs this check until it passes."""
+    steps = workflow()["jobs"]["build"]["steps"]
+    smoke = next(s for s in steps if "companion" in str(s.get("name", "")))
+    check = re.search(r'node -e "(fetch\(.*?)"; then', smoke["run"])
+    assert check is not None, smoke["run"]
+    companion, _ = before_alex(start)
+    script = check.group(1).replace('\\"', '"').replace("http://127.0.0.1:3000", companion.url)
+    assert subprocess.run(["node", "-e", script], timeout=20).returncode == 0
