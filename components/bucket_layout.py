@@ -11,6 +11,8 @@ shell script and this module agree.
   (`STAGING_MAX_AGE_SECONDS`) is the backstop. Never restored, pulled or backed up.
 - `db/library-<YYYYMMDDTHHMMSSZ>.db`: database snapshots, directly under `db/`; the newest valid name
   is restored on a first boot (anything else under `db/` is never restored).
+- `covers/<book id>.jpg`: the covers Alex drew when it first indexed each book (it never draws them
+  again for a file it knows), mirrored from the volume's covers folder and restored with the database.
 - `deleted/<YYYYMMDDTHHMMSSZ>/books/<path>`: books the reader deleted, kept for a grace period.
 - `exports/<tenant>-<YYYYMMDDTHHMMSSZ>.zip`: operator exports.
 - `status/health.json`: the image's own health (last good backup, last restore attempt, book files it
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 BOOKS_PREFIX = "books/"
+COVERS_PREFIX = "covers/"
 DB_PREFIX = "db/"
 DELETED_PREFIX = "deleted/"
 EXPORTS_PREFIX = "exports/"

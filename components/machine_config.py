@@ -78,13 +78,14 @@ def machine_config(
         ],
         # on-failure, not always: a clean exit after autostop must stay stopped.
         "restart": {"policy": "on-failure", "max_retries": 10},
-        # Alex has no health endpoint; the login page answers (through the companion) once it is up.
+        # Alex has no health endpoint; the companion's answers 200 only while Alex answers it too (at boot
+        # the companion listens a second or two before Alex), so the check passes only when both are up.
         "checks": {
-            "login": {
+            "health": {
                 "type": "http",
                 "port": APP_PORT,
                 "method": "GET",
-                "path": "/login",
+                "path": "/_hosted/healthz",
                 "interval": "30s",
                 "timeout": "5s",
                 "grace_period": "60s",

@@ -2,8 +2,8 @@
 # Entrypoint of the hosted Alex image. Replaces Alex's stock CMD, which runs the seed that resets
 # admin@localhost/admin123 on every boot. In order:
 #   1. make the data volume usable by the app user (a fresh Fly volume is root-owned), then drop root;
-#   2. on a volume without a database, restore from the tenant's R2 bucket: book files first, then
-#      the newest database snapshot (Alex's watcher deletes rows whose files are missing);
+#   2. on a volume without a database, restore from the tenant's R2 bucket: book files and covers
+#      first, then the newest database snapshot (Alex's watcher deletes rows whose files are missing);
 #   3. apply the schema with Alex's own db-push script (no pnpm, no network);
 #   4. make sure the owner exists as an admin (password hashed once, never reset) and that no
 #      admin@localhost account is left;
@@ -12,9 +12,10 @@
 #   6. every BACKUP_INTERVAL_SECONDS and once more on stop: mirror the library to R2's books/ (the
 #      volume is the truth: a book deleted locally moves to deleted/<UTC>/ in R2 for
 #      BOOK_DELETE_GRACE_DAYS, then is purged), pull books new in R2 that a backup or the companion's
-#      checks account for (never deleting local files; the rest is reported), upload a VACUUM INTO
-#      snapshot, keep BACKUP_KEEP snapshots, then write status/health.json (last good backup, last
-#      restore attempt, book files not copied or not accounted for) for the fleet collector.
+#      checks account for (never deleting local files; the rest is reported), mirror the covers to
+#      R2's covers/, upload a VACUUM INTO snapshot, keep BACKUP_KEEP snapshots, then write
+#      status/health.json (last good backup, last restore attempt, book files not copied or not
+#      accounted for) for the fleet collector.
 # One book file that cannot be copied never stops a restore or a backup: the rest is copied, the
 # machine boots, and the file is reported.
 # Every path and command is overridable by env so the tests can run this in a temporary root.
@@ -75,6 +76,10 @@ HEALTH_KEY='status/health.json'
 # all a restore or a pull trusts in books/.
 BOOKS_LEDGER_KEY='status/books.manifest'
 CHECKED_METADATA='hosted-upload'
+# Alex draws a book's cover once, when it first indexes the file (COVERS_PATH/<book id>.jpg, a path the
+# database keeps), and never again for a file it knows: without them a restored library shows grey
+# placeholders for good. Besides the database and the books they are all Alex keeps on the volume; R2's
+# covers/ holds them.
 # Readers' uploads in flight: the companion's alone (given to it as UPLOAD_STAGING_PREFIX), never
 # restored, pulled or backed up.
 STAGING_PREFIX='staging/'
@@ -461,6 +466,18 @@ restore_books() {
     rm -rf "$work"
 }
 
+# Covers, before the database that names them. A cover that cannot be copied is logged and left out
+# (Alex shows its placeholder); R2 not answering fails the restore, which the next boot tries again.
+restore_covers() {
+    log "restore: copying covers from $R2_BUCKET/covers/"
+    failed="$HOSTED_STATE_DIR/covers.failed"
+    : >"$failed"
+    copy_books "$failed" "$REMOTE/covers" "$COVERS_PATH" \
+        || restore_failed "copying covers failed" "restore: copying covers from $R2_BUCKET failed"
+    [ ! -s "$failed" ] || log "restore: WARNING: $(grep -c '' "$failed") cover(s) could not be copied"
+    rm -f "$failed"
+}
+
 # --- 2. restore ------------------------------------------------------------------------------
 
 restore_from_r2() {
@@ -483,6 +500,7 @@ restore_from_r2() {
     restore_books
     # The library now is books/: no earlier memory of the library may turn a book into a deletion.
     rm -f "$BOOKS_MANIFEST"
+    restore_covers
     if [ -z "$snapshots" ]; then
         log "restore: no database backup in $R2_BUCKET: new tenant"
         record_restore ok
@@ -750,6 +768,22 @@ sync_books() {
     return "$failed"
 }
 
+# covers/ mirrors the covers folder, deletions included: covers are Alex's own output, with no grace
+# period to keep. A missing or empty folder (a volume not mounted, a library not indexed yet) leaves R2
+# as it is, so it can never empty covers/. A failure is logged but does not fail the cycle: the books
+# and the database are the reader's data, and the next cycle tries the covers again.
+sync_covers() {
+    if [ ! -d "$COVERS_PATH" ]; then
+        log "covers: WARNING: $COVERS_PATH is missing (volume not mounted?): covers/ is left as it is"
+        return 1
+    fi
+    [ -n "$(ls -A "$COVERS_PATH")" ] || return 0
+    r2 sync "$COVERS_PATH" "$REMOTE/covers" || {
+        log "covers: syncing $COVERS_PATH to $R2_BUCKET/covers/ failed"
+        return 1
+    }
+}
+
 rotate_snapshots() {
     [ -n "$BACKUP_KEEP" ] || return 0
     keys="$(list_snapshots)" || return 1
@@ -792,6 +826,8 @@ backup_cycle() {
     cycle_failed=0
     books_count=''
     sync_books "$stamp" "${1:-}" || cycle_failed=1
+    # Before the snapshot: every cover it names is in R2 by the time it is.
+    sync_covers || log "covers: WARNING: not all covers are in $R2_BUCKET/covers/ yet; the next cycle tries again"
     snapshot_db "$stamp" || cycle_failed=1
     if [ "$cycle_failed" = 1 ]; then
         log "backup: R2 sync with $R2_BUCKET failed; retrying in ${BACKUP_INTERVAL_SECONDS}s"

@@ -2,8 +2,10 @@
 
 Uploads an existing self-hosted Alex data folder into a tenant's R2 bucket so the tenant's machine
 restores it on its first boot with an empty volume: every file under `<DIR>/library` goes to
-`books/<path>`, and a consistent `VACUUM INTO` snapshot of `<DIR>/library.db` goes to
-`db/library-<YYYYMMDDTHHMMSSZ>.db` (the bucket layout the image's entrypoint restores from). Stop the
+`books/<path>`, the covers Alex drew (`<DIR>/covers/*.jpg`, which it never draws again for a book it
+knows) to `covers/`, and a consistent `VACUUM INTO` snapshot of `<DIR>/library.db` goes to
+`db/library-<YYYYMMDDTHHMMSSZ>.db` (the bucket layout the image's entrypoint restores from), its cover
+paths pointed at the tenant's covers folder. Stop the
 self-hosted Alex first so the snapshot holds its last writes.
 
 On first boot the image turns a leftover admin@localhost into the tenant's owner (keeping its reading
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
 
 PROG = "migrate_selfhosted"
 TENANT_LIBRARY = "/app/data/library"
+# The tenant's covers sit beside its library: /app/data/covers (the image's COVERS_PATH).
+COVERS_FOLDER = "covers"
 EXIT_USER_ERROR = 1
 EXIT_STORAGE_ERROR = 2
 
@@ -47,6 +51,7 @@ EXIT_STORAGE_ERROR = 2
 class Source:
     database: Path
     library: Path
+    covers: Path | None  # <data-dir>/covers when there is one
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,7 @@ class MigrationResult:
     uploaded_bytes: int
     snapshot_key: str
     outside_rows: int
+    covers: int  # book rows whose cover now points at an uploaded cover
 
 
 def user_error(message: str) -> NoReturn:
@@ -85,7 +91,10 @@ def build_parser() -> cli.Parser:
 def check_source(data_dir: Path, database: Path | None, library: Path | None) -> Source:
     if not data_dir.is_dir():
         user_error(f"--data-dir {data_dir}: no such folder")
-    source = Source(database or data_dir / "library.db", library or data_dir / "library")
+    covers = data_dir / COVERS_FOLDER
+    source = Source(
+        database or data_dir / "library.db", library or data_dir / "library", covers if covers.is_dir() else None
+    )
     if not source.database.is_file():
         user_error(f"database {source.database}: no such file (an Alex data folder holds library.db)")
     if not source.library.is_dir():
@@ -119,23 +128,52 @@ def rows_outside(snapshot_path: Path, tenant_library: str) -> int:
     return int(count)
 
 
-def upload_books(client: S3Client, bucket: str, library: Path) -> tuple[int, int, int]:
-    present = {obj.key: obj.size for obj in list_objects(client, bucket, bucket_layout.BOOKS_PREFIX)}
-    files = sorted(p for p in library.rglob("*") if p.is_file())
+def upload_tree(
+    client: S3Client, bucket: str, folder: Path, prefix: str, metadata: dict[str, str]
+) -> tuple[int, int, int, list[str]]:
+    """Every file under `folder` to `prefix<path>` unless there with the same size: counts and the keys."""
+    present = {obj.key: obj.size for obj in list_objects(client, bucket, prefix)}
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
     uploaded = skipped = uploaded_bytes = 0
+    keys = []
     for n, path in enumerate(files, 1):
-        key = bucket_layout.BOOKS_PREFIX + str(PurePosixPath(*path.relative_to(library).parts))
+        key = prefix + str(PurePosixPath(*path.relative_to(folder).parts))
+        keys.append(key)
         size = path.stat().st_size
         if present.get(key) == size:
             skipped += 1
             continue
         cli.progress(f"[{n}/{len(files)}] {key} ({cli.human_bytes(size)})")
-        # The operator vouches for these books: with the checked mark, a tenant that already has a book
-        # ledger (a backup) still restores and pulls them (image/README.md, "Books").
-        client.upload_file(str(path), bucket, key, ExtraArgs={"Metadata": dict([bucket_layout.CHECKED_METADATA])})
+        client.upload_file(str(path), bucket, key, ExtraArgs={"Metadata": metadata})
         uploaded += 1
         uploaded_bytes += size
+    return uploaded, skipped, uploaded_bytes, keys
+
+
+def upload_books(client: S3Client, bucket: str, library: Path) -> tuple[int, int, int]:
+    # The operator vouches for these books: with the checked mark, a tenant that already has a book
+    # ledger (a backup) still restores and pulls them (image/README.md, "Books").
+    uploaded, skipped, uploaded_bytes, _ = upload_tree(
+        client, bucket, library, bucket_layout.BOOKS_PREFIX, dict([bucket_layout.CHECKED_METADATA])
+    )
     return uploaded, skipped, uploaded_bytes
+
+
+def point_covers(snapshot_path: Path, names: set[str], tenant_covers: str) -> int:
+    """Rows whose cover file (by name) went to covers/ get the tenant's path to it; returns how many."""
+    conn = sqlite3.connect(snapshot_path)
+    try:
+        rows = conn.execute("SELECT id, cover_path FROM books WHERE cover_path IS NOT NULL").fetchall()
+        moved = [
+            (f"{tenant_covers}/{name}", book_id)
+            for book_id, path in rows
+            if (name := PurePosixPath(path.replace("\\", "/")).name) in names
+        ]
+        conn.executemany("UPDATE books SET cover_path = ? WHERE id = ?", moved)
+        conn.commit()
+    finally:
+        conn.close()
+    return len(moved)
 
 
 def migrate(client: S3Client, bucket: str, source: Source, tenant_library: str, force: bool) -> MigrationResult:
@@ -152,11 +190,18 @@ def migrate(client: S3Client, bucket: str, source: Source, tenant_library: str, 
         outside = rows_outside(snap, tenant_library)
         cli.progress(f"uploading book files from {source.library} to {bucket}/{bucket_layout.BOOKS_PREFIX}")
         uploaded, skipped, uploaded_bytes = upload_books(client, bucket, source.library)
+        covers = 0
+        if source.covers is not None:
+            cli.progress(f"uploading covers from {source.covers} to {bucket}/{bucket_layout.COVERS_PREFIX}")
+            *_, keys = upload_tree(client, bucket, source.covers, bucket_layout.COVERS_PREFIX, {})
+            names = {key.removeprefix(bucket_layout.COVERS_PREFIX) for key in keys}
+            tenant_covers = str(PurePosixPath(tenant_library).parent / COVERS_FOLDER)
+            covers = point_covers(snap, {name for name in names if "/" not in name}, tenant_covers)
         # The database goes last: a tenant that boots mid-migration finds no snapshot and waits for none.
         key = bucket_layout.snapshot_key(datetime.now(UTC))
         cli.progress(f"uploading database snapshot {key} ({cli.human_bytes(snap_size)})")
         client.upload_file(str(snap), bucket, key)
-    return MigrationResult(uploaded, skipped, uploaded_bytes, key, outside)
+    return MigrationResult(uploaded, skipped, uploaded_bytes, key, outside, covers)
 
 
 def body(argv: Sequence[str] | None) -> int:
@@ -180,7 +225,7 @@ def body(argv: Sequence[str] | None) -> int:
     print(
         f"migrated to {args.bucket}: {result.uploaded} book file(s) uploaded "
         f"({cli.human_bytes(result.uploaded_bytes)}), {result.skipped} already present; "
-        f"database {result.snapshot_key}"
+        f"{result.covers} book(s) with their cover; database {result.snapshot_key}"
     )
     if result.outside_rows:
         print(

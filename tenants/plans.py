@@ -26,7 +26,7 @@ class Plan:
     name: str
     quota_gb: float  # R2 storage the tenant may use
     volume_gb: int  # Fly volume size; volumes only ever grow
-    memory_mb: int  # Fly guest memory, a multiple of 256
+    memory_mb: int  # Fly guest memory, a multiple of 256, at least MIN_MEMORY_MB
     cpus: int = 1
     cpu_kind: str = "shared"
 
@@ -35,8 +35,14 @@ class Plan:
         return int(self.quota_gb * 1024**3)
 
 
+# The least memory a tenant machine gets. Alex's processes held about 228 MB after light use, the companion
+# 46 MB idle and 89 MB at its peak through a reading session (`python -m bench.memory`: 200 covers, a 63 MB
+# EPUB, a 210 MB PDF in ranges), before the watcher and the database processes Alex spawns per query: more
+# than 256 MB before any peak, so a 256 MB machine would live in swap or be OOM-killed.
+MIN_MEMORY_MB = 512
+
 DEFAULT_PLANS: dict[str, Plan] = {
-    "free": Plan("free", quota_gb=0.25, volume_gb=1, memory_mb=256),
+    "free": Plan("free", quota_gb=0.25, volume_gb=1, memory_mb=512),
     "reader": Plan("reader", quota_gb=5, volume_gb=6, memory_mb=512),
     "library": Plan("library", quota_gb=25, volume_gb=26, memory_mb=512),
 }
@@ -90,8 +96,11 @@ def parse_plans(raw: Any) -> dict[str, Plan]:
         if isinstance(values.get("volume_gb"), float) and not float(values["volume_gb"]).is_integer():
             problems.append(f"{where}.volume_gb: expected whole gigabytes, got {values['volume_gb']!r}")
         memory = values.get("memory_mb")
-        if memory is not None and (memory % 256 or memory > 16384):
-            problems.append(f"{where}.memory_mb: expected a multiple of 256 up to 16384, got {memory!r}")
+        if memory is not None and (memory % 256 or memory < MIN_MEMORY_MB or memory > 16384):
+            problems.append(
+                f"{where}.memory_mb: expected a multiple of 256 from {MIN_MEMORY_MB} up to 16384 (Alex and the"
+                f" companion need more than 256), got {memory!r}"
+            )
         cpu_kind = spec.get("cpu_kind", "shared")
         if cpu_kind not in ("shared", "performance"):
             problems.append(f"{where}.cpu_kind: expected 'shared' or 'performance', got {_shown(cpu_kind)}")

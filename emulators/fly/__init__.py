@@ -62,7 +62,9 @@ The proxy's own errors are JSON `{"error": text, "status": code}`. Choices (Fly 
   `start` event from `fly-proxy`, checks reset; a suspended one too), and the proxy waits on the emulator clock
   up to `proxy.start_timeout` (10 s), else 503 `machine_start_timeout`. None it may start: 503
   `no_startable_machine` (reference §1.9: autostop without autostart fails with 503); no such machine at all, or
-  none in a replay's regions: 503 `no_machines`.
+  none in a replay's regions: 503 `no_machines`. A machine it just started may not listen yet: a refused
+  connection is tried again for `proxy.listen_timeout` (10 real seconds), as Fly's proxy waits for a woken
+  machine's port; one already running that refuses gets 502 `upstream_unreachable` at once.
 * Request headers: the client's, minus hop-by-hop ones, with the original Host; the proxy sets `fly-client-ip`,
   `fly-forwarded-port` and `x-forwarded-port` (the public port of the matched service port, a tls one preferred:
   443 with the usual config, although the test speaks plain HTTP), `x-forwarded-proto`/`x-forwarded-ssl`

@@ -12,6 +12,7 @@ import http.client
 import json
 import sys
 import threading
+import time
 import traceback
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
@@ -104,6 +105,8 @@ class FlyProxy(ThreadedService):
         self.max_replays = 5  # replays per request; one more fly-replay answer is a loop (508)
         self.start_timeout = 10.0  # emulator-clock seconds the proxy waits for a machine it starts
         self.upstream_timeout = 30.0  # real seconds it waits for an upstream's answer
+        # Real seconds it keeps connecting to a machine it just started whose port is not listening yet.
+        self.listen_timeout = 10.0
         self._upstreams: dict[str, str] = {}
         self._faults: dict[str, FaultBook] = {}
         self._lock = threading.Lock()
@@ -265,12 +268,28 @@ class FlyProxy(ThreadedService):
                 },
             )
         else:
-            answer = self._forward(upstream, method, path, host, headers, body)
+            answer = self._forward(upstream, method, path, host, headers, body, just_started=target.started)
         if fault is not None and fault.replaces_answer():
             return _fault_answer(fault)
         return answer
 
-    def _forward(self, upstream: str, method: str, path: str, host: str, headers: Headers, body: bytes) -> _Answer:
+    def _forward(
+        self, upstream: str, method: str, path: str, host: str, headers: Headers, body: bytes, *, just_started: bool
+    ) -> _Answer:
+        """A machine the proxy just started may not listen yet: a refused connection (nothing was sent) is
+        tried again for `listen_timeout` real seconds. A machine that was already running gets no second try."""
+        deadline = time.monotonic() + self.listen_timeout
+        while True:
+            try:
+                return self._forward_once(upstream, method, path, host, headers, body)
+            except ConnectionRefusedError as err:
+                if not just_started or time.monotonic() >= deadline:
+                    raise ProxyError(
+                        502, "upstream_unreachable", f"could not reach the machine's service at {upstream}: {err}"
+                    ) from None
+                time.sleep(0.02)
+
+    def _forward_once(self, upstream: str, method: str, path: str, host: str, headers: Headers, body: bytes) -> _Answer:
         parts = urlsplit(upstream)
         conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=self.upstream_timeout)
         try:
@@ -282,6 +301,8 @@ class FlyProxy(ThreadedService):
             conn.endheaders(body)
             response = conn.getresponse()
             return _Answer(response.status, response.getheaders(), response.read())
+        except ConnectionRefusedError:
+            raise
         except OSError as err:
             raise ProxyError(
                 502, "upstream_unreachable", f"could not reach the machine's service at {upstream}: {err}"

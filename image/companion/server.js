@@ -8,7 +8,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { load, ConfigError } = require('./lib/config');
 const { S3, S3Error } = require('./lib/s3');
-const { Alex } = require('./lib/alex');
+const { Alex, STARTING_PAGE } = require('./lib/alex');
 const { Uploads } = require('./lib/uploads');
 const { Refusal } = require('./lib/names');
 
@@ -83,7 +83,7 @@ function sameOrigin(req) {
 function createServer(config) {
   const assets = loadAssets();
   const s3 = new S3(config.r2);
-  const alex = new Alex(config.alexUrl, { sessionTimeoutMs: config.sessionTimeoutMs });
+  const alex = new Alex(config.alexUrl, { sessionTimeoutMs: config.sessionTimeoutMs, startWaitMs: config.alexStartWaitMs });
   const uploads = new Uploads({ config, s3, log });
   // The page talks to this host and to the bucket's endpoint (presigned PUTs), nothing else.
   const pageHeaders = {
@@ -104,7 +104,10 @@ function createServer(config) {
 
   async function hosted(req, res, pathname) {
     if (pathname === '/_hosted/healthz') {
-      sendJson(res, 200, { ok: true, alex: await alex.ping() });
+      // Fly's check: healthy only when Alex answers too, so a machine still starting is not.
+      const up = await alex.ping();
+      if (up) alex.markReady();
+      sendJson(res, up ? 200 : 503, { ok: up, alex: up, waiting: alex.waiting });
       return;
     }
     const asset = { '/_hosted/upload.js': 'upload.js', '/_hosted/upload.css': 'upload.css' }[pathname];
@@ -118,6 +121,10 @@ function createServer(config) {
     if (!isApi && pathname !== PREFIX) {
       res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
       res.end('Not found\n');
+      return;
+    }
+    if (!(await alex.whenReady(res))) {
+      stillStarting(res, isApi);
       return;
     }
     let user;
@@ -179,6 +186,18 @@ function createServer(config) {
     }
   }
 
+  // After ALEX_START_WAIT_SECONDS without Alex: a page that says so, never the "unavailable" one.
+  function stillStarting(res, isApi) {
+    if (res.destroyed) return;
+    if (isApi) {
+      res.setHeader('Retry-After', '10');
+      sendJson(res, 503, { error: 'Your library is taking longer than usual to start. Please try again in a minute.' });
+      return;
+    }
+    res.writeHead(503, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store', 'Retry-After': '10' });
+    res.end(STARTING_PAGE);
+  }
+
   const server = http.createServer((req, res) => {
     const pathname = (req.url || '/').split('?')[0];
     if (pathname === '/_hosted') {
@@ -190,8 +209,14 @@ function createServer(config) {
         if (!res.headersSent) sendJson(res, 500, { error: 'Something went wrong on our side. Please try again.' });
         else res.destroy();
       });
-    } else {
+    } else if (alex.ready) {
       alex.proxy(req, res);
+    } else {
+      alex.whenReady(res).then((ok) => {
+        if (res.destroyed) req.destroy();
+        else if (ok) alex.proxy(req, res);
+        else stillStarting(res, false);
+      });
     }
   });
   // Long answers (SSE) and slow clients are the norm here: no whole-request deadline. Fly's proxy
@@ -201,7 +226,10 @@ function createServer(config) {
   server.headersTimeout = 66000;
   // Staging objects and multipart uploads nobody completed (a restart forgets what it issued) are swept
   // at start and every TTL.
-  server.on('listening', () => server.on('close', uploads.startSweeping()));
+  server.on('listening', () => {
+    server.on('close', uploads.startSweeping());
+    server.on('close', alex.watchStart());
+  });
   return server;
 }
 

@@ -73,7 +73,7 @@ def run_with(tmp_path: Path, **changes: str | None) -> subprocess.CompletedProce
                 bad,
                 "companion: UPLOAD_STAGING_PREFIX must be a folder of its own such as staging/",
             )
-            for bad in ("books/", "status/", "db/", "staging", "../staging/", "Staging/", "a/b/", "/")
+            for bad in ("books/", "covers/", "status/", "db/", "staging", "../staging/", "Staging/", "a/b/", "/")
         ),
     ],
 )

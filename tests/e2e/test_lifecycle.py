@@ -62,7 +62,7 @@ def test_add_rename_upgrade_and_downgrade_apply_and_leave_nothing_to_change(work
     grown = volume_gb(fly, app)
     apply(workspace, [keeper, {**upgraded, "plan": "free"}])
     assert volume_gb(fly, app) == grown  # volumes never shrink
-    assert live_machine(fly, app).config["guest"]["memory_mb"] == 256
+    assert live_machine(fly, app).config["guest"]["memory_mb"] == 512
 
 
 def test_suspend_resume_cancel_purge_and_remove_apply_and_leave_nothing_to_change(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
@@ -19,6 +21,7 @@ from emulators.fly import FlyEmulator
 from emulators.fly.replay import REPLAY_BODY_LIMIT, ReplayError, parse_replay, replay_src
 from emulators.serving import serve_in_thread
 from tests.emulators.test_fly_support import client_for, create_machine, machine_config, running, wait_state
+from tests.support.servers import free_port
 
 EDGE = "alex-edge"
 TENANTS = {"alice.example.com": "alex-t1", "bob.example.com": "alex-t2"}
@@ -402,6 +405,32 @@ def test_a_replay_target_fault_answers_once(edge):
 
 def test_an_unreachable_upstream_is_a_502(edge):
     edge.emu.proxy.serve_app("alex-t1", "http://127.0.0.1:9")
+    response = edge.get("alice.example.com")
+    assert response.status_code == 502 and error_code(response) == "upstream_unreachable"
+
+
+def test_a_machine_the_proxy_woke_is_given_time_to_listen(edge):
+    """Fly's proxy waits for a woken machine's port: a server that listens a moment after the start answers."""
+    port = free_port()
+    edge.emu.proxy.serve_app("alex-t1", f"http://127.0.0.1:{port}")
+    edge.stop_tenant("alex-t1")
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(edge.get, "alice.example.com")
+        deadline = time.monotonic() + 10
+        while edge.state("alex-t1") != "started":  # the proxy woke it; nothing listens on its port yet
+            assert not pending.done() and time.monotonic() < deadline
+            time.sleep(0.01)
+        tenant = echo()
+        with serve_in_thread(tenant.handler(), port=port, name="late-tenant"):
+            response = pending.result(timeout=10)
+    assert response.status_code == 201 and response.text == "hello from the tenant"
+    assert edge.emu.proxy.log[-1].started == [edge.machines["alex-t1"]["id"]]
+
+
+def test_a_woken_machine_that_never_listens_is_a_502_after_the_listen_timeout(edge):
+    edge.emu.proxy.listen_timeout = 0.3
+    edge.emu.proxy.serve_app("alex-t1", f"http://127.0.0.1:{free_port()}")
+    edge.stop_tenant("alex-t1")
     response = edge.get("alice.example.com")
     assert response.status_code == 502 and error_code(response) == "upstream_unreachable"
 

@@ -24,7 +24,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS users_email_unique ON users (email);
 CREATE TABLE IF NOT EXISTS books (
     id TEXT PRIMARY KEY NOT NULL, title TEXT NOT NULL, file_type TEXT NOT NULL,
     file_path TEXT NOT NULL, file_size INTEGER NOT NULL, file_hash TEXT NOT NULL,
-    added_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+    added_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, cover_path TEXT);
 CREATE TABLE IF NOT EXISTS collections (
     id TEXT PRIMARY KEY NOT NULL, user_id TEXT NOT NULL REFERENCES users (id), name TEXT NOT NULL,
     created_at INTEGER NOT NULL);
@@ -63,11 +63,28 @@ def add_user(conn: sqlite3.Connection, user_id: str, email: str, password: str, 
     return pw_hash
 
 
-def add_book(conn: sqlite3.Connection, book_id: str, file_path: Path) -> None:
+def add_book(
+    conn: sqlite3.Connection,
+    book_id: str,
+    file_path: Path,
+    file_hash: str | None = None,
+    cover_path: Path | None = None,
+) -> None:
     now = int(time.time())
     conn.execute(
-        "INSERT INTO books VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (book_id, file_path.stem, file_path.suffix.lstrip("."), str(file_path), 1, book_id, now, now),
+        "INSERT INTO books (id, title, file_type, file_path, file_size, file_hash, added_at, updated_at, cover_path)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            book_id,
+            file_path.stem,
+            file_path.suffix.lstrip("."),
+            str(file_path),
+            1,
+            file_hash or book_id,
+            now,
+            now,
+            None if cover_path is None else str(cover_path),
+        ),
     )
 
 

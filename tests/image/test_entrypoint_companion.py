@@ -164,7 +164,7 @@ def get(url: str) -> tuple[int, str]:
 def test_real_companion_serves_its_health_and_proxies_the_fly_check_to_alex(
     make_machine: Callable[..., Machine],
 ) -> None:
-    """Fly checks GET /login on the companion's port: it must reach Alex, which listens on loopback only."""
+    """The companion proxies to Alex, which listens on loopback only; its health (Fly's check) says both answer."""
     machine = make_machine(real_companion=True)
     machine.boot_ready()
     base = f"http://127.0.0.1:{machine.companion_port}"
@@ -172,9 +172,30 @@ def test_real_companion_serves_its_health_and_proxies_the_fly_check_to_alex(
 
     status, body = get(f"{base}/login")
     assert (status, "Alex sign in (fake)" in body) == (200, True), body
-    assert [e["path"] for e in machine.events("http")] == ["/login"]
+    # Besides the companion's own "does Alex answer yet?" questions, only the page reached Alex.
+    assert [e["path"] for e in machine.events("http") if e["path"] != "/api/auth/session"] == ["/login"]
     status, body = get(f"{base}/_hosted/healthz")
     assert (status, json.loads(body)["ok"]) == (200, True), body
 
     assert machine.stop() == 0
     assert "companion exited" not in machine.output(), "it ran the whole time"
+
+
+def test_the_request_that_wakes_the_machine_gets_alex_not_an_error_page(
+    make_machine: Callable[..., Machine],
+) -> None:
+    """The companion listens before Alex (the stand-in, like Next, a second and a half later): the first
+    visitor's request waits for Alex, and the health Fly checks is failing until Alex answers."""
+    machine = make_machine(real_companion=True, FAKE_ALEX_LISTEN_AFTER="3")
+    machine.boot()
+    base = f"http://127.0.0.1:{machine.companion_port}"
+    machine.wait_for(lambda: "listening on" in machine.output(), "the companion to listen")
+    assert machine.events("listening") == [], "the request below must reach the companion before Alex listens"
+
+    status, body = get(f"{base}/_hosted/healthz")
+    assert (status, json.loads(body)) == (503, {"ok": False, "alex": False, "waiting": 0}), body
+    status, body = get(f"{base}/login")
+    assert (status, "Alex sign in (fake)" in body) == (200, True), body
+    assert machine.events("listening"), "it was answered by Alex once it listened"
+    status, body = get(f"{base}/_hosted/healthz")
+    assert (status, json.loads(body)["ok"]) == (200, True), body

@@ -48,7 +48,7 @@ def test_config_good_values_give_settings() -> None:
         ("r2Endpoint", "http://127.0.0.1:99999", "alex-hosted:r2Endpoint: expected an http(s) URL of R2's S3 API, or nothing for the account's own, got 'http://127.0.0.1:99999' (the port must be a number from 1 to 65535)"),
         ("r2Endpoint", 5000, "alex-hosted:r2Endpoint: expected an http(s) URL of R2's S3 API, or nothing for the account's own, got 5000 (not text)"),
         ("domain", 42, "alex-hosted:domain: expected text, got 42"),
-        ("plans", '{"free": {"memory_mb": 100}}', "alex-hosted:plans.free.memory_mb: expected a multiple of 256 up to 16384, got 100"),
+        ("plans", '{"free": {"memory_mb": 100}}', "alex-hosted:plans.free.memory_mb: expected a multiple of 256 from 512 up to 16384 (Alex and the companion need more than 256), got 100"),
     ],
 )  # fmt: skip
 def test_config_bad_key_is_named_with_what_it_expects(key: str, value: object, message: str) -> None:
@@ -109,7 +109,7 @@ def test_config_unknown_stack_file_is_a_clear_error() -> None:
 
 def test_config_is_read_from_pulumi_config_with_plans_as_structured_value() -> None:
     config = {k: v for k, v in SETTINGS_VALUES.items()}
-    config["alex-hosted:plans"] = json.dumps({"solo": {"quota_gb": 1, "volume_gb": 2, "memory_mb": 256}})
+    config["alex-hosted:plans"] = json.dumps({"solo": {"quota_gb": 1, "volume_gb": 2, "memory_mb": 512}})
     pulumi.runtime.set_all_config(config)
     try:
         settings = read_settings("prod")

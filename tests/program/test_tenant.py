@@ -205,9 +205,10 @@ def test_tenant_machine_env_is_the_designed_set_and_holds_no_secret(active: Reco
         "STORAGE_QUOTA_BYTES": str(5 * 1024**3),  # the reader plan's 5 GB
     }
     assert config["mounts"] == [{"volume": f"vol_{TID}-volume", "path": "/app/data"}]
-    assert config["checks"]["login"]["path"] == "/login"
+    # The companion's health answers 200 only while Alex answers it too (tests/companion/test_alex_start.py).
+    assert config["checks"]["health"]["path"] == "/_hosted/healthz"
     # The companion listens on 3000 (proxying Alex on 3001): the service and the check stay on 3000.
-    assert config["checks"]["login"]["port"] == 3000
+    assert config["checks"]["health"]["port"] == 3000
     assert [service["internal_port"] for service in config["services"]] == [3000]
     assert config["metadata"]["tenant"] == TID
     assert config["guest"]["memory_mb"] == 512

@@ -59,7 +59,7 @@ def test_tenant_comes_up_on_the_fly_api_and_a_second_up_writes_nothing(engine: F
     running = machine(fly_emu)
     assert running.state == "started"
     assert running.config["env"]["NEXTAUTH_URL"] == "https://alice.books.example.com"
-    assert running.config["guest"]["memory_mb"] == 256
+    assert running.config["guest"]["memory_mb"] == 512  # the free plan: Alex and the companion outgrow 256
     assert not set(running.config["env"]) & {"NEXTAUTH_SECRET", "R2_SECRET_ACCESS_KEY", "OWNER_INITIAL_PASSWORD"}
 
     fly_emu.reset_log()
@@ -92,7 +92,7 @@ def test_tenant_downgrade_keeps_the_bigger_volume(engine: FlyEngine, fly_emu) ->
     engine.up(run_program([entry(plan="free")]))
     assert engine.state[f"{TID}-volume"][0] == volume_id  # same volume, never replaced
     assert fly_emu.state.volumes[volume_id].size_gb == 6
-    assert machine(fly_emu).config["guest"]["memory_mb"] == 256
+    assert machine(fly_emu).config["guest"]["memory_mb"] == 512
 
 
 def test_tenant_rename_updates_nextauth_url_and_nothing_else_of_the_tenant(engine: FlyEngine, fly_emu) -> None:

@@ -76,6 +76,7 @@ def test_entrypoint_touches_only_prefixes_python_knows_and_never_staging() -> No
     assert '"$REMOTE/${BOOKS_LEDGER_KEY%/*}/"' in text  # the ledger's folder: status/
     known = {
         bucket_layout.BOOKS_PREFIX,
+        bucket_layout.COVERS_PREFIX,
         bucket_layout.DB_PREFIX,
         bucket_layout.DELETED_PREFIX,
         bucket_layout.STATUS_PREFIX,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -190,3 +191,29 @@ def test_migrate_selfhosted_only_restorable_snapshots_block_an_upload(run_cli, t
 
     assert result.code == 0, result
     assert "database db/library-" in result.out
+
+
+def test_migrate_selfhosted_brings_the_covers_alex_drew(
+    run_cli, tmp_path: Path, bucket: Bucket, machine: Machine
+) -> None:
+    """Alex never draws a cover again for a book it knows: the self-hosted covers come along, and the
+    snapshot's cover paths (the self-hosted machine's own) point at the tenant's covers folder."""
+    data_dir = tmp_path / "selfhosted"
+    conn = self_hosted(data_dir, machine.library)
+    cover = b"\xff\xd8\xff\xe0 dune's cover"
+    (data_dir / "covers").mkdir()
+    (data_dir / "covers" / "4f1c.jpg").write_bytes(cover)
+    conn.execute("UPDATE books SET cover_path = '/srv/alex/data/covers/4f1c.jpg' WHERE id = 'b-dune'")
+    conn.close()
+
+    result = run_cli(migrate_selfhosted.main, migrate_args(data_dir, bucket, machine))
+    assert result.code == 0, result
+    assert "1 book(s) with their cover" in result.out
+    assert bucket.keys("covers/") == ["covers/4f1c.jpg"]
+
+    machine.env_overrides["FAKE_ALEX_LISTEN_AFTER"] = "0"
+    machine.boot_ready()
+    machine.wait_for(lambda: bool(machine.events("listening")), "Alex to listen")
+    with urllib.request.urlopen(f"http://127.0.0.1:{machine.alex_port}/api/books/b-dune/cover", timeout=5) as page:
+        assert (page.headers["Content-Type"], page.read()) == ("image/jpeg", cover)
+    assert machine.stop() == 0

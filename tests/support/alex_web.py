@@ -11,6 +11,7 @@ several Set-Cookie headers, an echo of the request, and the library's server-sen
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import html
 import json
 import secrets
@@ -38,7 +39,8 @@ LOGIN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Sign in<
 
 
 class AlexWeb:
-    """Sessions are random tokens held in memory; `library` (optional) is listed on the home page."""
+    """Sessions are random tokens held in memory; `library` (optional) is listed on the home page, one book per
+    distinct content (Alex skips a file whose SHA-256 it already holds: watcher-rs/src/handlers/add.rs)."""
 
     def __init__(self, library: Path | None = None, port: int = 0) -> None:
         self.sessions: set[str] = set()
@@ -99,11 +101,7 @@ class AlexWeb:
                     if not self.signed_in():
                         self.redirect(307, "/login?callbackUrl=%2F")
                         return
-                    books = (
-                        sorted(p.name for p in outer.library.iterdir() if not p.name.startswith("."))
-                        if outer.library
-                        else []
-                    )
+                    books = outer.books()
                     items = "".join(f'<li class="book">{html.escape(b)}</li>' for b in books)
                     page = f'<!doctype html><title>Library</title><h1>Library</h1><ul id="books">{items}</ul>'
                     self.send_body(200, page.encode(), "text/html; charset=utf-8")
@@ -172,6 +170,15 @@ class AlexWeb:
         self.port = int(self._server.server_address[1])
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread: threading.Thread | None = None
+
+    def books(self) -> list[str]:
+        """The library page's books: like Alex's watcher, a file whose SHA-256 it already holds is skipped."""
+        if self.library is None:
+            return []
+        seen: dict[str, str] = {}
+        for path in sorted(p for p in self.library.iterdir() if not p.name.startswith(".") and p.is_file()):
+            seen.setdefault(hashlib.sha256(path.read_bytes()).hexdigest(), path.name)
+        return sorted(seen.values())
 
     def new_session(self) -> str:
         """A signed-in session's cookie value (what the login form sets)."""

@@ -206,7 +206,7 @@ def test_roster_write_is_atomic_when_the_disk_write_fails(tmp_path: Path, monkey
 
 
 def test_roster_validation_uses_the_stack_plan_table() -> None:
-    plans = parse_plans({"solo": {"quota_gb": 1, "volume_gb": 2, "memory_mb": 256}})
+    plans = parse_plans({"solo": {"quota_gb": 1, "volume_gb": 2, "memory_mb": 512}})
     assert parse_roster(one_entry(plan="solo"), "x", plans)[0].plan == "solo"
     with pytest.raises(RosterError, match="unknown plan 'reader' \\(plans: solo\\)"):
         parse_roster(GOOD, "x", plans)
@@ -225,7 +225,9 @@ def test_tenant_id_for_customer_is_deterministic_and_valid() -> None:
         ([], "alex-hosted:plans: expected a non-empty mapping of plan name to settings"),
         ({"Gold": {}}, "alex-hosted:plans.Gold: plan names are lowercase words"),
         ({"gold": {"quota_gb": 1, "volume_gb": 2}}, "alex-hosted:plans.gold.memory_mb: required for a plan that has no default"),
-        ({"free": {"memory_mb": 300}}, "alex-hosted:plans.free.memory_mb: expected a multiple of 256 up to 16384, got 300"),
+        ({"free": {"memory_mb": 300}}, "alex-hosted:plans.free.memory_mb: expected a multiple of 256 from 512 up to 16384 (Alex and the companion need more than 256), got 300"),
+        ({"free": {"memory_mb": 256}}, "alex-hosted:plans.free.memory_mb: expected a multiple of 256 from 512 up to 16384 (Alex and the companion need more than 256), got 256"),
+        ({"free": {"memory_mb": 16640}}, "alex-hosted:plans.free.memory_mb: expected a multiple of 256 from 512 up to 16384 (Alex and the companion need more than 256), got 16640"),
         ({"free": {"volume_gb": -1}}, "alex-hosted:plans.free.volume_gb: expected a positive number, got -1"),
         ({"free": {"volume_gb": 1.5}}, "alex-hosted:plans.free.volume_gb: expected whole gigabytes, got 1.5"),
         ({"free": {"size": 1}}, "alex-hosted:plans.free: unknown field(s) size"),

@@ -135,7 +135,7 @@ def test_roster_yaml_unknown_field_names_and_duplicate_keys_are_bounded() -> Non
 
 
 def test_stack_config_plans_override_refuses_aliases() -> None:
-    plans = '{"free": &f {"quota_gb": 1, "volume_gb": 2, "memory_mb": 256}, "reader": *f}'
+    plans = '{"free": &f {"quota_gb": 1, "volume_gb": 2, "memory_mb": 512}, "reader": *f}'
     with pytest.raises(ConfigError) as caught:
         from_mapping("prod", {**SETTINGS_VALUES, "alex-hosted:plans": plans})
     assert caught.value.problems == [

@@ -1,7 +1,8 @@
 'use strict';
 // Everything the companion says to Alex: the pass-through proxy and the "is this session signed in?"
 // question. Streams both ways with no buffering and no timeout, so the library's server-sent events
-// (/api/library/events) arrive event by event.
+// (/api/library/events) arrive event by event. At every boot the companion listens a second or two
+// before Alex does; the request that woke a stopped machine is held until Alex answers (see whenReady).
 
 const http = require('node:http');
 const https = require('node:https');
@@ -15,6 +16,11 @@ const HOP_BY_HOP = new Set([
 const DOWN_PAGE =
   '<!doctype html><meta charset="utf-8"><title>Library unavailable</title>' +
   '<p>Your library is starting or not answering right now. Please try again in a moment.</p>\n';
+const STARTING_PAGE =
+  '<!doctype html><meta charset="utf-8"><title>Library still starting</title>' +
+  '<p>Your library is taking longer than usual to start. Please reload this page in a minute.</p>\n';
+// How often the companion asks whether Alex answers yet, until it first does.
+const START_POLL_MS = 100;
 
 function forwardable(rawHeaders) {
   const connectionListed = new Set();
@@ -32,11 +38,63 @@ function forwardable(rawHeaders) {
 }
 
 class Alex {
-  constructor(url, { sessionTimeoutMs = 5000 } = {}) {
+  constructor(url, { sessionTimeoutMs = 5000, startWaitMs = 30000, maxWaiting = 256 } = {}) {
     this.url = url;
     this.transport = url.protocol === 'https:' ? https : http;
     this.agent = new this.transport.Agent({ keepAlive: true });
     this.sessionTimeoutMs = sessionTimeoutMs;
+    this.startWaitMs = startWaitMs;
+    this.maxWaiting = maxWaiting;
+    // Once Alex has answered it stays ready: Alex dying later stops the machine (image/entrypoint.sh).
+    this.ready = false;
+    this.waiters = new Set();
+  }
+
+  get waiting() {
+    return this.waiters.size;
+  }
+
+  markReady() {
+    if (this.ready) return;
+    this.ready = true;
+    for (const waiter of this.waiters) waiter(true);
+  }
+
+  /** Asks Alex every START_POLL_MS until it first answers; returns a function that stops asking. */
+  watchStart() {
+    let timer = null;
+    let stopped = false;
+    const poll = async () => {
+      if (stopped || this.ready) return;
+      if (await this.ping(1000)) this.markReady();
+      else if (!stopped) timer = setTimeout(poll, START_POLL_MS);
+    };
+    poll();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }
+
+  /**
+   * Resolves true once Alex answers, false after startWaitMs, at once when maxWaiting requests already
+   * wait (bounded memory), or when `res` closes first (the visitor left).
+   */
+  whenReady(res) {
+    if (this.ready) return Promise.resolve(true);
+    if (this.waiters.size >= this.maxWaiting) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = (ok) => {
+        clearTimeout(timer);
+        res.off('close', left);
+        this.waiters.delete(done);
+        resolve(ok);
+      };
+      const left = () => done(false);
+      const timer = setTimeout(() => done(false), this.startWaitMs);
+      res.on('close', left);
+      this.waiters.add(done);
+    });
   }
 
   target(pathAndQuery) {
@@ -128,4 +186,4 @@ class Alex {
   }
 }
 
-module.exports = { Alex, DOWN_PAGE };
+module.exports = { Alex, DOWN_PAGE, STARTING_PAGE };

@@ -56,7 +56,7 @@ function required(env, name) {
 function stagingPrefix(env) {
   const value = env.UPLOAD_STAGING_PREFIX;
   if (value === undefined || value === '') return STAGING_PREFIX;
-  if (!/^[a-z0-9][a-z0-9-]{0,30}\/$/.test(value) || ['books/', 'db/', 'deleted/', 'exports/', 'status/'].includes(value)) {
+  if (!/^[a-z0-9][a-z0-9-]{0,30}\/$/.test(value) || ['books/', 'covers/', 'db/', 'deleted/', 'exports/', 'status/'].includes(value)) {
     throw new ConfigError('UPLOAD_STAGING_PREFIX must be a folder of its own such as staging/');
   }
   return value;
@@ -90,6 +90,8 @@ function load(env = process.env) {
     partBytes,
     maxParts: MAX_PARTS,
     sessionTimeoutMs: 5000,
+    // How long a request waits for Alex at boot (it listens a second or two after the companion).
+    alexStartWaitMs: wholeNumber(env, 'ALEX_START_WAIT_SECONDS', 30, { min: 1, max: 300 }) * 1000,
   };
 }
 

@@ -74,4 +74,57 @@ async function mark(markDir, name) {
   }
 }
 
-module.exports = { exists, ingest, mark, AlreadyThere };
+// The files Alex's watcher indexes (watcher-rs/src/watcher.rs): .pdf and .epub, any case, at any depth.
+const BOOK_FILE = /\.(pdf|epub)$/i;
+
+/** Paths (relative to libraryPath) and sizes of the book files in the library; symlinks are not followed. */
+async function bookFiles(libraryPath, folder = '') {
+  const found = [];
+  let entries;
+  try {
+    entries = await fsp.readdir(path.join(libraryPath, folder), { withFileTypes: true });
+  } catch (err) {
+    if (err.code === 'ENOENT') return found; // gone meanwhile, or the volume is not mounted
+    throw err;
+  }
+  for (const entry of entries) {
+    const relative = path.join(folder, entry.name);
+    if (entry.isDirectory()) found.push(...(await bookFiles(libraryPath, relative)));
+    else if (entry.isFile() && BOOK_FILE.test(entry.name)) found.push(relative);
+  }
+  return found;
+}
+
+async function sha256File(file) {
+  const hash = crypto.createHash('sha256');
+  await pipeline(fs.createReadStream(file), hash);
+  return hash.digest('hex');
+}
+
+/**
+ * The library's book with exactly these bytes (the name Alex would skip a new file for), or null. Only
+ * files of the same size are hashed, and each hash is kept in `cache` (path -> {size, mtimeMs, sha256})
+ * until the file changes, so a check costs a listing and, rarely, one read of a same-sized book.
+ */
+async function sameBytes(libraryPath, size, sha256, cache) {
+  for (const relative of await bookFiles(libraryPath)) {
+    const file = path.join(libraryPath, relative);
+    let stat;
+    try {
+      stat = await fsp.stat(file);
+    } catch (err) {
+      if (err.code === 'ENOENT') continue; // deleted meanwhile
+      throw err;
+    }
+    if (stat.size !== size) continue;
+    let known = cache.get(file);
+    if (!known || known.size !== stat.size || known.mtimeMs !== stat.mtimeMs) {
+      known = { size: stat.size, mtimeMs: stat.mtimeMs, sha256: await sha256File(file) };
+      cache.set(file, known);
+    }
+    if (known.sha256 === sha256) return relative;
+  }
+  return null;
+}
+
+module.exports = { exists, ingest, mark, sameBytes, AlreadyThere };

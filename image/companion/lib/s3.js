@@ -199,10 +199,6 @@ class S3 {
     }
   }
 
-  async getRange(key, first, last) {
-    return (await this.request('GetObject', 'GET', key, { headers: { Range: `bytes=${first}-${last}` } })).body;
-  }
-
   getStream(key) {
     return this.request('GetObject', 'GET', key, { stream: true, timeoutMs: 60000 });
   }

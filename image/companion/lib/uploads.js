@@ -9,7 +9,7 @@
 
 const crypto = require('node:crypto');
 const { checkName, checkType, numbered, Refusal } = require('./names');
-const { matchesType, HEAD_BYTES } = require('./verify');
+const { matchesType, inspect } = require('./verify');
 const { BOOKS_PREFIX, CHECKED_METADATA } = require('./layout');
 const library = require('./library');
 
@@ -49,6 +49,8 @@ class Uploads {
     // staging key -> {name, size, type, key, uploadId, partSize, partCount, open, completing, finalAt, timer}
     this.entries = new Map();
     this.sweeper = null;
+    // Hashes of the library's books, for the duplicate check (library.sameBytes).
+    this.hashes = new Map();
   }
 
   get ttlMs() {
@@ -326,10 +328,22 @@ class Uploads {
     if (head.size !== size) {
       await refuse(400, `"${name}" arrived with ${humanBytes(head.size)} instead of ${humanBytes(size)}; it was not added. Please try again.`);
     }
-    const first = await this.s3.getRange(key, 0, Math.min(HEAD_BYTES, size) - 1);
-    if (!matchesType(type, first)) {
+    // The whole object is read once: its first bytes for the type, its hash for the duplicate check.
+    const seen = await inspect(await this.s3.getStream(key));
+    if (seen.size !== size) {
+      await refuse(400, `"${name}" arrived with ${humanBytes(seen.size)} instead of ${humanBytes(size)}; it was not added. Please try again.`);
+    }
+    if (!matchesType(type, seen.head)) {
       const kind = type === 'application/pdf' ? 'PDF' : 'EPUB';
       await refuse(415, `"${name}" is not a valid ${kind} file; it was not added.`);
+    }
+    // Alex skips a file whose SHA-256 it already holds: such a book would never appear, so its bytes are
+    // not kept and the reader is told which book it repeats.
+    const twin = await library.sameBytes(this.config.libraryPath, size, seen.sha256, this.hashes);
+    if (twin !== null) {
+      await refuse(409, `"${name}" is the same file as "${twin}", which is already in your library; it was not added again.`, {
+        duplicateOf: twin,
+      });
     }
     // The library is the truth, then books/: a book of that name that appeared meanwhile is kept.
     const bookKey = BOOKS_PREFIX + name;

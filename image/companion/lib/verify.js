@@ -1,5 +1,11 @@
 'use strict';
-// Is an uploaded object the kind of book it claims to be? Only the first bytes are read (a ranged GET).
+// Is an uploaded object the kind of book it claims to be, and which bytes is it? One pass over the
+// object gives its first bytes (the type check) and its SHA-256, the hash Alex's watcher keys books on
+// (watcher-rs/src/handlers/add.rs: a file whose hash it already holds is skipped).
+
+const crypto = require('node:crypto');
+const { Writable } = require('node:stream');
+const { pipeline } = require('node:stream/promises');
 
 const HEAD_BYTES = 1024;
 const EPUB_MIME = 'application/epub+zip';
@@ -29,4 +35,28 @@ function matchesType(type, bytes) {
   return false;
 }
 
-module.exports = { matchesType, HEAD_BYTES };
+/** Reads `source` (a readable) to its end: {head: its first HEAD_BYTES, sha256 (hex), size}. */
+async function inspect(source) {
+  const hash = crypto.createHash('sha256');
+  const head = [];
+  let headLength = 0;
+  let size = 0;
+  await pipeline(
+    source,
+    new Writable({
+      write(chunk, _encoding, done) {
+        hash.update(chunk);
+        size += chunk.length;
+        if (headLength < HEAD_BYTES) {
+          const piece = chunk.subarray(0, HEAD_BYTES - headLength);
+          head.push(piece);
+          headLength += piece.length;
+        }
+        done();
+      },
+    }),
+  );
+  return { head: Buffer.concat(head), sha256: hash.digest('hex'), size };
+}
+
+module.exports = { matchesType, inspect, HEAD_BYTES };
