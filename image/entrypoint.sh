@@ -532,8 +532,8 @@ cd "$APP_DIR" || die "cannot enter $APP_DIR"
 
 ensure_owner() {
     # Stored exactly as given: the program sends the canonical form (tenants/emails.py), the welcome email
-    # shows it as the login, and Alex compares the login email exactly. Only lookups ignore case, so an
-    # owner a release before this one stored in lowercase is still found.
+    # shows it as the login, and Alex compares the login email exactly. Lookups ignore case, so an owner
+    # a release before this one stored in lowercase is found, and its row takes the given spelling.
     owner="${OWNER_EMAIL:-}"
     case "$owner" in
         *[[:space:]]* | *[[:cntrl:]]* | *@*@* | @* | *@) die "OWNER_EMAIL '$owner' is not an email address" ;;
@@ -574,6 +574,11 @@ INSERT INTO users (id, email, password_hash, display_name, role, created_at, upd
 PRAGMA foreign_keys = ON;
 BEGIN IMMEDIATE;
 $create_sql
+-- The owner's row in another case only (an older release lowercased it): it takes the spelling the
+-- welcome email shows, unless that would be ambiguous (two rows differing in case: left as they are).
+UPDATE users SET email = $q_owner, updated_at = CAST(strftime('%s', 'now') AS INTEGER)
+  WHERE lower(email) = lower($q_owner) AND email <> $q_owner
+    AND (SELECT count(*) FROM users WHERE lower(email) = lower($q_owner)) = 1;
 UPDATE users SET role = 'admin' WHERE lower(email) = lower($q_owner) AND role <> 'admin';
 -- The owner existed besides admin@localhost: hand its data over, then delete it.
 UPDATE collections SET user_id = (SELECT id FROM users WHERE lower(email) = lower($q_owner))
