@@ -67,6 +67,8 @@ BOOKS_MANIFEST="$HOSTED_STATE_DIR/books.manifest"
 # The companion leaves <id>.key here (the book's key, one a line) after putting an upload in the
 # library; its temp files there match UPLOAD_TEMP_GLOB until renamed.
 UPLOADS_DIR="$HOSTED_STATE_DIR/uploaded"
+# The companion's list of who signed out when (image/companion/lib/signouts.js).
+SIGNOUTS_FILE="$HOSTED_STATE_DIR/signed-out.json"
 UPLOAD_TEMP_GLOB='.hosted-upload-*.part'
 # The image's own health, readable by the fleet collector with the bucket's credentials only.
 HEALTH_KEY='status/health.json'
@@ -828,11 +830,13 @@ start_watcher() {
     log "watcher started (pid $watcher_pid)"
 }
 
-# The companion (uploads; proxies everything else to Alex) signs R2 uploads, so it keeps the R2 keys;
-# it holds no state, so a dead one is simply restarted.
+# The companion (uploads; proxies everything else to Alex) signs R2 uploads, so it keeps the R2 keys,
+# and judges Alex's sessions itself, so it gets NEXTAUTH_SECRET and reads (never writes) the database.
+# Its only state is who signed out, on the volume, so a dead one is simply restarted.
 start_companion() {
-    (unset NEXTAUTH_SECRET; COMPANION_PORT="$COMPANION_PORT" ALEX_URL="$ALEX_URL" \
+    (COMPANION_PORT="$COMPANION_PORT" ALEX_URL="$ALEX_URL" \
         HOSTED_UPLOADS_DIR="$UPLOADS_DIR" UPLOAD_STAGING_PREFIX="$STAGING_PREFIX" \
+        HOSTED_SIGNOUTS_FILE="$SIGNOUTS_FILE" SQLITE3_BIN="$SQLITE3_BIN" \
         exec "$COMPANION_NODE_BIN" "$COMPANION_JS") &
     companion_pid=$!
     log "companion started (pid $companion_pid, port $COMPANION_PORT, proxying to $ALEX_URL)"
