@@ -48,10 +48,11 @@ class Signouts {
     }
   }
 
-  // Better every reader signs in again than a signed-out session comes back.
+  // Better every reader signs in again than a signed-out session comes back. The cut is this second, not
+  // the next: a reader signing in right after the start must not be refused.
   failClosed(why) {
     this.cuts.clear();
-    this.cuts.set(EVERYONE, Math.floor(this.now() / 1000) + 1);
+    this.cuts.set(EVERYONE, Math.floor(this.now() / 1000));
     this.log(`sessions: ${why}; every session issued before now is refused`);
     this.save();
   }
