@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 
 import httpx
+import pytest
 
 from tests.companion.harness import Companion
 from tests.support.alex_web import AlexWeb
@@ -130,3 +131,14 @@ def _read_response(sock: socket.socket) -> bytes:
     while len(body) < length:
         body += sock.recv(65536)
     return head
+
+
+@pytest.mark.parametrize(
+    "typed", ["Reader@example.com", "reader@Example.com", "READER@EXAMPLE.COM", " reader@example.com"]
+)
+def test_alex_matches_the_login_email_exactly(companion: Companion, typed: str) -> None:
+    """Alex's credentials check is `WHERE email = ?1`: only the stored spelling signs in (the image stores
+    the welcome email's spelling, tests/image/test_entrypoint_owner_email.py)."""
+    answer = httpx.post(f"{companion.url}/login", data={"email": typed, "password": "correct-horse-42"})
+    assert answer.status_code == 401
+    assert "Invalid email or password" in answer.text
