@@ -217,7 +217,10 @@ function createServer(config) {
     const authAnswer = config.nextauthUrl !== null && pathname.startsWith('/api/auth/');
     const adjust = async (answer, headers) => {
       let out = headers;
-      if (refused) for (const line of sessions.clearing(req)) out.push('Set-Cookie', line);
+      // Unless Alex sets a new session itself (a sign-in by a browser still carrying the refused one).
+      if (refused && !sessions.setsSession(answer.headers['set-cookie'])) {
+        for (const line of sessions.clearing(req)) out.push('Set-Cookie', line);
+      }
       if (signingOut && sessions.clearsSession(answer.headers['set-cookie'])) {
         await signouts.signOut(verdict.userId);
         log(`sessions: user ${verdict.userId} signed out; their earlier sessions are refused everywhere`);

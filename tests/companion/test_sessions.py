@@ -97,6 +97,20 @@ def test_signing_in_again_after_signing_out_works(companion: Companion, browser:
         assert again.post("/_hosted/api/uploads", json={**PLAN, "name": "Again.pdf"}).status_code == 200
 
 
+def test_signing_in_from_a_browser_still_carrying_a_refused_cookie_keeps_the_new_session(
+    companion: Companion, browser: httpx.Client
+) -> None:
+    stale = browser.cookies[COOKIE]
+    sign_out(browser)
+    answer = httpx.post(
+        f"{companion.url}/login", data={"email": EMAIL, "password": PASSWORD}, headers={"Cookie": f"{COOKIE}={stale}"}
+    )
+    assert answer.status_code == 303
+    set_cookies = answer.headers.get_list("set-cookie")
+    assert len(set_cookies) == 1 and not set_cookies[0].startswith(f"{COOKIE}=;"), set_cookies
+    assert_works(companion, set_cookies[0].split(";")[0].split("=", 1)[1])
+
+
 def test_one_readers_sign_out_leaves_other_readers_signed_in(
     companion: Companion, alex_web: AlexWeb, browser: httpx.Client
 ) -> None:

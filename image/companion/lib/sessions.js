@@ -229,6 +229,14 @@ class Sessions {
     return [...names].map((name) => `${name}=; ${flags}`);
   }
 
+  /** Does this answer's Set-Cookie give the browser a session (a sign-in)? */
+  setsSession(setCookies) {
+    return (setCookies || []).some((line) => {
+      const at = line.indexOf('=');
+      return at > 0 && isSessionCookie(line.slice(0, at).trim(), this.cookieName) && !this.clearsSession([line]);
+    });
+  }
+
   /** Does this answer's Set-Cookie delete the session cookie (how NextAuth's sign-out looks)? */
   clearsSession(setCookies) {
     return (setCookies || []).some((line) => {
