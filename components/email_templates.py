@@ -1,7 +1,7 @@
 """The emails a tenant's owner gets, as (subject, body) pairs built from plain values: pure functions, no I/O.
 
 - `welcome`: the library's address, the login email, the first password, change it after signing in,
-  the billing portal. The first password is the only secret that ever goes into an email.
+  where books are added, the billing portal. The first password is the only secret that ever goes into an email.
 - `suspended`: the library is paused, how to fix payment (the portal), the data is kept.
 - `cancelled`: the library is closed, the books can be exported until the purge date, and how to ask.
 - `name_taken` (sent by the Stripe sync): the username went to someone who paid first; the subscription
@@ -27,6 +27,9 @@ from tenants.roster import username_error
 SERVICE = "Alex"
 WIDTH = 72
 CHANGE_PASSWORD_LINE = "Please change this password after you sign in for the first time."
+# Where the tenant's companion serves the upload page (image/companion), and the link it adds to the library.
+UPLOAD_PATH = "/_hosted/"
+ADD_BOOKS_LINK = "Add books"
 _MONTHS = (
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",
@@ -119,7 +122,8 @@ WELCOME_SUBJECT = f"Your {SERVICE} library is ready"
 
 
 def welcome(*, hostname: str, login_email: str, password: str, portal_url: str) -> Composed:
-    """The welcome email: where the library is, how to sign in, change the password, the billing portal."""
+    """The welcome email: where the library is, how to sign in, change the password, where books are added,
+    the billing portal."""
     url = f"https://{_hostname(hostname)}"
     login = _address(login_email, "the login email")
     secret = _password(password)
@@ -129,6 +133,8 @@ def welcome(*, hostname: str, login_email: str, password: str, portal_url: str) 
         f"Your {SERVICE} library is ready. You will find it at:\n\n    {url}",
         f"Sign in with:\n\n    Email:    {login}\n    Password: {secret}",
         CHANGE_PASSWORD_LINE,
+        f'To add books (PDF or EPUB), choose "{ADD_BOOKS_LINK}" at the top of your library, or open:\n\n'
+        f"    {url}{UPLOAD_PATH}",
         f"To manage your subscription, payment method and invoices, use the billing portal:\n\n    {portal}",
         _signature("Happy reading"),
     )

@@ -68,6 +68,8 @@ BOOKS_MANIFEST="$HOSTED_STATE_DIR/books.manifest"
 # The companion leaves <id>.key here (the book's key, one a line) after putting an upload in the
 # library; its temp files there match UPLOAD_TEMP_GLOB until renamed.
 UPLOADS_DIR="$HOSTED_STATE_DIR/uploaded"
+# The companion's list of who signed out when (image/companion/lib/signouts.js).
+SIGNOUTS_FILE="$HOSTED_STATE_DIR/signed-out.json"
 UPLOAD_TEMP_GLOB='.hosted-upload-*.part'
 # The image's own health, readable by the fleet collector with the bucket's credentials only.
 HEALTH_KEY='status/health.json'
@@ -550,8 +552,8 @@ cd "$APP_DIR" || die "cannot enter $APP_DIR"
 
 ensure_owner() {
     # Stored exactly as given: the program sends the canonical form (tenants/emails.py), the welcome email
-    # shows it as the login, and Alex compares the login email exactly. Only lookups ignore case, so an
-    # owner a release before this one stored in lowercase is still found.
+    # shows it as the login, and Alex compares the login email exactly. Lookups ignore case, so an owner
+    # a release before this one stored in lowercase is found, and its row takes the given spelling.
     owner="${OWNER_EMAIL:-}"
     case "$owner" in
         *[[:space:]]* | *[[:cntrl:]]* | *@*@* | @* | *@) die "OWNER_EMAIL '$owner' is not an email address" ;;
@@ -592,6 +594,11 @@ INSERT INTO users (id, email, password_hash, display_name, role, created_at, upd
 PRAGMA foreign_keys = ON;
 BEGIN IMMEDIATE;
 $create_sql
+-- The owner's row in another case only (an older release lowercased it): it takes the spelling the
+-- welcome email shows, unless that would be ambiguous (two rows differing in case: left as they are).
+UPDATE users SET email = $q_owner, updated_at = CAST(strftime('%s', 'now') AS INTEGER)
+  WHERE lower(email) = lower($q_owner) AND email <> $q_owner
+    AND (SELECT count(*) FROM users WHERE lower(email) = lower($q_owner)) = 1;
 UPDATE users SET role = 'admin' WHERE lower(email) = lower($q_owner) AND role <> 'admin';
 -- The owner existed besides admin@localhost: hand its data over, then delete it.
 UPDATE collections SET user_id = (SELECT id FROM users WHERE lower(email) = lower($q_owner))
@@ -859,11 +866,13 @@ start_watcher() {
     log "watcher started (pid $watcher_pid)"
 }
 
-# The companion (uploads; proxies everything else to Alex) signs R2 uploads, so it keeps the R2 keys;
-# it holds no state, so a dead one is simply restarted.
+# The companion (uploads; proxies everything else to Alex) signs R2 uploads, so it keeps the R2 keys,
+# and judges Alex's sessions itself, so it gets NEXTAUTH_SECRET and reads (never writes) the database.
+# Its only state is who signed out, on the volume, so a dead one is simply restarted.
 start_companion() {
-    (unset NEXTAUTH_SECRET; COMPANION_PORT="$COMPANION_PORT" ALEX_URL="$ALEX_URL" \
+    (COMPANION_PORT="$COMPANION_PORT" ALEX_URL="$ALEX_URL" \
         HOSTED_UPLOADS_DIR="$UPLOADS_DIR" UPLOAD_STAGING_PREFIX="$STAGING_PREFIX" \
+        HOSTED_SIGNOUTS_FILE="$SIGNOUTS_FILE" SQLITE3_BIN="$SQLITE3_BIN" \
         exec "$COMPANION_NODE_BIN" "$COMPANION_JS") &
     companion_pid=$!
     log "companion started (pid $companion_pid, port $COMPANION_PORT, proxying to $ALEX_URL)"

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from tests.support import servers
+from tests.support import alex_web, servers
 from tests.support.node_process import NodeProcess, spawn, wait_healthy
 from tests.support.requires import missing
 from tests.support.servers import free_port
@@ -70,6 +70,9 @@ class CompanionEnv:
             "R2_SECRET_ACCESS_KEY": R2_SECRET,
             "R2_REGION": "us-east-1",
             "LIBRARY_PATH": str(self.library),
+            # Alex's: the stand-in's secret, and its database where Alex keeps it (next to the library).
+            "NEXTAUTH_SECRET": alex_web.SECRET,
+            "DATABASE_PATH": str(self.library.parent / "library.db"),
         }
         env.update(self.extra)
         return env

@@ -47,16 +47,11 @@ def test_api_refuses_signed_out_requests_with_401_json(companion: Companion, pat
     assert answer.json() == {"error": "You are signed out. Sign in again, then add your books."}
 
 
-def test_every_request_asks_alex_so_a_sign_out_counts_at_once(
-    companion: Companion, alex_web: AlexWeb, signed_in: httpx.Client
-) -> None:
+def test_every_request_asks_alex(companion: Companion, alex_web: AlexWeb, signed_in: httpx.Client) -> None:
     assert signed_in.get("/_hosted/").status_code == 200
     checks = alex_web.session_checks
     assert signed_in.get("/_hosted/").status_code == 200
     assert alex_web.session_checks == checks + 1
-    alex_web.sessions.clear()  # signed out in Alex
-    assert signed_in.get("/_hosted/").status_code == 302
-    assert signed_in.post("/_hosted/api/uploads", json=PLAN).status_code == 401
 
 
 def test_page_assets_and_health_need_no_session(signed_out: httpx.Client) -> None:

@@ -7,6 +7,7 @@ import socket
 import time
 
 import httpx
+import pytest
 
 from tests.companion.harness import Companion
 from tests.support.alex_web import AlexWeb
@@ -15,11 +16,12 @@ from tests.support.alex_web import AlexWeb
 def test_alex_pages_pass_through_with_their_redirects(signed_out: httpx.Client, signed_in: httpx.Client) -> None:
     home = signed_out.get("/")
     assert home.status_code == 307
-    assert home.headers["location"] == "/login?callbackUrl=%2F"
-    login = signed_out.get("/login?callbackUrl=/")
+    assert home.headers["location"] == "/login"
+    login = signed_out.get("/login")
     assert login.status_code == 200
     assert 'id="login-form"' in login.text
-    assert signed_in.get("/").status_code == 200
+    assert signed_in.get("/").headers["location"] == "/library"
+    assert signed_in.get("/library").status_code == 200
     assert signed_out.get("/no-such-page").status_code == 404
 
 
@@ -60,7 +62,7 @@ def test_login_through_the_proxy_sets_alex_session_cookie(companion: Companion) 
             data={"email": "reader@example.com", "password": "correct-horse-42", "callbackUrl": "/_hosted/"},
         )
         assert answer.status_code == 303
-        assert answer.headers["location"] == "/_hosted/"
+        assert answer.headers["location"] == "/library"  # Alex ignores callbackUrl
         assert browser.get("/_hosted/").status_code == 200
 
 
@@ -127,3 +129,14 @@ def _read_response(sock: socket.socket) -> bytes:
     while len(body) < length:
         body += sock.recv(65536)
     return head
+
+
+@pytest.mark.parametrize(
+    "typed", ["Reader@example.com", "reader@Example.com", "READER@EXAMPLE.COM", " reader@example.com"]
+)
+def test_alex_matches_the_login_email_exactly(companion: Companion, typed: str) -> None:
+    """Alex's credentials check is `WHERE email = ?1`: only the stored spelling signs in (the image stores
+    the welcome email's spelling, tests/image/test_entrypoint_owner_email.py)."""
+    answer = httpx.post(f"{companion.url}/login", data={"email": typed, "password": "correct-horse-42"})
+    assert answer.status_code == 401
+    assert "Invalid email or password" in answer.text

@@ -90,7 +90,8 @@ def browser_companion(
 
 
 def sign_in(tab: Page, companion: Companion) -> None:
-    """As a reader does: open the upload page, get sent to Alex's sign-in, come back signed in."""
+    """As a reader does: open the upload page, get sent to Alex's sign-in, come back signed in (Alex's
+    login page itself always goes to /library: the companion brings the reader back)."""
     tab.goto(f"{companion.url}/_hosted/")
     expect(tab).to_have_url(re.compile(re.escape(companion.url) + r"/login\?callbackUrl=(/|%2F)_hosted(/|%2F)$"))
     screenshot(tab, "sign-in")
@@ -143,6 +144,31 @@ def test_reader_uploads_two_books_in_a_browser_and_they_land_in_the_library(
     page.click("#back-to-library")
     expect(page.locator("li.book")).to_have_count(2)
     screenshot(page, "library")
+
+
+def test_reader_goes_from_the_library_to_the_upload_page_and_back_by_links(
+    page: Page,  # noqa: F811
+    browser_companion: Companion,
+) -> None:
+    """The address the welcome email gives, then only clicks: sign in, "Add books", back to the library."""
+    url = browser_companion.url
+    page.goto(f"{url}/")
+    expect(page).to_have_url(f"{url}/login")
+    page.fill("#email", EMAIL)
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+    expect(page).to_have_url(f"{url}/library")
+    add_books = page.get_by_role("link", name="Add books")
+    expect(add_books).to_be_visible()
+    screenshot(page, "library with add books")
+
+    add_books.click()
+    expect(page).to_have_url(f"{url}/_hosted/")
+    expect(page.get_by_role("heading", name="Add books")).to_be_visible()
+
+    page.click("#back-to-library")
+    expect(page).to_have_url(f"{url}/library")
+    expect(add_books).to_be_visible()
 
 
 def test_upload_from_an_origin_the_bucket_cors_rule_does_not_name_fails_in_the_page(

@@ -44,6 +44,14 @@ def test_templates_welcome_holds_address_login_password_change_line_and_portal()
     assert PASSWORD not in mail.subject
 
 
+def test_templates_welcome_says_where_books_are_added():
+    """Nothing in Alex itself links to the upload page: the email names the link the companion adds, and
+    the page's own address."""
+    lines = welcome().body.splitlines()
+    assert any('"Add books"' in line for line in lines)
+    assert f"    https://{HOST}/_hosted/" in lines
+
+
 def test_templates_welcome_keeps_the_password_on_its_own_unwrapped_line():
     long_password = "A" * 10 + "-" + "b9" * 40
     lines = welcome(password=long_password).body.splitlines()

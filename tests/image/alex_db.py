@@ -6,6 +6,7 @@ progress, collections); it is written for the tests, not copied from Alex.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from pathlib import Path
@@ -113,6 +114,20 @@ def progress(path: Path) -> dict[tuple[str, str], float]:
 
 def password_ok(pw_hash: str, password: str) -> bool:
     return bcrypt.checkpw(password.encode(), pw_hash.encode())
+
+
+# Alex's sign-in form refuses anything else before asking the server (src/app/(auth)/login/page.tsx).
+_LOGIN_FORM_EMAIL = re.compile(r"^[^\s@]+@[^\s@]+$")
+
+
+def sign_in(path: Path, email: str, password: str) -> str | None:
+    """Alex 0.6.0's credentials check (src/lib/auth/config.ts `authorize`): the row whose email is exactly
+    the typed text (`WHERE email = ?1`, SQLite's case-sensitive `=`), then bcrypt. The user's id, or None."""
+    if not _LOGIN_FORM_EMAIL.match(email) or not password:
+        return None
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as conn:
+        row = conn.execute("SELECT id, password_hash FROM users WHERE email = ?1 LIMIT 1", (email,)).fetchone()
+    return str(row[0]) if row and password_ok(row[1], password) else None
 
 
 def assert_default_admin_invalid(path: Path) -> None:

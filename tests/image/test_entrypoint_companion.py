@@ -141,8 +141,11 @@ def test_companion_runs_with_r2_keys_and_is_restarted_when_it_dies(machine: Mach
     assert start["alex_url"] == f"http://127.0.0.1:{machine.alex_port}"
     assert start["uploads_dir"] == str(machine.data / ".hosted" / "uploaded")
     assert start["staging_prefix"] == bucket_layout.STAGING_PREFIX
-    # It signs uploads to R2, so it has the keys; Alex's session secret and the owner's password it does not.
-    assert start["secrets"] == ["R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY"]
+    # It signs uploads to R2, so it has the keys; it judges Alex's sessions, so it has Alex's secret and
+    # reads its database, and keeps who signed out on the volume. The owner's password it does not get.
+    assert start["secrets"] == ["R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY", "NEXTAUTH_SECRET"]
+    assert start["database_path"] == str(machine.db)
+    assert start["signouts_file"] == str(machine.data / ".hosted" / "signed-out.json")
     assert "companion exited (status 4); restarting in 0s" in machine.output()
 
     assert machine.stop() == 0

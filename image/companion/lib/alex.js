@@ -107,14 +107,41 @@ class Alex {
     };
   }
 
-  /** Pipes the request to Alex and Alex's answer back, unchanged but for hop-by-hop headers. */
-  proxy(req, res) {
-    const headers = forwardable(req.rawHeaders);
+  /**
+   * Pipes the request to Alex and Alex's answer back, unchanged but for hop-by-hop headers. `rawHeaders`
+   * replaces the request's (already without hop-by-hop ones); `adjust(answer, headers)` may resolve to
+   * {headers, body} (a whole new body) or {headers, through} (a Transform the answer streams through).
+   */
+  proxy(req, res, { rawHeaders = null, adjust = null } = {}) {
+    const headers = rawHeaders || forwardable(req.rawHeaders);
     const upstream = this.transport.request({ ...this.target(req.url), method: req.method, headers });
-    upstream.on('response', (answer) => {
-      res.writeHead(answer.statusCode, answer.statusMessage, forwardable(answer.rawHeaders));
+    upstream.on('response', async (answer) => {
+      let out = { headers: forwardable(answer.rawHeaders) };
+      if (adjust) {
+        try {
+          out = (await adjust(answer, out.headers)) || out;
+        } catch {
+          out = { failed: true };
+        }
+      }
+      if (res.destroyed) {
+        answer.resume();
+        return;
+      }
+      if (out.failed) {
+        answer.resume();
+        res.writeHead(502, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
+        res.end(DOWN_PAGE);
+        return;
+      }
+      res.writeHead(answer.statusCode, answer.statusMessage, out.headers);
+      if (out.body) {
+        res.end(out.body);
+        return;
+      }
       // An SSE answer is flushed chunk by chunk by pipe(); Nagle is off on Node's server sockets.
-      answer.pipe(res);
+      const source = out.through ? answer.pipe(out.through) : answer;
+      source.pipe(res);
       answer.on('error', () => res.destroy());
     });
     upstream.on('error', () => {
@@ -186,4 +213,4 @@ class Alex {
   }
 }
 
-module.exports = { Alex, DOWN_PAGE, STARTING_PAGE };
+module.exports = { Alex, DOWN_PAGE, STARTING_PAGE, forwardable };

@@ -92,6 +92,14 @@ function load(env = process.env) {
     sessionTimeoutMs: 5000,
     // How long a request waits for Alex at boot (it listens a second or two after the companion).
     alexStartWaitMs: wholeNumber(env, 'ALEX_START_WAIT_SECONDS', 30, { min: 1, max: 300 }) * 1000,
+    // Alex's own: the companion decrypts its session tokens with the secret (lib/sessions.js), names the
+    // cookie and finds the primary hostname from the URL, and asks the database whether a user exists.
+    nextauthSecret: required(env, 'NEXTAUTH_SECRET'),
+    nextauthUrl: env.NEXTAUTH_URL ? httpUrl(env, 'NEXTAUTH_URL') : null,
+    databasePath: required(env, 'DATABASE_PATH'),
+    sqlite3Bin: env.SQLITE3_BIN || 'sqlite3',
+    // Who signed out, kept across restarts (image/entrypoint.sh puts it on the volume); unset = memory.
+    signoutsFile: env.HOSTED_SIGNOUTS_FILE || null,
   };
 }
 

@@ -151,6 +151,8 @@ def companion() -> int:
         alex_url=os.environ.get("ALEX_URL"),
         uploads_dir=os.environ.get("HOSTED_UPLOADS_DIR"),
         staging_prefix=os.environ.get("UPLOAD_STAGING_PREFIX"),
+        signouts_file=os.environ.get("HOSTED_SIGNOUTS_FILE"),
+        database_path=os.environ.get("DATABASE_PATH"),
         secrets=[n for n in (*SECRET_NAMES, "NEXTAUTH_SECRET") if n in os.environ],
     )
     crash = control("companion-crash-once")
