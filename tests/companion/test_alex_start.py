@@ -5,7 +5,6 @@ visitor reads that the library is still starting, not that it is unavailable."""
 from __future__ import annotations
 
 import re
-import secrets
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -16,7 +15,7 @@ import pytest
 
 from tests.companion.harness import Companion
 from tests.image.test_image_files import workflow
-from tests.support.alex_web import COOKIE, PASSWORD, AlexWeb
+from tests.support.alex_web import PASSWORD, AlexWeb
 from tests.support.servers import free_port
 
 
@@ -65,11 +64,14 @@ def test_a_request_before_alex_listens_waits_and_gets_alex_answer(
         assert (answer.status_code, answer.json()) == (200, {"ok": True, "alex": True, "waiting": 0})
 
 
-def test_the_upload_page_and_api_wait_for_alex_too(start: Callable[..., Companion], pool: ThreadPoolExecutor) -> None:
+def test_the_upload_page_and_api_wait_for_alex_too(
+    start: Callable[..., Companion], pool: ThreadPoolExecutor, alex_web: AlexWeb
+) -> None:
     """They ask Alex whether the visitor is signed in: asked too early, that was a 502."""
     companion, port = before_alex(start)
-    token = secrets.token_urlsafe(24)  # AlexWeb binds its port when made: it is made once the requests wait
-    cookie = {"Cookie": f"{COOKIE}={token}"}
+    # A session of the companion's database's reader (Alex's tokens are stateless: any Alex with the secret
+    # reads it); the Alex at `port` binds its port when made, so it is made once the requests wait.
+    cookie = {"Cookie": alex_web.cookie_header()}
     pending = [
         pool.submit(httpx.get, f"{companion.url}/_hosted/", headers=cookie, timeout=20),
         pool.submit(
@@ -82,9 +84,7 @@ def test_the_upload_page_and_api_wait_for_alex_too(start: Callable[..., Companio
         pool.submit(httpx.post, f"{companion.url}/login", data={"email": "x", "password": PASSWORD}, timeout=20),
     ]
     wait_until_waiting(companion, 3, pending)
-    alex = AlexWeb(port=port)
-    alex.sessions.add(token)
-    with alex:
+    with AlexWeb(port=port):
         page, planned, login = (f.result() for f in pending)
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert planned.status_code == 200, planned.text

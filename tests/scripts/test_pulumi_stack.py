@@ -105,7 +105,7 @@ def logging_pulumi(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def invocations(log: Path) -> list[tuple[list[str], str | None]]:
-    return [tuple(json.loads(line)) for line in log.read_text().splitlines()] if log.exists() else []  # type: ignore[misc]
+    return [tuple(json.loads(line)) for line in log.read_text().splitlines()] if log.exists() else []
 
 
 def export_of(tmp_path: Path, *types: str) -> str:

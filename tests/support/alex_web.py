@@ -303,3 +303,5 @@ class AlexWeb:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+        if self._tmp is not None:  # the database made for this Alex alone
+            self._tmp.cleanup()
