@@ -28,13 +28,13 @@ from typing import Any
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from components.config_keys import NAMESPACE
-from components.edge_map import MAP_PATH, EdgeSource, edge_hosts, file_value, map_document
-from components.fly.app import App
-from components.fly.certificate import Certificate
-from components.fly.ips import Ips
-from components.fly.machine import Machine
-from components.stack_config import StackConfig
+from config.config_keys import NAMESPACE
+from config.edge_map import MAP_PATH, EdgeSource, edge_hosts, file_value, map_document
+from config.stack_config import StackConfig
+from providers.fly.app import App
+from providers.fly.certificate import Certificate
+from providers.fly.ips import Ips
+from providers.fly.machine import Machine
 from tenants.states import TenantState
 
 EDGE_TYPE = f"{NAMESPACE}:edge:Edge"

@@ -23,12 +23,12 @@ from typing import Any
 
 import pulumi
 
-from components.config_keys import NAMESPACE, ConfigKey
-from components.edge_map import EdgeSource
-from components.fly.app import App
-from components.fly.machine import Machine
-from components.fly.secrets import Secrets
-from components.stack_config import StackConfig
+from config.config_keys import NAMESPACE, ConfigKey
+from config.edge_map import EdgeSource
+from config.stack_config import StackConfig
+from providers.fly.app import App
+from providers.fly.machine import Machine
+from providers.fly.secrets import Secrets
 
 SIGNUP_TYPE = f"{NAMESPACE}:signup:Signup"
 SIGNUP_PORT = 8080

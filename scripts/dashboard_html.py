@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 
-from components.fleet_health import Alert, TenantHealth
-from components.sizes import human_bytes
+from common.sizes import human_bytes
+from ops.fleet_health import Alert, TenantHealth
 
 AGE_BUCKETS: tuple[tuple[str, float], ...] = (
     ("< 1 h", 1),
@@ -284,7 +284,7 @@ def render(page: Page) -> str:
 <body>
 <h1>Fleet of stack {_e(page.stack)}</h1>
 <p class="meta">Generated {_e(now.isoformat(timespec="seconds"))}. R2 use is Cloudflare's analytics and lags real use;
-costs are list prices (components/pricing.py). Click a column header to sort.</p>
+costs are list prices (ops/pricing.py). Click a column header to sort.</p>
 <section class="totals">{boxes}</section>
 <section class="charts">{"".join(charts(page))}</section>
 <table class="fleet"><thead><tr>{header}</tr></thead>

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from components.alert_rules import Thresholds, evaluate
-from components.fleet_health import TenantHealth
+from ops.alert_rules import Thresholds, evaluate
+from ops.fleet_health import TenantHealth
 from scripts.dashboard import main
 from scripts.dashboard_html import Page, age_bucket, render
 from tests.conftest import FLY_TEST_TOKEN
