@@ -49,6 +49,14 @@ def tenant_env(tenant: RosterEntry, plan: Plan, settings: StackConfig) -> dict[s
     }
 
 
+def public_ports() -> list[dict[str, Any]]:
+    """A service's public face on Fly's proxy: HTTP on 80, redirected to HTTPS; TLS on 443."""
+    return [
+        {"port": 80, "handlers": ["http"], "force_https": True},
+        {"port": 443, "handlers": ["tls", "http"]},
+    ]
+
+
 def bucket_name(tenant_id: str) -> str:
     return f"alex-{tenant_id}"
 
@@ -69,10 +77,7 @@ def machine_config(
                 "autostop": "stop",
                 "autostart": True,
                 "min_machines_running": 0,
-                "ports": [
-                    {"port": 80, "handlers": ["http"], "force_https": True},
-                    {"port": 443, "handlers": ["tls", "http"]},
-                ],
+                "ports": public_ports(),
                 "concurrency": {"type": "requests", "soft_limit": 20, "hard_limit": 25},
             }
         ],
