@@ -3,7 +3,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
-CODE := __main__.py components emulators tenants scripts billing signup public_http bench tests
+CODE := __main__.py components providers config common ops emulators tenants scripts billing signup public_http bench tests
 
 .PHONY: setup tools companion engine plan test lint typecheck pytest bench demo
 
@@ -53,6 +53,7 @@ plan: setup
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 typecheck: setup
 	$(PY) -m mypy $(CODE)

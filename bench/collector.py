@@ -1,6 +1,6 @@
 """Benchmark the fleet collector (not a test): wall time and requests per source at N tenants.
 
-Runs `components.collector.collect` against the Fly emulator, moto's S3 server (as R2) and the Cloudflare
+Runs `ops.collector.collect` against the Fly emulator, moto's S3 server (as R2) and the Cloudflare
 analytics stand-in, all on 127.0.0.1 in this process. The fleet is written straight into the emulators'
 stores (going through their HTTP APIs would take longer than the run being measured); the collection
 itself goes through HTTP exactly as in production, with the Fly client's own rate limiter at Fly's
@@ -25,17 +25,17 @@ from secrets import token_hex
 
 from moto.s3.models import s3_backends
 
-from components import bucket_layout
-from components.collector import HEALTH_KEY, collect
-from components.fly.client import FlyClient
-from components.fly.ratelimit import RateLimiter
-from components.quota import fetch_usage
-from components.r2 import r2_client
-from components.stack_config import StackConfig, read_stack_file
+from config.stack_config import StackConfig, read_stack_file
 from emulators.cloudflare import BucketUsage, CloudflareEmulator
 from emulators.fly import FlyEmulator
 from emulators.fly.speeds import INSTANT
 from emulators.fly.state import App, Certificate, Machine, Volume, iso
+from ops.collector import HEALTH_KEY, collect
+from ops.quota import fetch_usage
+from ops.r2 import r2_client
+from providers.fly.client import FlyClient
+from providers.fly.ratelimit import RateLimiter
+from tenants import bucket_layout
 from tenants.roster import RosterEntry
 from tests.support.servers import start_moto
 

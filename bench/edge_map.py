@@ -19,12 +19,12 @@ from datetime import date
 from typing import Any
 
 from components.edge import edge_machine_config
-from components.edge_map import EdgeSource, edge_hosts, file_value, map_bytes, map_document
-from components.fly.app import AppProvider
-from components.fly.ips import IpsProvider
-from components.fly.machine import MachineProvider
+from config.edge_map import EdgeSource, edge_hosts, file_value, map_bytes, map_document
 from emulators.fly import FlyEmulator
 from emulators.fly.speeds import REFERENCE
+from providers.fly.app import AppProvider
+from providers.fly.ips import IpsProvider
+from providers.fly.machine import MachineProvider
 from tenants.roster import RosterEntry
 from tests.program.harness import settings
 from tests.support.engine import ProviderHost

@@ -19,15 +19,15 @@ from typing import Any
 
 import httpx
 
-from components.fly.app import AppProvider
-from components.fly.client import FlyClient
-from components.fly.machine import MachineProvider
-from components.fly.ratelimit import RateLimiter
-from components.fly.secrets import SecretsProvider
-from components.fly.volume import VolumeProvider
 from emulators.fly import FlyEmulator
 from emulators.fly.faults import RecordedRequest
 from emulators.fly.speeds import REFERENCE
+from providers.fly.app import AppProvider
+from providers.fly.client import FlyClient
+from providers.fly.machine import MachineProvider
+from providers.fly.ratelimit import RateLimiter
+from providers.fly.secrets import SecretsProvider
+from providers.fly.volume import VolumeProvider
 from tests.fly.machines import machine_config
 from tests.support.engine import ProviderHost
 

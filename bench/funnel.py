@@ -44,8 +44,7 @@ import stripe
 from billing.cursor import cursor_path
 from billing.stripe_source import PINNED_API_VERSION, make_client
 from billing.sync import ShardFile, ShardSyncSettings, SyncSettings, run_sync, run_sync_shards
-from components.smtp import SmtpSettings
-from components.stack_config import EmailSettings
+from config.stack_config import EmailSettings
 from emulators.cloudflare import CloudflareEmulator
 from emulators.cloudflare.s3 import S3Objects
 from emulators.fly import FlyEmulator
@@ -55,6 +54,7 @@ from emulators.github import serve as serve_github
 from emulators.stripe.__main__ import generate
 from emulators.stripe.server import serve as serve_stripe
 from emulators.stripe.state import StripeWorld
+from providers.smtp import SmtpSettings
 from signup.app import RateLimits, SignupApp, make_server
 from signup.dispatch import Dispatcher, DispatchTarget
 from signup.settings import DEFAULT_DEBOUNCE_S, from_env

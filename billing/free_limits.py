@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.config_keys import ConfigKey
+from config.config_keys import ConfigKey
 
 _GMAIL = frozenset({"gmail.com", "googlemail.com"})
 

@@ -1,6 +1,6 @@
 """Placement: which shard's roster each reconciled tenant is written to. Pure.
 
-A domain's tenants are split across shards (components/shards.py), each with its own roster and a
+A domain's tenants are split across shards (config/shards.py), each with its own roster and a
 `capacity`. The Stripe sync reconciles the union of every shard's roster once (ids, usernames and
 custom domains are unique across the domain, so the union is a valid roster), then places the result:
 

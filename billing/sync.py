@@ -1,7 +1,7 @@
 """One sync run, shared by the CLI and the webhook: load, read Stripe, reconcile, validate, write.
 
 `run_sync` keeps one roster in step; `run_sync_shards` keeps every shard of a domain in step at once
-(components/shards.py): one reconcile over the union of the shards' rosters, then billing.placement
+(config/shards.py): one reconcile over the union of the shards' rosters, then billing.placement
 splits the result back, new tenants going to the first shard with room.
 
 Reading Stripe is billing.incremental's: every subscription, or (`incremental`) only the customers the
@@ -30,8 +30,8 @@ from billing.reconcile import DEFAULT_GRACE_DAYS, reconcile
 from billing.report import LostClaim, Notice, Report, RunSummary
 from billing.snapshot import Snapshot
 from billing.stripe_source import RetryPolicy, StripeUnavailable, expected_answers, fetch_snapshot
-from components import redact
-from components.shards import cross_shard_problems
+from common import redact
+from config.shards import cross_shard_problems
 from tenants.plans import Plan
 from tenants.roster import (
     Problem,

@@ -28,13 +28,14 @@ from typing import Any
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from components.config_keys import NAMESPACE
-from components.edge_map import MAP_PATH, EdgeSource, edge_hosts, file_value, map_document
-from components.fly.app import App
-from components.fly.certificate import Certificate
-from components.fly.ips import Ips
-from components.fly.machine import Machine
-from components.stack_config import StackConfig
+from components.machine_config import public_ports
+from config.config_keys import NAMESPACE
+from config.edge_map import MAP_PATH, EdgeSource, edge_hosts, file_value, map_document
+from config.stack_config import StackConfig
+from providers.fly.app import App
+from providers.fly.certificate import Certificate
+from providers.fly.ips import Ips
+from providers.fly.machine import Machine
 from tenants.states import TenantState
 
 EDGE_TYPE = f"{NAMESPACE}:edge:Edge"
@@ -68,10 +69,7 @@ def edge_machine_config(settings: StackConfig, map_value: str, digest: str) -> d
                 # Always on: the router is what wakes every tenant, it must never sleep itself.
                 "autostop": "off",
                 "autostart": True,
-                "ports": [
-                    {"port": 80, "handlers": ["http"], "force_https": True},
-                    {"port": 443, "handlers": ["tls", "http"]},
-                ],
+                "ports": public_ports(),
                 "concurrency": {"type": "requests", "soft_limit": 500, "hard_limit": 1000},
             }
         ],

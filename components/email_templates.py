@@ -18,8 +18,8 @@ import textwrap
 from dataclasses import dataclass
 from datetime import date
 
-from components.inputs import url_problem
-from components.smtp import address_problem
+from config.inputs import url_problem
+from config.smtp_settings import address_problem
 from tenants.emails import canonical_email
 from tenants.naming import DOMAIN_RE, HOSTNAME_RE
 from tenants.roster import username_error

@@ -10,9 +10,9 @@ from typing import Any
 
 import pulumi
 
-from components.config_keys import NAMESPACE
-from components.hostnames import primary_hostname
-from components.stack_config import StackConfig
+from config.config_keys import NAMESPACE
+from config.hostnames import primary_hostname
+from config.stack_config import StackConfig
 from tenants.plans import Plan
 from tenants.roster import RosterEntry
 from tenants.states import TenantState
@@ -23,10 +23,10 @@ DATA_PATH = "/app/data"
 APP_PORT = 3000
 VOLUME_NAME = "data"  # the tenant's Fly volume, mounted at DATA_PATH
 
-# Non-secret settings only: everything secret goes through Fly app secrets (components.fly.secrets).
+# Non-secret settings only: everything secret goes through Fly app secrets (providers.fly.secrets).
 SECRET_NAMES = ("NEXTAUTH_SECRET", "R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY", "OWNER_INITIAL_PASSWORD")
 
-# Roster state -> the machine's desired run state (components.fly.machine's run_state). `purging` has no
+# Roster state -> the machine's desired run state (providers.fly.machine's run_state). `purging` has no
 # machine at all: the keys are exactly the states that keep one.
 RUN_STATES: dict[str, str] = {
     TenantState.ACTIVE: "active",
@@ -49,6 +49,14 @@ def tenant_env(tenant: RosterEntry, plan: Plan, settings: StackConfig) -> dict[s
     }
 
 
+def public_ports() -> list[dict[str, Any]]:
+    """A service's public face on Fly's proxy: HTTP on 80, redirected to HTTPS; TLS on 443."""
+    return [
+        {"port": 80, "handlers": ["http"], "force_https": True},
+        {"port": 443, "handlers": ["tls", "http"]},
+    ]
+
+
 def bucket_name(tenant_id: str) -> str:
     return f"alex-{tenant_id}"
 
@@ -69,10 +77,7 @@ def machine_config(
                 "autostop": "stop",
                 "autostart": True,
                 "min_machines_running": 0,
-                "ports": [
-                    {"port": 80, "handlers": ["http"], "force_https": True},
-                    {"port": 443, "handlers": ["tls", "http"]},
-                ],
+                "ports": public_ports(),
                 "concurrency": {"type": "requests", "soft_limit": 20, "hard_limit": 25},
             }
         ],

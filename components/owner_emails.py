@@ -1,4 +1,4 @@
-"""Which emails a tenant's owner gets, as resources of the Tenant (components/email.py sends them).
+"""Which emails a tenant's owner gets, as resources of the Tenant (providers/email.py sends them).
 
 | roster                                  | resource                  | sent                                |
 | any state but purging, machine exists   | `<id>-welcome`            | once, when the machine first exists |
@@ -18,8 +18,8 @@ import pulumi
 import pulumi_random as random
 
 from components import email_templates
-from components.email import Email, EmailKind
-from components.stack_config import StackConfig
+from config.stack_config import StackConfig
+from providers.email import Email, EmailKind
 from tenants.roster import RosterEntry
 from tenants.states import TenantState
 

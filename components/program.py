@@ -12,14 +12,14 @@ from typing import Any
 
 import pulumi
 
-from components.config_keys import NAMESPACE, SETTINGS_KEYS
 from components.edge import Edge
-from components.edge_map import EdgeMapError, EdgeSource
 from components.sdk_drain import linear_output_drain
-from components.shards import Shard, ShardError, hosts_edge, load_shards
 from components.signup import Signup
-from components.stack_config import ConfigError, StackConfig, from_mapping
 from components.tenant import Tenant, TenantArgs
+from config.config_keys import NAMESPACE, SETTINGS_KEYS
+from config.edge_map import EdgeMapError, EdgeSource
+from config.shards import Shard, ShardError, hosts_edge, load_shards
+from config.stack_config import ConfigError, StackConfig, from_mapping
 from tenants.roster import RosterEntry, RosterError, load_roster
 from tenants.states import TenantState
 

@@ -23,12 +23,13 @@ from typing import Any
 
 import pulumi
 
-from components.config_keys import NAMESPACE, ConfigKey
-from components.edge_map import EdgeSource
-from components.fly.app import App
-from components.fly.machine import Machine
-from components.fly.secrets import Secrets
-from components.stack_config import StackConfig
+from components.machine_config import public_ports
+from config.config_keys import NAMESPACE, ConfigKey
+from config.edge_map import EdgeSource
+from config.stack_config import StackConfig
+from providers.fly.app import App
+from providers.fly.machine import Machine
+from providers.fly.secrets import Secrets
 
 SIGNUP_TYPE = f"{NAMESPACE}:signup:Signup"
 SIGNUP_PORT = 8080
@@ -73,10 +74,7 @@ def signup_machine_config(settings: StackConfig, sources: Sequence[EdgeSource]) 
                 # Always on: Stripe's webhooks must find it awake, and a sign-up should not wait for a boot.
                 "autostop": "off",
                 "autostart": True,
-                "ports": [
-                    {"port": 80, "handlers": ["http"], "force_https": True},
-                    {"port": 443, "handlers": ["tls", "http"]},
-                ],
+                "ports": public_ports(),
                 "concurrency": {"type": "requests", "soft_limit": 50, "hard_limit": 100},
             }
         ],

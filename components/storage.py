@@ -24,7 +24,7 @@ import pulumi
 import pulumi_cloudflare as cloudflare
 import pulumi_command as command
 
-from components.bucket_layout import STAGING_MAX_AGE_SECONDS, STAGING_PREFIX
+from tenants.bucket_layout import STAGING_MAX_AGE_SECONDS, STAGING_PREFIX
 from tenants.inputs import matches
 from tenants.naming import CLOUDFLARE_ID_RE, R2_BUCKET_RE
 

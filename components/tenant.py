@@ -27,16 +27,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_random as random
 
-from components.config_keys import NAMESPACE
-from components.email import Email
-from components.fly.app import App
-from components.fly.machine import Machine
-from components.fly.secrets import Secrets
-from components.fly.volume import Volume
-from components.hostnames import primary_hostname, tenant_hostnames
 from components.machine_config import RUN_STATES, VOLUME_NAME, bucket_name, machine_config
 from components.owner_emails import owner_emails
-from components.stack_config import StackConfig
 from components.storage import (
     TenantStorage,
     bucket_cors,
@@ -45,6 +37,14 @@ from components.storage import (
     https_origins,
     tenant_storage,
 )
+from config.config_keys import NAMESPACE
+from config.hostnames import primary_hostname, tenant_hostnames
+from config.stack_config import StackConfig
+from providers.email import Email
+from providers.fly.app import App
+from providers.fly.machine import Machine
+from providers.fly.secrets import Secrets
+from providers.fly.volume import Volume
 from tenants.plans import Plan
 from tenants.roster import RosterEntry
 from tenants.states import TenantState

@@ -116,3 +116,27 @@ class LoggingFaultBook(FaultBook, Generic[Request]):
     def requests(self) -> list[Request]:
         with self._log_lock:
             return list(self.log)
+
+
+class FaultsAndLog(Generic[Request]):
+    """The test controls of an emulator server that injects faults and logs every request it answers."""
+
+    def __init__(self) -> None:
+        self._faults = FaultBook()
+        self._log_lock = threading.Lock()
+        self._log: list[Request] = []
+
+    def inject(self, fault: Fault) -> None:
+        self._faults.add(fault)
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    @property
+    def requests(self) -> list[Request]:
+        with self._log_lock:
+            return list(self._log)
+
+    def reset_log(self) -> None:
+        with self._log_lock:
+            self._log.clear()

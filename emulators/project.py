@@ -18,7 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 ENGINE_VERSION = "3.274.0"  # the CLI the lane and `make demo` run (Makefile ENGINE_VERSION, the workflows' pin)
 CACHE = Path(os.environ.get("ALEX_CACHE") or Path.home() / ".cache" / "alex-hosted")
 PROGRAM_FILES = ("Pulumi.yaml", "__main__.py", "requirements.txt")
-PROGRAM_PACKAGES = ("components", "tenants", "scripts", "billing", "signup")
+PROGRAM_PACKAGES = ("components", "providers", "config", "common", "ops", "tenants", "scripts", "billing", "signup")
 QUIET_ENGINE = {
     "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
     "PULUMI_SKIP_UPDATE_CHECK": "true",

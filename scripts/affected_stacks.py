@@ -1,13 +1,14 @@
 """`python -m scripts.affected_stacks --base REF`: the stacks a change touches, as a JSON list for a CI matrix.
 
 A change to `tenants/<stack>.yaml` or `stacks/Pulumi.<stack>.yaml` affects that stack; a change to the
-program (`__main__.py`, `Pulumi.yaml`, `components/`, `tenants/*.py`, `requirements*.txt`) affects every
-stack. Only stacks that still have a stack file are listed (a removed stack has nothing to preview).
+program (`__main__.py`, `Pulumi.yaml`, `components/`, `providers/`, `config/`, `common/`, `tenants/*.py`,
+`requirements*.txt`) affects every stack. Only stacks that still have a stack file are listed (a removed stack
+has nothing to preview).
 The changed paths come from `git diff --name-only <base>...HEAD`, from `--paths` (tests, odd cases), or
 `--stacks '["prod-2"]'` names the stacks directly (a manual or Stripe-sync apply; each must have a stack
 file). `--base` of all zeros (a new branch pushed) counts as "everything changed".
 
-Shards (components/shards.py): a domain's tenants are split across stacks listed, in the same order, in
+Shards (config/shards.py): a domain's tenants are split across stacks listed, in the same order, in
 each one's `alex-hosted:domainShards`; the first hosts the edge (the router whose map holds every shard's
 hostnames) and the signup site, both built from every shard's roster. So a change to a shard also
 affects the edge host of its domain, pulled in even when nothing of its own changed. A stack without the
@@ -37,11 +38,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from components.config_keys import ConfigKey
-from components.errors import OperationError
+from common.errors import OperationError
+from config.config_keys import ConfigKey
 
 # The key's one check, shared with the program's: a list of stack names, no repeats, this stack among them.
-from components.stack_config import _domain_shards
+from config.stack_config import _domain_shards
 from scripts import cli
 from tenants.inputs import InputError, load_yaml, quote_value, read_text
 from tenants.roster import REPO_ROOT
@@ -50,7 +51,7 @@ from tenants.roster import REPO_ROOT
 _STACK_FILE_RE = re.compile(r"stacks/Pulumi\.([A-Za-z0-9_.-]+)\.yaml")
 _ROSTER_RE = re.compile(r"tenants/([A-Za-z0-9_.-]+)\.yaml")
 _PROGRAM_FILES = frozenset({"__main__.py", "Pulumi.yaml"})
-_PROGRAM_DIRS = ("components/",)
+_PROGRAM_DIRS = ("components/", "providers/", "config/", "common/")
 _NULL_SHA = re.compile(r"0+")
 WAVES = ("shards", "edges", "all")
 

@@ -1,9 +1,9 @@
 """`python -m scripts.alerts --stack S`: one GitHub issue per fleet alert, opened once, closed when the alert is gone.
 
 A full run reads every tenant of the stack with the fleet collector (Fly machines and certificates, the
-R2 buckets, Cloudflare's usage analytics), draws the alerts (`components/alert_rules.py`: machine failed
+R2 buckets, Cloudflare's usage analytics), draws the alerts (`ops/alert_rules.py`: machine failed
 or restarting, backup stale, over quota, certificate pending, restore failed; thresholds from the stack
-config key `alex-hosted:alerts`) and syncs them with the repository's issues (`components/github_issues.py`:
+config key `alex-hosted:alerts`) and syncs them with the repository's issues (`ops/github_issues.py`:
 found by a hidden marker, labelled `alert`, `alert:<kind>`, `stack:<stack>`, `tenant:<id>`).
 `--drift success|failure` instead turns the outcome of `pulumi preview --refresh --expect-no-changes`
 into the stack's one drift alert (tenant "-"); such a run checks drift only and never touches the tenant
@@ -27,19 +27,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from components.alert_rules import (
+from config.config_keys import CLOUDFLARE_API_TOKEN_ENV
+from config.stack_config import StackConfig
+from ops.alert_rules import (
     APPLIES,
     Thresholds,
     ThresholdsError,
     evaluate,
     read_thresholds,
 )
-from components.collector import collect
-from components.config_keys import CLOUDFLARE_API_TOKEN_ENV
-from components.fleet_health import Alert, AlertKind, TenantHealth
-from components.fly.client import open_client as open_fly
-from components.fly.errors import FlyConfigError
-from components.github_issues import (
+from ops.collector import collect
+from ops.fleet_health import Alert, AlertKind, TenantHealth
+from ops.github_issues import (
     API_URL_ENV,
     DEFAULT_API_URL,
     REPOSITORY_ENV,
@@ -49,9 +48,10 @@ from components.github_issues import (
     repository_problem,
     sync_alerts,
 )
-from components.quota import DEFAULT_BASE_URL, fetch_usage
-from components.r2 import r2_client
-from components.stack_config import StackConfig
+from ops.quota import DEFAULT_BASE_URL, fetch_usage
+from ops.r2 import r2_client
+from providers.fly.client import open_client as open_fly
+from providers.fly.errors import FlyConfigError
 from scripts import cli
 from tenants.roster import RosterEntry
 

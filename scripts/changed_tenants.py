@@ -23,9 +23,9 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from components.config_keys import NAMESPACE
-from components.shards import hosts_edge
-from components.stack_config import ConfigError, StackConfig, read_stack_file
+from config.config_keys import NAMESPACE
+from config.shards import hosts_edge
+from config.stack_config import ConfigError, StackConfig, read_stack_file
 from scripts import cli
 from scripts.affected_stacks import changed_paths, is_program_path
 from tenants.plans import Plan

@@ -3,7 +3,7 @@
 Exit codes: 0 all is well, 1 done but something needs the operator's attention, 2 could not run (a
 usage error too). `run` is the skeleton: it parses with a `Parser` (whose usage errors raise
 `UsageError` instead of exiting), runs the body, and turns a `CliError`, a library's typed
-`OperationError` (components/errors.py) or a script's own mapped error into exactly one stderr line,
+`OperationError` (common/errors.py) or a script's own mapped error into exactly one stderr line,
 `<script>: error: <message>`, with every credential read through `require_env` scrubbed from it. Any
 other exception is a bug and keeps its traceback. Progress goes to stderr so stdout stays the result
 (a table, or with `--json` one envelope: `{"command", "stack", "exit_code", "data"}`).
@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from billing.reconcile import DEFAULT_GRACE_DAYS
-from components import redact
-from components.errors import OperationError
-from components.inputs import BadInput, check_credential, check_http_url
-from components.sizes import human_bytes as human_bytes  # re-exported: scripts print sizes
-from components.stack_config import ConfigError, StackConfig, read_stack_file
+from common import redact
+from common.errors import OperationError
+from common.sizes import human_bytes as human_bytes  # re-exported: scripts print sizes
+from config.inputs import BadInput, check_credential, check_http_url
+from config.stack_config import ConfigError, StackConfig, read_stack_file
 from tenants.plans import DEFAULT_PLANS, Plan
 from tenants.roster import RosterEntry, RosterError, read_roster
 

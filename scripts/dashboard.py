@@ -1,8 +1,8 @@
 """`python -m scripts.dashboard --stack S [--output dashboard.html]`: the fleet as one static HTML page.
 
-Reads every tenant through the fleet collector (components/collector.py; read-only): Fly (machines,
+Reads every tenant through the fleet collector (ops/collector.py; read-only): Fly (machines,
 volumes, certificates), each tenant bucket in R2 (newest snapshot, newest book, the image's status
-object) and Cloudflare's R2 analytics (one account query); draws the alerts (components/alert_rules.py,
+object) and Cloudflare's R2 analytics (one account query); draws the alerts (ops/alert_rules.py,
 thresholds from `alex-hosted:alerts`) and writes one HTML file: totals, charts, a sortable table with
 problem rows marked. The page holds no secret and no customer email unless --show-emails is given.
 
@@ -21,14 +21,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from components import alert_rules, collector
-from components.collector import FleetUnreadable
-from components.config_keys import CLOUDFLARE_API_TOKEN_ENV
-from components.fleet_health import Alert, TenantHealth
-from components.fly.client import open_client
-from components.fly.errors import FlyConfigError, FlyError
-from components.quota import DEFAULT_BASE_URL, fetch_usage
-from components.r2 import BadInput, r2_client
+from config.config_keys import CLOUDFLARE_API_TOKEN_ENV
+from ops import alert_rules, collector
+from ops.collector import FleetUnreadable
+from ops.fleet_health import Alert, TenantHealth
+from ops.quota import DEFAULT_BASE_URL, fetch_usage
+from ops.r2 import BadInput, r2_client
+from providers.fly.client import open_client
+from providers.fly.errors import FlyConfigError, FlyError
 from scripts import cli
 from scripts.dashboard_html import Page, render
 

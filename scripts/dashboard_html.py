@@ -1,8 +1,9 @@
 """The fleet dashboard as one static HTML file: totals, inline SVG bar charts and a sortable tenant table.
 
 No server, no framework and no external resource (no font, script or image is fetched): the page works
-offline and from a file:// URL. Every value from the fleet (usernames, problems, error text) goes through
-`html.escape`; emails appear only when the caller passes them (`--show-emails`).
+offline and from a file:// URL. The markup is a Jinja2 template (scripts/templates/dashboard.html) with
+autoescaping on: every value from the fleet (usernames, problems, error text) is escaped by the engine;
+emails appear only when the caller passes them (`--show-emails`).
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from html import escape
+from pathlib import Path
 
-from components.fleet_health import Alert, TenantHealth
-from components.sizes import human_bytes
+import jinja2
+
+from common.sizes import human_bytes
+from ops.fleet_health import Alert, TenantHealth
 
 AGE_BUCKETS: tuple[tuple[str, float], ...] = (
     ("< 1 h", 1),
@@ -39,8 +42,50 @@ class Page:
     top_storage: int = 20
 
 
-def _e(value: object) -> str:
-    return escape(str(value), quote=True)
+_ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates"),
+    autoescape=True,  # HTML: every value escaped, whatever the file's name
+    undefined=jinja2.StrictUndefined,  # a misspelt value is an error, never an empty string
+    keep_trailing_newline=True,
+)
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    shown: str
+    label_x: int
+    text_y: int
+    x: int
+    y: int
+    width: str
+    height: int
+    color: str
+    shown_x: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    width: int
+    height: int
+    bars: Sequence[Bar]
+    limit_x: str | None
+    limit_color: str = WARN_COLOR
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    sort: float | str | None = None
+
+
+@dataclass(frozen=True)
+class Row:
+    tenant: str
+    classes: str
+    cells: Sequence[Cell]
+    problems: Sequence[str]
 
 
 def backup_hours(health: TenantHealth, now: datetime) -> float | None:
@@ -71,39 +116,35 @@ def bar_chart(
     *,
     colors: Sequence[str] | None = None,
     limit: float | None = None,
-) -> str:
-    """A horizontal bar chart as inline SVG: one (label, value, shown text) per bar; `limit` draws a
-    dashed line at that value (the quota's 100 %)."""
+) -> Chart:
+    """A horizontal bar chart (inline SVG in the page): one (label, value, shown text) per bar; `limit`
+    draws a dashed line at that value (the quota's 100 %)."""
     label_w, bar_w, text_w, row_h = 150, 300, 110, 22
     height = 30 + row_h * max(len(items), 1)
     top = max([v for _, v, _ in items] + [limit or 0, 1e-9])
-    parts = [
-        f'<svg class="chart" role="img" aria-label="{_e(title)}" width="{label_w + bar_w + text_w}" '
-        f'height="{height}" viewBox="0 0 {label_w + bar_w + text_w} {height}" xmlns="http://www.w3.org/2000/svg">',
-        f'<text x="0" y="16" class="chart-title">{_e(title)}</text>',
-    ]
-    if not items:
-        parts.append('<text x="0" y="42">no data</text>')
+    bars = []
     for index, (label, value, shown) in enumerate(items):
         y = 26 + index * row_h
         width = max(bar_w * value / top, 1 if value > 0 else 0)
-        color = colors[index] if colors else BAR_COLOR
-        parts.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end">{_e(label[:22])}</text>')
-        parts.append(
-            f'<rect x="{label_w}" y="{y + 3}" width="{width:.1f}" height="{row_h - 6}" fill="{color}">'
-            f"<title>{_e(label)}: {_e(shown)}</title></rect>"
+        bars.append(
+            Bar(
+                label=label,
+                shown=shown,
+                label_x=label_w - 6,
+                text_y=y + 14,
+                x=label_w,
+                y=y + 3,
+                width=f"{width:.1f}",
+                height=row_h - 6,
+                color=colors[index] if colors else BAR_COLOR,
+                shown_x=f"{label_w + width + 4:.1f}",
+            )
         )
-        parts.append(f'<text x="{label_w + width + 4:.1f}" y="{y + 14}">{_e(shown)}</text>')
-    if limit is not None:
-        x = label_w + bar_w * limit / top
-        parts.append(
-            f'<line x1="{x:.1f}" y1="22" x2="{x:.1f}" y2="{height}" stroke="{WARN_COLOR}" stroke-dasharray="4 3"/>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
+    limit_x = None if limit is None else f"{label_w + bar_w * limit / top:.1f}"
+    return Chart(title=title, width=label_w + bar_w + text_w, height=height, bars=bars, limit_x=limit_x)
 
 
-def charts(page: Page) -> list[str]:
+def charts(page: Page) -> list[Chart]:
     tenants, now = page.tenants, page.generated_at
     by_state = Counter(t.state for t in tenants)
     by_plan = Counter(t.plan for t in tenants)
@@ -181,17 +222,12 @@ def _columns(show_emails: bool) -> list[tuple[str, bool]]:
     ]
 
 
-def _cell(text: str, sort: float | str | None = None) -> str:
-    key = "" if sort is None else f' data-sort="{_e(sort)}"'
-    return f"<td{key}>{_e(text)}</td>"
-
-
 def _since(when: datetime | None, now: datetime) -> float:
     """Seconds since `when` for sorting; unknown sorts as the oldest."""
     return (now - when).total_seconds() if when is not None else 1e12
 
 
-def _row(health: TenantHealth, page: Page) -> str:
+def _row(health: TenantHealth, page: Page) -> Row:
     now = page.generated_at
     alerts = page.alerts.get(health.tenant, ())
     problems = [*(a.title.removeprefix(f"{health.tenant}: ") for a in alerts), *health.problems]
@@ -201,96 +237,33 @@ def _row(health: TenantHealth, page: Page) -> str:
         if health.storage_bytes is not None and health.quota_bytes
         else None
     )
-    cells = [_cell(health.tenant), _cell(health.username)]
+    cells = [Cell(health.tenant), Cell(health.username)]
     if page.emails is not None:
-        cells.append(_cell(page.emails.get(health.tenant, "")))
+        cells.append(Cell(page.emails.get(health.tenant, "")))
     cells += [
-        _cell(health.state),
-        _cell(health.plan),
-        _cell(health.machine_state or "-"),
-        _cell(_age_text(health.machine_last_start, now), _since(health.machine_last_start, now)),
-        _cell("-" if health.machine_restarts is None else str(health.machine_restarts), health.machine_restarts or 0),
-        _cell(health.check_status or "-"),
-        _cell("-" if health.volume_gb is None else f"{health.volume_gb} GB", health.volume_gb or 0),
-        _cell("-" if health.storage_bytes is None else human_bytes(health.storage_bytes), health.storage_bytes or -1),
-        _cell("-" if percent is None else f"{percent:.0f}%", -1 if percent is None else round(percent, 3)),
-        _cell(_age_text(health.newest_snapshot_at, now), _since(health.newest_snapshot_at, now)),
-        _cell(_age_text(health.newest_book_backup_at, now), _since(health.newest_book_backup_at, now)),
-        _cell(health.certificate_status or "-"),
-        _cell(f"${health.monthly_cost_usd:,.2f}", round(health.monthly_cost_usd, 4)),
-        f'<td data-sort="{len(problems)}">{"<br>".join(_e(p) for p in problems) or "-"}</td>',
+        Cell(health.state),
+        Cell(health.plan),
+        Cell(health.machine_state or "-"),
+        Cell(_age_text(health.machine_last_start, now), _since(health.machine_last_start, now)),
+        Cell("-" if health.machine_restarts is None else str(health.machine_restarts), health.machine_restarts or 0),
+        Cell(health.check_status or "-"),
+        Cell("-" if health.volume_gb is None else f"{health.volume_gb} GB", health.volume_gb or 0),
+        Cell("-" if health.storage_bytes is None else human_bytes(health.storage_bytes), health.storage_bytes or -1),
+        Cell("-" if percent is None else f"{percent:.0f}%", -1 if percent is None else round(percent, 3)),
+        Cell(_age_text(health.newest_snapshot_at, now), _since(health.newest_snapshot_at, now)),
+        Cell(_age_text(health.newest_book_backup_at, now), _since(health.newest_book_backup_at, now)),
+        Cell(health.certificate_status or "-"),
+        Cell(f"${health.monthly_cost_usd:,.2f}", round(health.monthly_cost_usd, 4)),
     ]
-    kind = f' class="{" ".join(classes)}"' if classes else ""
-    return f'<tr{kind} data-tenant="{_e(health.tenant)}">{"".join(cells)}</tr>'
-
-
-STYLE = """
-body{font-family:system-ui,sans-serif;margin:1.5rem;color:#1d232a;background:#fafafa}
-h1{margin:0 0 .2rem}.meta{color:#555;margin:0 0 1rem}
-.totals{display:flex;flex-wrap:wrap;gap:.8rem;margin-bottom:1.2rem}
-.total{background:#fff;border:1px solid #ddd;border-radius:6px;padding:.5rem .9rem;min-width:8rem}
-.total b{display:block;font-size:1.4rem}
-.charts{display:flex;flex-wrap:wrap;gap:1rem;margin-bottom:1.2rem}
-.chart{background:#fff;border:1px solid #ddd;border-radius:6px;padding:.4rem;font-size:12px}
-.chart-title{font-weight:bold;font-size:13px}
-table{border-collapse:collapse;background:#fff;font-size:13px}
-th,td{border:1px solid #ddd;padding:.25rem .45rem;text-align:left;vertical-align:top}
-th{background:#eef1f5;cursor:pointer;user-select:none;white-space:nowrap}
-th[aria-sort=ascending]::after{content:" \\25B2"}th[aria-sort=descending]::after{content:" \\25BC"}
-tr.problem{background:#fdecea}tr.problem td:last-child{color:#a42a1d;font-weight:600}
-"""
-
-# Nothing may load from anywhere: the page is self-contained (inline style and script only).
-CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
-
-# Sorts the table by a clicked header: numbers by data-sort, text by content; a second click reverses.
-SCRIPT = """
-document.querySelectorAll("table.fleet th").forEach(function (th, col) {
-  th.addEventListener("click", function () {
-    var table = th.closest("table"), body = table.tBodies[0];
-    var asc = th.getAttribute("aria-sort") !== "ascending";
-    table.querySelectorAll("th").forEach(function (h) { h.removeAttribute("aria-sort"); });
-    th.setAttribute("aria-sort", asc ? "ascending" : "descending");
-    var numeric = th.dataset.type === "num";
-    var rows = Array.prototype.slice.call(body.rows);
-    rows.sort(function (a, b) {
-      var x = a.cells[col], y = b.cells[col];
-      var p = numeric ? parseFloat(x.dataset.sort) : x.textContent;
-      var q = numeric ? parseFloat(y.dataset.sort) : y.textContent;
-      var d = numeric ? p - q : p.localeCompare(q);
-      return asc ? d : -d;
-    });
-    rows.forEach(function (r) { body.appendChild(r); });
-  });
-});
-"""
+    return Row(tenant=health.tenant, classes=" ".join(classes), cells=cells, problems=problems)
 
 
 def render(page: Page) -> str:
-    now = page.generated_at
-    show_emails = page.emails is not None
-    header = "".join(
-        f'<th scope="col"{" data-type=num" if numeric else ""}>{_e(name)}</th>'
-        for name, numeric in _columns(show_emails)
+    return _ENV.get_template("dashboard.html").render(
+        stack=page.stack,
+        generated=page.generated_at.isoformat(timespec="seconds"),
+        totals=totals(page),
+        charts=charts(page),
+        columns=_columns(page.emails is not None),
+        rows=[_row(t, page) for t in page.tenants],
     )
-    header = header.replace(" data-type=num", ' data-type="num"')
-    rows = "\n".join(_row(t, page) for t in page.tenants)
-    boxes = "".join(f'<div class="total"><b>{_e(v)}</b>{_e(k)}</div>' for k, v in totals(page))
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{CSP}">
-<title>alex-hosted fleet: {_e(page.stack)}</title>
-<style>{STYLE}</style></head>
-<body>
-<h1>Fleet of stack {_e(page.stack)}</h1>
-<p class="meta">Generated {_e(now.isoformat(timespec="seconds"))}. R2 use is Cloudflare's analytics and lags real use;
-costs are list prices (components/pricing.py). Click a column header to sort.</p>
-<section class="totals">{boxes}</section>
-<section class="charts">{"".join(charts(page))}</section>
-<table class="fleet"><thead><tr>{header}</tr></thead>
-<tbody>
-{rows}
-</tbody></table>
-<script>{SCRIPT}</script>
-</body></html>
-"""

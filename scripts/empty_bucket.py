@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from components.r2 import BadInput, r2_client
+from ops.r2 import BadInput, r2_client
 from scripts import cli
 
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ Reads the tenant's bucket (`books/<path>` book files; the newest valid `db/libra
 snapshot, the one the tenant's image would restore), builds the zip in a temporary file on disk (a
 tenant may hold gigabytes; each object is streamed in), stores it as `exports/<id>-<time>.zip` in the
 same bucket and prints a time-limited download link (an S3 presigned URL). Works for active, suspended
-and cancelled tenants until `purge_after`; refuses purging ones. The work is components/export_bundle.py's.
+and cancelled tenants until `purge_after`; refuses purging ones. The work is ops/export_bundle.py's.
 
 Credentials: an operator R2 key in R2_ACCESS_KEY_ID / R2_SECRET_ACCESS_KEY; endpoint from the stack
 (`https://<account>.r2.cloudflarestorage.com`) unless R2_ENDPOINT is set.
@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from components.export_bundle import MAX_EXPIRES_S, check_exportable, export_tenant
 from components.machine_config import bucket_name
-from components.r2 import BadInput, r2_client
+from ops.export_bundle import MAX_EXPIRES_S, check_exportable, export_tenant
+from ops.r2 import BadInput, r2_client
 from scripts import cli
 
 

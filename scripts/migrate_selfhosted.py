@@ -32,9 +32,9 @@ from typing import TYPE_CHECKING, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from components import bucket_layout
-from components.r2 import BadInput, list_objects, r2_client
+from ops.r2 import BadInput, list_objects, r2_client
 from scripts import cli
+from tenants import bucket_layout
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

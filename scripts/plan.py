@@ -2,7 +2,7 @@
 
 Needs no credentials and no network: it reads `stacks/Pulumi.<stack>.yaml` and the roster, checks both
 with the same rules as the Pulumi program, and prints per tenant and in total the Fly and Cloudflare
-resources and their monthly cost at list prices (components/pricing.py).
+resources and their monthly cost at list prices (ops/pricing.py).
 Exit codes: 0 valid, 1 the roster or stack config has problems (all listed, on one line), 2 usage error.
 """
 
@@ -17,8 +17,8 @@ from pathlib import Path
 
 from components.machine_config import bucket_name
 from components.program import capacity_problem
-from components.shards import ShardError, hosts_edge, load_shards
-from components.stack_config import StackConfig
+from config.shards import ShardError, hosts_edge, load_shards
+from config.stack_config import StackConfig
 from scripts import cli, pricing
 from tenants.roster import RosterEntry
 
@@ -191,7 +191,7 @@ def render_text(
         f"${t['fly_month']:.2f}/month",
         f"  Cloudflare R2: {t['r2_quota_gb']} GB of quota if full: ${t['r2_month']:.2f}/month",
         f"  Estimated total: ${t['total_month']:.2f}/month at list prices "
-        f"(machines awake {usage.awake_fraction:.0%} of the month; see components/pricing.py)",
+        f"(machines awake {usage.awake_fraction:.0%} of the month; see ops/pricing.py)",
     ]
     if shards:
         parts = ", ".join(

@@ -1,7 +1,7 @@
-"""The list prices, re-exported: the table lives in components/pricing.py so the fleet collector (a
+"""The list prices, re-exported: the table lives in ops/pricing.py so the fleet collector (a
 component) and the plan command share it."""
 
-from components.pricing import (
+from ops.pricing import (
     FLY_CERT_MONTH,
     FLY_FREE_CERTS_PER_ORG,
     FLY_RAM_GB_MONTH,

@@ -37,8 +37,8 @@ import sys
 from collections.abc import Sequence
 
 from components.program import capacity_problem
-from components.shards import ShardError, load_shards
 from components.tenant import TENANT_TYPE
+from config.shards import ShardError, load_shards
 from scripts import cli
 from scripts.changed_tenants import decide
 from tenants.roster import REPO_ROOT

@@ -1,7 +1,7 @@
 """`python -m scripts.status --stack S`: each tenant's Fly machine state and volume, and the edge, read-only.
 
-Reads the Fly Machines API with GETs only, through the fleet collector (`components.collector`, Fly
-only), `components.edge_status` and the project's Fly client (`components.fly.client`;
+Reads the Fly Machines API with GETs only, through the fleet collector (`ops.collector`, Fly
+only), `ops.edge_status` and the project's Fly client (`providers.fly.client`;
 `FLY_API_URL` / `FLY_API_TOKEN` from the environment): per tenant app, the machine list and the volume
 list; on the edge app, its routers, the wildcard certificate and each custom domain's certificate with
 the DNS records the customer must create. Prints a table, one summary line per machine state, then the
@@ -20,13 +20,13 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
-from components import collector
-from components.collector import FleetUnreadable
-from components.edge_status import EdgeStatus, read_edge
-from components.fleet_health import TenantHealth
-from components.fly.client import FlyClient, open_client
-from components.fly.errors import FlyConfigError, FlyError
-from components.stack_config import StackConfig
+from config.stack_config import StackConfig
+from ops import collector
+from ops.collector import FleetUnreadable
+from ops.edge_status import EdgeStatus, read_edge
+from ops.fleet_health import TenantHealth
+from providers.fly.client import FlyClient, open_client
+from providers.fly.errors import FlyConfigError, FlyError
 from scripts import cli
 from tenants.roster import RosterEntry
 

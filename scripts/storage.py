@@ -2,7 +2,7 @@
 
 Usage comes from Cloudflare's GraphQL Analytics dataset `r2StorageAdaptiveGroups`, one query for the
 whole account grouped by bucket (docs/reference/cloudflare.md §4); each tenant's figures are gathered by the
-fleet collector (`components.collector`, analytics only: no Fly, no R2), the same path `status` uses.
+fleet collector (`ops.collector`, analytics only: no Fly, no R2), the same path `status` uses.
 Those numbers lag real use, so this is a sweep for plan limits, not a hard cap. With `--suspend-after DAYS`
 it also records in the roster since when each tenant has been over quota (`over_quota_since`, cleared once
 back under) and suspends active tenants over quota for more than DAYS days (`state: suspended`,
@@ -19,9 +19,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 
-from components.collector import collect
-from components.config_keys import CLOUDFLARE_API_TOKEN_ENV
-from components.quota import (
+from config.config_keys import CLOUDFLARE_API_TOKEN_ENV
+from config.stack_config import StackConfig
+from ops.collector import collect
+from ops.quota import (
     DEFAULT_BASE_URL,
     LAG_NOTE,
     Row,
@@ -31,7 +32,6 @@ from components.quota import (
     mark_over_quota,
     usage_of,
 )
-from components.stack_config import StackConfig
 from scripts import cli
 from tenants.roster import RosterEntry, RosterError, write_roster
 from tenants.states import Hold, TenantState

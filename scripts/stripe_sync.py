@@ -23,10 +23,11 @@ from billing.free_limits import FreeLimits
 from billing.report import LostClaim, render_human, render_json, to_json
 from billing.stripe_source import make_client
 from billing.sync import ShardFile, ShardsSummary, ShardSyncSettings, SyncError, SyncSettings, run_sync, run_sync_shards
-from components import email_templates, smtp
-from components.email import message_id
-from components.shards import ShardError, load_shards
-from components.stack_config import StackConfig
+from components import email_templates
+from config.shards import ShardError, load_shards
+from config.stack_config import StackConfig
+from providers import smtp
+from providers.email import message_id
 from scripts import cli
 
 EPILOG = """\
@@ -131,7 +132,7 @@ def free_limits(config: StackConfig | None) -> FreeLimits:
 
 def shard_files(config: StackConfig) -> tuple[ShardFile, ...]:
     """Every shard of the stack's domain, in domainShards order, from each shard's stack file; the shards
-    must agree (same domain, same list: components.shards) and share the plan table (one Stripe account,
+    must agree (same domain, same list: config.shards) and share the plan table (one Stripe account,
     one reconcile). Any problem is one CliError naming the shards at fault."""
     try:
         # Settings only: the rosters are read by the sync itself, with their text kept for the write.

@@ -1,7 +1,7 @@
 """Email addresses: the one rule for every address the project stores, checks or sends to.
 
 The roster (owner emails), the sign-up form, the Stripe sync, the stack config (`supportEmail`, the
-SMTP sender) and the mailer (components/smtp.py) all ask here, so an address one of them accepts every
+SMTP sender) and the mailer (providers/smtp.py) all ask here, so an address one of them accepts every
 other accepts too: the mailer can always build and send a message to it, and the owner can sign in to
 Alex with it. Before this rule there were three patterns, and the roster took `a..b@x.com`, `.a@x.com`,
 `jörg@x.com`, `=?utf-8?q?a?=@x.com` and `a,b@x.com`, which the mail layer then refused or choked on.

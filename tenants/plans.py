@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from components.config_keys import ConfigKey
+from config.config_keys import ConfigKey
 from tenants.inputs import clean_text, matches, quote_value
 
 PLANS_KEY = ConfigKey.PLANS.qualified

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-import threading
 import traceback
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -25,7 +24,7 @@ from emulators.cloudflare.api import ApiError, Request, Response, Route, failure
 from emulators.cloudflare.faults import LOGGED_HEADERS, Quirks, RecordedRequest, fault_response
 from emulators.cloudflare.routes import ROUTES
 from emulators.cloudflare.state import BucketUsage, ObjectStore, Settings, World
-from emulators.faults import Fault, FaultBook
+from emulators.faults import FaultsAndLog
 from emulators.serving import ServerThread, ThreadedService, send_answer
 
 # Cloudflare API tokens are 40 characters of [A-Za-z0-9_-] (the provider accepts 40-80).
@@ -34,7 +33,7 @@ DEFAULT_ZONE = ("0" * 31 + "1", "example.com")
 _NOT_JSON = object()
 
 
-class CloudflareEmulator(ThreadedService):
+class CloudflareEmulator(FaultsAndLog[RecordedRequest], ThreadedService):
     def __init__(
         self,
         *,
@@ -50,9 +49,7 @@ class CloudflareEmulator(ThreadedService):
         settings = Settings(token=token, account_id=account_id, zones=dict(zones or dict([DEFAULT_ZONE])))
         self.world = World(settings, self.clock, objects=objects, usage=dict(usage or {}))
         self.quirks = Quirks()
-        self._faults = FaultBook()
-        self._log_lock = threading.Lock()
-        self._log: list[RecordedRequest] = []
+        FaultsAndLog.__init__(self)
         self._server = ServerThread(self._handle, port=port, name="cloudflare-emulator")
 
     @property
@@ -85,26 +82,11 @@ class CloudflareEmulator(ThreadedService):
         with self.world.lock:
             self.world.tokens[token_id].last_used_on = self.world.now()
 
-    def inject(self, fault: Fault) -> None:
-        self._faults.add(fault)
-
-    def clear_faults(self) -> None:
-        self._faults.clear()
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._log_lock:
-            return list(self._log)
-
     def unknown_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.unknown]
 
     def writes(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.writes]
-
-    def reset_log(self) -> None:
-        with self._log_lock:
-            self._log.clear()
 
     # -- request pipeline --------------------------------------------------------------------------------
     def _handle(self, h: BaseHTTPRequestHandler) -> None:

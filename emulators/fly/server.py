@@ -18,7 +18,7 @@ from typing import Any, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from emulators.clock import Clock, RealClock
-from emulators.faults import Fault, FaultBook
+from emulators.faults import Fault, FaultsAndLog
 from emulators.fly.api import ApiError, Request, Response, Route
 from emulators.fly.faults import ORG_LIMITS, Bucket, RateLimiter, RecordedRequest, fault_body
 from emulators.fly.proxy import FlyProxy
@@ -31,7 +31,7 @@ from emulators.serving import ServerThread, ThreadedService, send_answer
 _NO_BODY = object()  # marks a request body that is not valid JSON
 
 
-class FlyEmulator(ThreadedService):
+class FlyEmulator(FaultsAndLog[RecordedRequest], ThreadedService):
     def __init__(
         self,
         token: str = "test-fly-token",
@@ -68,12 +68,10 @@ class FlyEmulator(ThreadedService):
         self._world = World(self._settings, self.clock, OrgSettings(cross_network_replay=cross_network_replay))
         # Fly's HTTP edge (proxy.py), on its own port, over the same world; started and stopped with the API.
         self.proxy = FlyProxy(self._world, port=proxy_port)
-        self._faults = FaultBook()
+        FaultsAndLog.__init__(self)
         self._limiter = RateLimiter(self.clock)
         self._idle = threading.Condition()
         self._in_flight = 0
-        self._log_lock = threading.Lock()
-        self._log: list[RecordedRequest] = []
         self._server = ServerThread(self._handle, port=port, name="fly-emulator")
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -102,24 +100,9 @@ class FlyEmulator(ThreadedService):
             if cross_network_replay is not None:
                 self._world.org_settings.cross_network_replay = cross_network_replay
 
-    def inject(self, fault: Fault) -> None:
-        self._faults.add(fault)
-
-    def clear_faults(self) -> None:
-        self._faults.clear()
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._log_lock:
-            return list(self._log)
-
     def writes(self) -> int:
         with self._log_lock:
             return sum(1 for r in self._log if r.method not in ("GET", "HEAD"))
-
-    def reset_log(self) -> None:
-        with self._log_lock:
-            self._log.clear()
 
     @property
     def state(self) -> FlyState:

@@ -10,7 +10,7 @@ import pytest
 from billing.free_limits import FreeLimits, email_identity
 from billing.sync import ShardFile, ShardSyncSettings, SyncSettings, run_sync, run_sync_shards
 from billing.tenant_ids import tenant_id_for_customer
-from components.stack_config import from_mapping
+from config.stack_config import from_mapping
 from scripts.stripe_sync import free_limits
 from tenants.plans import DEFAULT_PLANS
 from tenants.roster import load_roster

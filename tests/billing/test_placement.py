@@ -6,7 +6,7 @@ from datetime import date
 
 from billing.placement import ShardSpace, apply_to_report, full_message, place
 from billing.report import Change, Report
-from components.shards import cross_shard_problems
+from config.shards import cross_shard_problems
 from tenants.roster import RosterEntry
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import billing.sync as sync_module
-import components.stack_config as stack_config_module
+import config.stack_config as stack_config_module
 from billing.sync import ShardFile, ShardSyncSettings, ShardWriteError, SyncError, run_sync_shards
 from billing.tenant_ids import tenant_id_for_customer
 from scripts.stripe_sync import main

@@ -11,6 +11,7 @@ import pytest
 
 from tests.companion.harness import Companion
 from tests.support.alex_web import AlexWeb
+from tests.support.poll import wait_until
 
 
 def test_alex_pages_pass_through_with_their_redirects(signed_out: httpx.Client, signed_in: httpx.Client) -> None:
@@ -85,9 +86,7 @@ def test_library_events_arrive_one_by_one_through_the_proxy(companion: Companion
 def test_closing_the_tab_closes_alex_event_stream(companion: Companion, alex_web: AlexWeb) -> None:
     with httpx.stream("GET", f"{companion.url}/api/library/events?count=100", timeout=10) as stream:
         next(stream.iter_lines())
-    deadline = time.monotonic() + 5
-    while alex_web.event_streams_closed == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: alex_web.event_streams_closed != 0, "Alex's event stream to be closed")
     assert alex_web.event_streams_closed == 1
 
 

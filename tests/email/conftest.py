@@ -18,8 +18,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from components import smtp
-from components.smtp import SmtpSettings
+from providers import smtp
+from providers.smtp import SmtpSettings
 from tests.support.engine import ProviderHost
 from tests.support.servers import free_port
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.email import EmailProvider
+from providers.email import EmailProvider
 from tests.email.conftest import SMTP_PASSWORD, SmtpServer
 from tests.email.test_email_provider import FIRST_PASSWORD, TENANT, create, inputs
 from tests.support.email_addresses import CANONICAL, REFUSED
@@ -58,7 +58,7 @@ def test_email_addresses_a_sibling_that_reaches_create_is_one_line_naming_the_te
 
     details = caught.value.details
     last = details.strip().splitlines()[-1]
-    assert last.startswith(f"components.email.EmailError: the welcome email for tenant {TENANT} was not sent: ")
+    assert last.startswith(f"providers.email.EmailError: the welcome email for tenant {TENANT} was not sent: ")
     assert not [frame for frame in _LIBRARY_FRAMES if frame in details], details
     assert leaked(details + host.stderr(), [SMTP_PASSWORD, FIRST_PASSWORD]) == []
     assert mailbox.received == [] and mailbox.auth_attempts == []

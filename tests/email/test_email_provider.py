@@ -14,7 +14,7 @@ import pytest
 from pulumi.runtime.rpc import UNKNOWN
 
 from components import email_templates
-from components.email import EmailError, EmailProvider, body_sha256, message_id
+from providers.email import EmailError, EmailProvider, body_sha256, message_id
 from tests.email.conftest import SENDER, SMTP_PASSWORD, SMTP_USER, SmtpServer, provider_env
 from tests.support.engine import BoundProvider, ProviderCallError, ProviderHost
 from tests.support.servers import leaked
@@ -273,7 +273,7 @@ def test_email_any_other_failure_is_one_line_naming_the_tenant_without_a_secret(
             raise UnicodeEncodeError("ascii", text, 0, 1, "not ASCII")
         raise failure(text)
 
-    monkeypatch.setattr("components.smtp.build_message", broken)
+    monkeypatch.setattr("providers.smtp.build_message", broken)
     with pytest.raises(EmailError) as caught:
         EmailProvider().create(inputs(mailbox, "welcome"))
 

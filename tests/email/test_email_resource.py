@@ -8,8 +8,8 @@ import pulumi
 import pytest
 from pulumi.runtime import settings as pulumi_settings
 
-from components.email import Email, EmailKind
-from components.smtp import SmtpSettings
+from providers.email import Email, EmailKind
+from providers.smtp import SmtpSettings
 from tests.support.recording import is_secret, plain_strings, record_under
 
 SETTINGS = SmtpSettings("smtp.example.com", 587, "Alex Books <hello@books.example.com>", "mailer", True)

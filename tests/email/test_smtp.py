@@ -1,4 +1,4 @@
-"""components.smtp on its own (what the Stripe sync reuses): settings, the message, sending, error text."""
+"""providers.smtp on its own (what the Stripe sync reuses): settings, the message, sending, error text."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from components import smtp
-from components.smtp import SmtpConfigError, SmtpError, SmtpSettings, build_message, parse_settings
+from providers import smtp
+from providers.smtp import SmtpConfigError, SmtpError, SmtpSettings, build_message, parse_settings
 from tests.email.conftest import SENDER, SMTP_PASSWORD, SMTP_USER
 from tests.support.servers import leaked
 

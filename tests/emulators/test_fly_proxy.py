@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -21,6 +20,7 @@ from emulators.fly import FlyEmulator
 from emulators.fly.replay import REPLAY_BODY_LIMIT, ReplayError, parse_replay, replay_src
 from emulators.serving import serve_in_thread
 from tests.emulators.test_fly_support import client_for, create_machine, machine_config, running, wait_state
+from tests.support.poll import wait_until
 from tests.support.servers import free_port
 
 EDGE = "alex-edge"
@@ -416,10 +416,9 @@ def test_a_machine_the_proxy_woke_is_given_time_to_listen(edge):
     edge.stop_tenant("alex-t1")
     with ThreadPoolExecutor(1) as pool:
         pending = pool.submit(edge.get, "alice.example.com")
-        deadline = time.monotonic() + 10
-        while edge.state("alex-t1") != "started":  # the proxy woke it; nothing listens on its port yet
-            assert not pending.done() and time.monotonic() < deadline
-            time.sleep(0.01)
+        # The proxy woke it; nothing listens on its port yet, so the request is still waiting.
+        wait_until(lambda: edge.state("alex-t1") == "started", "the proxy to start the machine", timeout=10)
+        assert not pending.done()
         tenant = echo()
         with serve_in_thread(tenant.handler(), port=port, name="late-tenant"):
             response = pending.result(timeout=10)

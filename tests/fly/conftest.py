@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from components.fly import settings
-from components.fly.app import AppProvider
+from providers.fly import settings
+from providers.fly.app import AppProvider
 from tests.conftest import FLY_TEST_TOKEN
 from tests.fly.lifecycle import up
 from tests.support.engine import BoundProvider, ProviderHost

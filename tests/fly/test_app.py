@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.fly.app import AppProvider
 from emulators.faults import Fault
+from providers.fly.app import AppProvider
 from tests.conftest import FLY_TEST_TOKEN
 from tests.fly.conftest import FAST_ENV
 from tests.fly.lifecycle import preview, refresh, up

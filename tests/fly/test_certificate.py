@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.fly.certificate import CertificateProvider
+from providers.fly.certificate import CertificateProvider
 from tests.fly.lifecycle import preview, refresh, up
 
 

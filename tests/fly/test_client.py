@@ -5,11 +5,11 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from components.fly import client as client_mod
-from components.fly import settings
-from components.fly.client import FlyClient
-from components.fly.errors import FlyConfigError, FlyNotFoundError, FlyRequestError, FlyStatusError
-from components.fly.ratelimit import RateLimiter
+from providers.fly import client as client_mod
+from providers.fly import settings
+from providers.fly.client import FlyClient
+from providers.fly.errors import FlyConfigError, FlyNotFoundError, FlyRequestError, FlyStatusError
+from providers.fly.ratelimit import RateLimiter
 from tests.fly.clock import FakeTime
 
 TOKEN = "secret-token-value"

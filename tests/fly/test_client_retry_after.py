@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from components.fly.client import MAX_RETRY_AFTER_S, FlyClient
-from components.fly.errors import FlyStatusError
-from components.retry_after import retry_after_s
+from common.retry_after import retry_after_s
+from providers.fly.client import MAX_RETRY_AFTER_S, FlyClient
+from providers.fly.errors import FlyStatusError
 from tests.fly.clock import FakeTime
 
 NOW = datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from components.fly import machine as machine_mod
-from components.fly.client import FlyClient
-from components.fly.converge import create_or_adopt, delete_until_gone
-from components.fly.deadline import Deadline
-from components.fly.errors import FlyError, FlyNotFoundError, FlyRequestError, FlyResourceError, FlyStatusError
-from components.fly.normalize import CREATE_KEY
-from components.fly.states import MACHINE_GONE, VOLUME_GONE
+from providers.fly import machine as machine_mod
+from providers.fly.client import FlyClient
+from providers.fly.converge import create_or_adopt, delete_until_gone
+from providers.fly.deadline import Deadline
+from providers.fly.errors import FlyError, FlyNotFoundError, FlyRequestError, FlyResourceError, FlyStatusError
+from providers.fly.normalize import CREATE_KEY
+from providers.fly.states import MACHINE_GONE, VOLUME_GONE
 from tests.fly.clock import FakeTime
 
 

@@ -1,4 +1,4 @@
-"""components.fly.endpoints: one path per endpoint, escaped segments, and each call's request semantics."""
+"""providers.fly.endpoints: one path per endpoint, escaped segments, and each call's request semantics."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from components.fly import endpoints
-from components.fly.client import FlyClient
-from components.fly.errors import FlyRequestError, FlyResourceError, FlyResponseError, FlyStatusError
+from providers.fly import endpoints
+from providers.fly.client import FlyClient
+from providers.fly.errors import FlyRequestError, FlyResourceError, FlyResponseError, FlyStatusError
 
 NOW = datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC)
 

@@ -10,10 +10,10 @@ import logging
 
 import pytest
 
-from components.fly.client import FlyClient, open_client
-from components.fly.errors import FlyError
-from components.fly.secrets import SecretsProvider
-from components.redact import scrub
+from common.redact import scrub
+from providers.fly.client import FlyClient, open_client
+from providers.fly.errors import FlyError
+from providers.fly.secrets import SecretsProvider
 from tests.support.servers import EchoServer
 from tests.support.servers import leaked as find_leaks
 
@@ -114,7 +114,7 @@ def test_scrub_removes_every_encoding_of_a_secret(form):
 @pytest.mark.parametrize("status", [400, 500, 200])
 def test_provider_process_errors_never_quote_token_or_values(status):
     """Through the real provider server (as Pulumi runs it): its error details and stderr hold no secret."""
-    from components.fly.app import AppProvider
+    from providers.fly.app import AppProvider
     from tests.fly.conftest import FAST_ENV
     from tests.support.engine import ProviderCallError, ProviderHost
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from components.fly.ips import IpsProvider
 from emulators.faults import Fault
+from providers.fly.ips import IpsProvider
 from tests.conftest import FLY_TEST_TOKEN
 from tests.fly.lifecycle import preview, refresh, up
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from components.fly.machine import MachineProvider
-from components.fly.secrets import SecretsProvider
-from components.fly.volume import VolumeProvider
 from emulators.faults import Fault
+from providers.fly.machine import MachineProvider
+from providers.fly.secrets import SecretsProvider
+from providers.fly.volume import VolumeProvider
 from tests.conftest import FLY_TEST_TOKEN
 from tests.fly.lifecycle import preview, refresh, up
 from tests.fly.machines import machine_config, machine_inputs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from components.fly import normalize as norm
+from providers.fly import normalize as norm
 
 DESIRED = {
     "image": "registry-1.docker.io/acme/alex:1.0",

@@ -17,16 +17,16 @@ from typing import Any
 import pytest
 from pulumi.dynamic import ResourceProvider
 
-from components.fly import app as app_module
-from components.fly import machine as machine_module
-from components.fly import volume as volume_module
-from components.fly.app import AppProvider
-from components.fly.client import open_client
-from components.fly.machine import MachineProvider
-from components.fly.volume import VolumeProvider
 from emulators.clock import FakeClock
 from emulators.fly import FlyEmulator
 from emulators.fly.speeds import PROVIDER_TESTS
+from providers.fly import app as app_module
+from providers.fly import machine as machine_module
+from providers.fly import volume as volume_module
+from providers.fly.app import AppProvider
+from providers.fly.client import open_client
+from providers.fly.machine import MachineProvider
+from providers.fly.volume import VolumeProvider
 from tests.conftest import FLY_TEST_TOKEN
 from tests.fly.clock import SharedTime
 from tests.fly.machines import machine_inputs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.fly.ratelimit import RateLimiter, TokenBucket
+from providers.fly.ratelimit import RateLimiter, TokenBucket
 from tests.fly.clock import FakeTime
 
 

@@ -8,12 +8,12 @@ import pulumi
 import pytest
 from pulumi.runtime import settings as pulumi_settings
 
-from components.fly.app import App
-from components.fly.certificate import Certificate
-from components.fly.ips import Ips
-from components.fly.machine import Machine
-from components.fly.secrets import Secrets
-from components.fly.volume import Volume
+from providers.fly.app import App
+from providers.fly.certificate import Certificate
+from providers.fly.ips import Ips
+from providers.fly.machine import Machine
+from providers.fly.secrets import Secrets
+from providers.fly.volume import Volume
 from tests.support.recording import SECRET_SIG, Recording, Registration, record_under
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.fly.secrets import SecretsProvider
 from emulators.faults import Fault
+from providers.fly.secrets import SecretsProvider
 from tests.conftest import FLY_TEST_TOKEN
 from tests.fly.lifecycle import preview, refresh, up
 from tests.support.engine import ProviderCallError

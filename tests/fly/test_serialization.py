@@ -10,12 +10,12 @@ import dill
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
-from components.fly.app import AppProvider
-from components.fly.certificate import CertificateProvider
-from components.fly.ips import IpsProvider
-from components.fly.machine import MachineProvider
-from components.fly.secrets import SecretsProvider
-from components.fly.volume import VolumeProvider
+from providers.fly.app import AppProvider
+from providers.fly.certificate import CertificateProvider
+from providers.fly.ips import IpsProvider
+from providers.fly.machine import MachineProvider
+from providers.fly.secrets import SecretsProvider
+from providers.fly.volume import VolumeProvider
 from tests.support.engine import REPO_ROOT
 
 PROVIDERS = [AppProvider, IpsProvider, SecretsProvider, VolumeProvider, MachineProvider, CertificateProvider]
@@ -38,9 +38,9 @@ def test_provider_serializes_by_reference_without_secrets(cls, monkeypatch):
 def test_provider_modules_import_without_side_effects():
     code = (
         "import sys, threading\n"
-        "import components.fly.app, components.fly.ips, components.fly.secrets\n"
-        "import components.fly.volume, components.fly.machine, components.fly.certificate\n"
-        "from components.fly import settings, ratelimit\n"
+        "import providers.fly.app, providers.fly.ips, providers.fly.secrets\n"
+        "import providers.fly.volume, providers.fly.machine, providers.fly.certificate\n"
+        "from providers.fly import settings, ratelimit\n"
         "assert not settings._received and not ratelimit._shared\n"
         "assert threading.active_count() == 1\n"
         "import pulumi.runtime.settings as s; assert s.SETTINGS.monitor is None\n"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from components.fly import settings
-from components.fly.client import FlyClient, open_client
-from components.fly.errors import FlyConfigError
+from providers.fly import settings
+from providers.fly.client import FlyClient, open_client
+from providers.fly.errors import FlyConfigError
 
 BAD_TOKENS = {
     "non-ASCII": ("tok\u00e9n-value", "non-ASCII"),

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from components.fly.certificate import CertificateProvider
-from components.fly.ips import IpsProvider
-from components.fly.machine import MachineProvider
-from components.fly.secrets import SecretsProvider
-from components.fly.volume import VolumeProvider
 from emulators.faults import Fault
+from providers.fly.certificate import CertificateProvider
+from providers.fly.ips import IpsProvider
+from providers.fly.machine import MachineProvider
+from providers.fly.secrets import SecretsProvider
+from providers.fly.volume import VolumeProvider
 from tests.fly.lifecycle import up
 from tests.fly.machines import machine_inputs
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from components.fly.machine import MachineProvider
-from components.fly.volume import VolumeProvider
 from emulators.faults import Fault
+from providers.fly.machine import MachineProvider
+from providers.fly.volume import VolumeProvider
 from tests.fly.lifecycle import preview, refresh, up
 from tests.fly.machines import machine_inputs
 

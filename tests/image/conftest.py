@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from components import bucket_layout
+from tenants import bucket_layout
 from tests.image import alex_db
 from tests.support import servers
 from tests.support.requires import missing

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from components import bucket_layout
+from tenants import bucket_layout
 from tests.image.conftest import Bucket, Machine
 from tests.image.test_entrypoint_book_deletion import manifest, seed_volume, wait_cycles
 from tests.image.test_entrypoint_book_names import library_books

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from components import bucket_layout
+from tenants import bucket_layout
 from tests.companion.harness import CompanionEnv, pdf_bytes, plan, send, start_companion
 from tests.companion.harness import complete as complete_upload
 from tests.image.conftest import ENTRYPOINT, R2_KEY_ID, R2_SECRET, Bucket, Machine

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from components import bucket_layout
+from tenants import bucket_layout
 from tests.image.conftest import Bucket, Machine
 from tests.image.test_entrypoint_book_deletion import (
     ODD_NAMES,

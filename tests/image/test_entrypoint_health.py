@@ -1,7 +1,7 @@
 """status/health.json: the image tells the fleet collector, through its own bucket, how its backups go.
 
 Written after every successful backup (and the final one on stop) and when a restore fails; read with
-components.bucket_layout.parse_health, as the collector does.
+tenants.bucket_layout.parse_health, as the collector does.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from components import bucket_layout
+from tenants import bucket_layout
 from tests.image.conftest import R2_KEY_ID, SECRETS, Bucket, Machine
 from tests.image.test_entrypoint_book_deletion import seed_volume
 from tests.support.servers import free_port

@@ -17,13 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from components.email import EmailProvider
-from components.fly.app import AppProvider
-from components.fly.certificate import CertificateProvider
-from components.fly.ips import IpsProvider
-from components.fly.machine import MachineProvider
-from components.fly.secrets import SecretsProvider
-from components.fly.volume import VolumeProvider
+from providers.email import EmailProvider
+from providers.fly.app import AppProvider
+from providers.fly.certificate import CertificateProvider
+from providers.fly.ips import IpsProvider
+from providers.fly.machine import MachineProvider
+from providers.fly.secrets import SecretsProvider
+from providers.fly.volume import VolumeProvider
 from tests.program.harness import Recording, is_secret
 from tests.support.engine import ProviderHost
 

@@ -17,8 +17,8 @@ from typing import Any
 import pulumi
 
 from components.program import declare_edge, declare_tenants, outputs
-from components.shards import Shard, hosts_edge
-from components.stack_config import ConfigError, StackConfig, from_mapping
+from config.shards import Shard, hosts_edge
+from config.stack_config import ConfigError, StackConfig, from_mapping
 from tenants.roster import RosterEntry
 from tests.support.recording import (
     SECRET_SIG,
@@ -116,7 +116,7 @@ class TenantMocks(pulumi.runtime.Mocks):
 
 
 def decode_map(machine_config: dict[str, Any]) -> dict[str, Any]:
-    """The edge map a machine config carries (components.edge_map), decoded from its gzip file."""
+    """The edge map a machine config carries (config.edge_map), decoded from its gzip file."""
     (file,) = machine_config["files"]
     return dict(json.loads(gzip.decompress(base64.b64decode(file["raw_value"]))))
 

@@ -9,7 +9,7 @@ import pulumi
 import pytest
 
 from components.program import read_settings, run
-from components.stack_config import ConfigError, from_mapping, read_stack_file
+from config.stack_config import ConfigError, from_mapping, read_stack_file
 from tests.program.harness import SETTINGS_VALUES
 from tests.program.harness import config_problems as harness_problems
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.stack_config import EDGE_REGIONS_MIN, from_mapping, read_stack_file
+from config.stack_config import EDGE_REGIONS_MIN, from_mapping, read_stack_file
 from tests.program.harness import SETTINGS_VALUES, config_problems
 
 REGIONS = "alex-hosted:edgeRegions"

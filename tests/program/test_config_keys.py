@@ -1,4 +1,4 @@
-"""Config key names: Pulumi.yaml's schema and every stack file use exactly the keys of components.config_keys."""
+"""Config key names: Pulumi.yaml's schema and every stack file use exactly the keys of config.config_keys."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from components import program
-from components.config_keys import (
+from config.config_keys import (
     FLY_API_TOKEN_ENV,
     FLY_API_URL_ENV,
     FOREIGN_KEYS,
@@ -19,7 +19,7 @@ from components.config_keys import (
     UNDECLARED_KEYS,
     ConfigKey,
 )
-from components.fly import settings as fly_settings
+from providers.fly import settings as fly_settings
 from tenants.inputs import load_yaml, read_text
 from tenants.plans import PLANS_KEY
 from tenants.roster import REPO_ROOT
@@ -79,7 +79,7 @@ def test_config_keys_the_program_reads_the_settings_keys() -> None:
 
 
 def test_config_keys_other_spellings_agree() -> None:
-    # Until every reader imports components.config_keys, the copies must spell the same keys.
+    # Until every reader imports config.config_keys, the copies must spell the same keys.
     assert ConfigKey.PLANS.qualified == PLANS_KEY
     assert ConfigKey.FLY_API_URL.qualified == fly_settings.URL_CONFIG
     assert ConfigKey.FLY_API_TOKEN.qualified == fly_settings.TOKEN_CONFIG

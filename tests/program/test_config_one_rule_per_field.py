@@ -15,10 +15,10 @@ from typing import Any, cast
 import pytest
 
 from components import email_templates
-from components.fly import settings as fly_settings
-from components.fly.errors import FlyConfigError
-from components.github_issues import repository_problem
-from components.stack_config import ConfigError, StackConfig, from_mapping
+from config.stack_config import ConfigError, StackConfig, from_mapping
+from ops.github_issues import repository_problem
+from providers.fly import settings as fly_settings
+from providers.fly.errors import FlyConfigError
 from signup.settings import SettingsError, from_env
 from tests.program.harness import SETTINGS_VALUES
 from tests.program.test_owner_emails import EMAIL_VALUES

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.stack_config import ConfigError, from_mapping
+from config.stack_config import ConfigError, from_mapping
 from tests.program.harness import SETTINGS_VALUES
 from tests.tenants.test_roster_whole_values import SPOILERS
 

@@ -13,9 +13,9 @@ import pytest
 
 import components.program
 from components.edge import EDGE_TYPE, Edge
-from components.edge_map import MAP_PATH, EdgeMapError, EdgeSource, edge_hosts, map_document
 from components.program import declare_edge, run
-from components.stack_config import from_mapping
+from config.edge_map import MAP_PATH, EdgeMapError, EdgeSource, edge_hosts, map_document
+from config.stack_config import from_mapping
 from tenants.roster import RosterEntry
 from tests.program.harness import (
     SETTINGS_VALUES,

@@ -1,4 +1,4 @@
-"""The edge's map (components.edge_map) and the tenant hostname rule it is built from (components.hostnames)."""
+"""The edge's map (config.edge_map) and the tenant hostname rule it is built from (config.hostnames)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import date
 
 import pytest
 
-from components.edge_map import (
+from config.edge_map import (
     MAP_PATH,
     MAP_VERSION,
     EdgeMapError,
@@ -20,8 +20,8 @@ from components.edge_map import (
     map_bytes,
     map_document,
 )
-from components.hostnames import primary_hostname, tenant_hostnames
-from components.stack_config import StackConfig, from_mapping
+from config.hostnames import primary_hostname, tenant_hostnames
+from config.stack_config import StackConfig, from_mapping
 from tenants.roster import RosterEntry
 from tests.program.harness import SETTINGS_VALUES, settings
 

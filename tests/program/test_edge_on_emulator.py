@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from components.edge_map import MAP_PATH
+from config.edge_map import MAP_PATH
 from emulators.fly import FlyEmulator
 from emulators.fly.speeds import PROVIDER_TESTS
 from tenants.roster import RosterEntry

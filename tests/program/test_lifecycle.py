@@ -159,7 +159,7 @@ def test_lifecycle_plan_change_touches_only_volume_size_and_quota() -> None:
 
 
 def test_lifecycle_downgrade_asks_for_the_smaller_size_and_the_volume_provider_keeps_the_larger() -> None:
-    """The program states the plan's size; components.fly.volume keeps a bigger volume (extend-only)."""
+    """The program states the plan's size; providers.fly.volume keeps a bigger volume (extend-only)."""
     downgraded = run_program([entry(plan="free")])
     assert downgraded.one(f"{TID}-volume").plain("size_gb") == 1
     assert downgraded.one(f"{TID}-volume").protect

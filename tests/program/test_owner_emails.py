@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from components.email_templates import WELCOME_SUBJECT
-from components.stack_config import from_mapping
+from config.stack_config import from_mapping
 from tenants.roster import RosterEntry
 from tests.program.harness import SETTINGS_VALUES, Recording, config_problems, is_secret, plain_strings, run_program
 

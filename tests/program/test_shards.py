@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from components.program import capacity_problem
-from components.shards import Shard, ShardError, cross_shard_problems, hosts_edge, load_shards
-from components.stack_config import ConfigError, StackConfig, from_mapping
+from config.shards import Shard, ShardError, cross_shard_problems, hosts_edge, load_shards
+from config.stack_config import ConfigError, StackConfig, from_mapping
 from tenants.roster import RosterEntry
 from tests.program.harness import SETTINGS_VALUES, config_problems, decode_map, run_program
 

@@ -8,8 +8,8 @@ from datetime import date
 
 import pytest
 
-from components import bucket_layout
 from components.storage import BUCKET_ITEM_READ, BUCKET_ITEM_WRITE, cors_rules, https_origins, s3_cors_configuration
+from tenants import bucket_layout
 from tenants.roster import RosterEntry
 from tests.program.harness import Recording, is_secret, plain_strings, run_program, token_value
 

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from tests.support.node_process import NodeProcess, spawn, wait_healthy
+from tests.support.poll import wait_until
 from tests.support.requires import missing
 from tests.support.servers import free_port
 
@@ -136,3 +137,27 @@ def raw_exchange(port: int, request: bytes, timeout: float = 5) -> tuple[int, st
     match = re.match(r"HTTP/1\.[01] (\d{3}) ", text)
     assert match, f"not an HTTP answer: {text[:200]!r}"
     return int(match.group(1)), text
+
+
+def _tcp_queues() -> dict[tuple[int, int], tuple[int, int]]:
+    """(local port, remote port) -> (bytes not yet acknowledged, bytes not yet read), from /proc/net/tcp."""
+    queues = {}
+    for line in Path("/proc/net/tcp").read_text(encoding="ascii").splitlines()[1:]:
+        fields = line.split()
+        local, remote = (int(address.rsplit(":", 1)[1], 16) for address in fields[1:3])
+        tx, rx = (int(count, 16) for count in fields[4].split(":"))
+        queues[(local, remote)] = (tx, rx)
+    return queues
+
+
+def wait_read(sock: socket.socket, server_port: int, timeout: float = 5) -> None:
+    """Until the server process has read every byte sent on `sock`: the client's send queue is acknowledged
+    and the server's receive queue is empty (the kernel's counters; a request in flight, not a guess)."""
+    client_port = sock.getsockname()[1]
+
+    def read_all() -> bool:
+        queues = _tcp_queues()
+        sent, read = queues.get((client_port, server_port)), queues.get((server_port, client_port))
+        return sent is not None and read is not None and sent[0] == 0 and read[1] == 0
+
+    wait_until(read_all, f"the server on port {server_port} to read the request", timeout=timeout)

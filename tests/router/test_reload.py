@@ -3,6 +3,7 @@ leaves the old one serving and shows on the health check. Reloads never fail a r
 
 from __future__ import annotations
 
+import functools
 import signal
 import threading
 import time
@@ -86,9 +87,10 @@ def test_a_changed_file_is_reloaded_when_watching_is_on(start: StartRouter, map_
 
 def test_the_file_is_not_watched_when_watching_is_off(start: StartRouter, map_path: Path) -> None:
     router = start(EDGE_WATCH_MS="0")
+    control = start(EDGE_WATCH_MS="50")  # the same file, watched: it shows when a change could be seen
     write_map(map_path, MOVED, "sha256:unwatched")
 
-    time.sleep(0.5)
+    wait_for("the watching router's reload", lambda: control.health()["digest"] == "sha256:unwatched")
 
     assert router.health()["digest"] == "sha256:first"
 
@@ -122,12 +124,20 @@ def test_reloads_under_concurrent_keep_alive_load_fail_no_request(start: StartRo
     threads = [threading.Thread(target=hammer) for _ in range(8)]
     for thread in threads:
         thread.start()
+
+    def served() -> int:
+        with lock:
+            return sum(seen.values())
+
+    def served_past(count: int) -> bool:
+        return served() >= count
+
     try:
-        time.sleep(0.2)
+        wait_for("the load to run", lambda: served() >= 20)
         for reload in range(1, 12):  # odd reloads move alice; the 11th and last does
             write_map(map_path, MOVED if reload % 2 else HOSTS, f"sha256:reload-{reload}")
-            router.signal(signal.SIGHUP)
-            time.sleep(0.2)
+            router.reload_to(f"sha256:reload-{reload}")
+            wait_for("requests on the new map", functools.partial(served_past, served() + 20))
     finally:
         stop.set()
         for thread in threads:

@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from components.r2 import r2_client
-from components.stack_config import read_stack_file
+from config.stack_config import read_stack_file
 from emulators.cloudflare import CloudflareEmulator
+from ops.r2 import r2_client
 from tenants.roster import RosterEntry, write_roster
 
 STACK = "dev"

@@ -35,7 +35,11 @@ def stacks_of(result) -> list[str]:
         (["stacks/Pulumi.prod.yaml"], ["prod"]),
         (["tenants/prod.yaml", "stacks/Pulumi.dev.yaml"], ["dev", "prod"]),
         (["components/tenant.py"], ["dev", "prod"]),
-        (["components/fly/client.py"], ["dev", "prod"]),
+        (["providers/fly/machine.py"], ["dev", "prod"]),  # the program spans components/ and what it imports
+        (["config/stack_config.py"], ["dev", "prod"]),
+        (["common/redact.py"], ["dev", "prod"]),
+        (["ops/collector.py"], []),  # the operator side changes no resource
+        (["providers/fly/client.py"], ["dev", "prod"]),
         (["tenants/roster.py"], ["dev", "prod"]),
         (["__main__.py"], ["dev", "prod"]),
         (["Pulumi.yaml"], ["dev", "prod"]),

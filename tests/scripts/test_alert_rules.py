@@ -1,4 +1,4 @@
-"""components.alert_rules, pure: each rule fires on its case, stays quiet otherwise, at its threshold's edge,
+"""ops.alert_rules, pure: each rule fires on its case, stays quiet otherwise, at its threshold's edge,
 and in the roster states the module's table names; the thresholds' config value and its bad siblings."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from components.alert_rules import APPLIES, Thresholds, ThresholdsError, evaluate, parse_thresholds, read_thresholds
-from components.fleet_health import AlertKind, TenantHealth
+from ops.alert_rules import APPLIES, Thresholds, ThresholdsError, evaluate, parse_thresholds, read_thresholds
+from ops.fleet_health import AlertKind, TenantHealth
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 T = Thresholds()
@@ -240,7 +240,7 @@ def test_parse_thresholds_names_every_bad_key_at_once():
 def test_read_thresholds_from_a_stack_file(tmp_path, monkeypatch):
     stacks = tmp_path / "stacks"
     stacks.mkdir()
-    monkeypatch.setattr("components.alert_rules.stack_file", lambda stack: stacks / f"Pulumi.{stack}.yaml")
+    monkeypatch.setattr("ops.alert_rules.stack_file", lambda stack: stacks / f"Pulumi.{stack}.yaml")
     (stacks / "Pulumi.a.yaml").write_text("config:\n  alex-hosted:alerts:\n    machineRestarts: 5\n")
     (stacks / "Pulumi.b.yaml").write_text("config:\n  alex-hosted:domain: x.example.com\n")
     (stacks / "Pulumi.c.yaml").write_text("config:\n  alex-hosted:alerts: {machineRestarts: 0}\n")
@@ -255,8 +255,8 @@ def test_read_thresholds_from_a_stack_file(tmp_path, monkeypatch):
 
 def test_alert_rules_details_do_not_change_as_time_passes():
     # The alerts script edits an issue whose detail changed: an age in the text would rewrite it hourly.
-    from components.alert_rules import Thresholds, evaluate
-    from components.fleet_health import TenantHealth
+    from ops.alert_rules import Thresholds, evaluate
+    from ops.fleet_health import TenantHealth
 
     created = datetime(2026, 11, 1, tzinfo=UTC)
     health = TenantHealth(

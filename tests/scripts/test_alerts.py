@@ -13,17 +13,17 @@ from datetime import UTC, date, datetime
 import httpx
 import pytest
 
-from components.bucket_layout import snapshot_key
-from components.fleet_health import Alert, AlertKind
-from components.github_issues import MARKER_RE, GitHubClient, GitHubError, detail_of, marker, sync_alerts
 from components.machine_config import bucket_name
 from emulators.cloudflare import BucketUsage
 from emulators.faults import Fault
 from emulators.fly import FlyEmulator
 from emulators.fly.speeds import INSTANT
 from emulators.github import GitHubWorld, serve
+from ops.fleet_health import Alert, AlertKind
+from ops.github_issues import MARKER_RE, GitHubClient, GitHubError, detail_of, marker, sync_alerts
 from scripts import alerts
 from scripts.alerts import main
+from tenants.bucket_layout import snapshot_key
 from tenants.roster import RosterEntry
 from tests.conftest import FLY_TEST_TOKEN
 
@@ -637,7 +637,7 @@ def test_a_403_that_is_not_a_rate_limit_is_not_retried():
     ],
 )
 def test_alerts_a_source_the_collector_could_not_read_closes_none_of_its_issues(unread, kept_open):
-    from components.fleet_health import TenantHealth
+    from ops.fleet_health import TenantHealth
     from scripts.alerts import unchecked
 
     health = TenantHealth(

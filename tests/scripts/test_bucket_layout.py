@@ -1,4 +1,4 @@
-"""The tenant image's entrypoint (POSIX sh) and components/bucket_layout.py spell the same R2 layout.
+"""The tenant image's entrypoint (POSIX sh) and tenants/bucket_layout.py spell the same R2 layout.
 
 The entrypoint's own assignments are run by sh (not re-implemented here), and every `$REMOTE/<prefix>`
 it touches must be a prefix the Python side knows; the operator scripts use the Python module only.
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from components import bucket_layout
+from tenants import bucket_layout
 from tenants.roster import REPO_ROOT
 from tests.support.requires import missing
 

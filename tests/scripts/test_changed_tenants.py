@@ -14,7 +14,7 @@ from datetime import date
 
 import pytest
 
-from components.stack_config import from_mapping
+from config.stack_config import from_mapping
 from scripts.changed_tenants import changed_entries, plan_targets, tenant_targets
 from tenants.roster import RosterEntry
 from tests.program.harness import SETTINGS_VALUES, Recording, run_program

@@ -1,4 +1,4 @@
-"""components.collector against the Fly emulator, moto (as R2) and the Cloudflare analytics stand-in, with a
+"""ops.collector against the Fly emulator, moto (as R2) and the Cloudflare analytics stand-in, with a
 tenant in every problem state: each alert rule fires on its case and stays quiet on the others, a tenant's
 error is recorded without stopping the run, and a source that cannot be read at all stops it."""
 
@@ -11,17 +11,17 @@ from typing import Any
 import httpx
 import pytest
 
-from components import bucket_layout
-from components.alert_rules import Thresholds, evaluate
-from components.collector import HEALTH_KEY, FleetUnreadable, TooManyTenants, collect
-from components.fleet_health import AlertKind
-from components.fly.client import FlyClient
-from components.quota import fetch_usage
-from components.r2 import r2_client
 from emulators.cloudflare import BucketUsage
 from emulators.faults import Fault
 from emulators.fly import FlyEmulator
 from emulators.fly.speeds import INSTANT
+from ops.alert_rules import Thresholds, evaluate
+from ops.collector import HEALTH_KEY, FleetUnreadable, TooManyTenants, collect
+from ops.fleet_health import AlertKind
+from ops.quota import fetch_usage
+from ops.r2 import r2_client
+from providers.fly.client import FlyClient
+from tenants import bucket_layout
 from tenants.roster import RosterEntry
 from tests.conftest import FLY_TEST_TOKEN
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from components.alert_rules import Thresholds, evaluate
-from components.fleet_health import TenantHealth
+from ops.alert_rules import Thresholds, evaluate
+from ops.fleet_health import TenantHealth
 from scripts.dashboard import main
 from scripts.dashboard_html import Page, age_bucket, render
 from tests.conftest import FLY_TEST_TOKEN
@@ -62,7 +62,7 @@ def test_hostile_values_are_escaped_everywhere():
     )
     assert HOSTILE not in text
     assert "<script>alert" not in text
-    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&quot;&#x27;" in text
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&amp;&#34;&#39;" in text  # Jinja2's autoescape
     assert text.count("<script>") == 1  # only the page's own sorter
 
 

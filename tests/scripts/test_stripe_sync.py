@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-import components.stack_config as stack_config_module
+import config.stack_config as stack_config_module
 import tenants.roster as roster_module
 from billing.cursor import cursor_path
 from billing.tenant_ids import tenant_id_for_customer

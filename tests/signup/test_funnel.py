@@ -28,10 +28,10 @@ from billing.cursor import cursor_path
 from billing.stripe_source import make_client
 from billing.sync import SyncSettings, run_sync
 from components.email_templates import CHANGE_PASSWORD_LINE, long_date
-from components.smtp import SmtpSettings
-from components.stack_config import EmailSettings
+from config.stack_config import EmailSettings
 from emulators.fly import FlyEmulator
 from emulators.fly.speeds import PROVIDER_TESTS
+from providers.smtp import SmtpSettings
 from tenants.plans import DEFAULT_PLANS
 from tenants.roster import load_roster, write_roster
 from tests.conftest import FLY_TEST_TOKEN

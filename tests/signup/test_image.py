@@ -12,7 +12,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "image" / "signup" / "Dockerfile"
-_PROJECT = ("signup", "public_http", "tenants", "billing", "scripts", "components", "emulators")
+_PROJECT = (
+    "signup",
+    "public_http",
+    "tenants",
+    "billing",
+    "scripts",
+    "components",
+    "providers",
+    "config",
+    "common",
+    "ops",
+    "emulators",
+)
 # The distributions the Dockerfile installs from requirements.txt (its grep), pip adding their requirements.
 _INSTALLED = ("stripe", "PyYAML", "httpx", "email-validator", "starlette", "uvicorn", "h11", "jinja2")
 

@@ -12,8 +12,8 @@ from email import message_from_bytes, policy
 import pytest
 import yaml
 
-from components import smtp
-from components.smtp import SmtpSettings
+from providers import smtp
+from providers.smtp import SmtpSettings
 from tenants.emails import EmailAddressError, canonical_email, email_problem
 from tenants.roster import RosterError, dump_roster, parse_roster
 from tests.support.email_addresses import ACCEPTED, CANONICAL, REFUSED

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from components.stack_config import from_mapping
+from config.stack_config import from_mapping
 from tenants.inputs import matches
 from tenants.naming import (
     APP_NAME_RE,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from components.stack_config import ConfigError, from_mapping
+from config.stack_config import ConfigError, from_mapping
 from tenants.inputs import quote_value
 from tenants.roster import RosterError, parse_roster
 from tests.program.harness import SETTINGS_VALUES
@@ -144,7 +144,7 @@ def test_stack_config_plans_override_refuses_aliases() -> None:
 
 
 def test_stack_file_refuses_aliases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import components.stack_config as stack_config
+    import config.stack_config as stack_config
 
     path = tmp_path / "Pulumi.bomb.yaml"
     path.write_text("config:\n  alex-hosted:domain: &d books.example.com\n  alex-hosted:flyOrg: *d\n")

@@ -1,6 +1,6 @@
 'use strict';
 // Where the companion writes in the tenant's bucket, and the mark it leaves on a book it checked: the
-// same names as components/bucket_layout.py and image/entrypoint.sh (tests/companion/test_layout.py).
+// same names as tenants/bucket_layout.py and image/entrypoint.sh (tests/companion/test_layout.py).
 
 // Every presigned URL points here (the default of UPLOAD_STAGING_PREFIX), never at books/: only
 // `complete`, after its checks, copies an object into books/. Anything left here is deleted by the

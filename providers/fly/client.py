@@ -30,14 +30,14 @@ from typing import Any
 
 import httpx
 
-from components.closing import ClosesOnExit
-from components.fly import settings
-from components.fly.deadline import Deadline
-from components.fly.errors import FlyConfigError, FlyRequestError, FlyResponseError, raise_for_status
-from components.fly.ratelimit import RateLimiter, shared_limiter
-from components.inputs import credential_problem
-from components.redact import scrub
-from components.retry_after import retry_after_s
+from common.closing import ClosesOnExit
+from common.redact import scrub
+from common.retry_after import retry_after_s
+from config.inputs import credential_problem
+from providers.fly import settings
+from providers.fly.deadline import Deadline
+from providers.fly.errors import FlyConfigError, FlyRequestError, FlyResponseError, raise_for_status
+from providers.fly.ratelimit import RateLimiter, shared_limiter
 
 THROTTLED = 429  # Fly did not process the request: safe to repeat for every method
 TRANSIENT_STATUSES = frozenset({408, THROTTLED, 500, 502, 503, 504})

@@ -71,10 +71,10 @@ SCHEMA_KEYS: tuple[ConfigKey, ...] = (
 )
 # Left out of the schema on purpose: optional, and a schema entry without a default makes a key required.
 # flyApiToken is a secret (or env FLY_API_TOKEN); plans is a mapping (defaults in tenants/plans.py).
-# alerts is a mapping of alert thresholds (components/alert_rules.py), read by the alerts scripts only.
+# alerts is a mapping of alert thresholds (ops/alert_rules.py), read by the alerts scripts only.
 # The signup app's secrets (components/signup.py) likewise: set with `pulumi config set --secret`.
-# The owner emails (components/email.py): smtp is a mapping (host, port, user, from, starttls; parsed by
-# components/smtp.py), smtpPassword a secret (or env ALEX_SMTP_PASSWORD), billingPortalUrl the Stripe
+# The owner emails (providers/email.py): smtp is a mapping (host, port, user, from, starttls; parsed by
+# providers/smtp.py), smtpPassword a secret (or env ALEX_SMTP_PASSWORD), billingPortalUrl the Stripe
 # customer-portal login URL, supportEmail the address owners write to, emailsSince an ISO date (tenants
 # created before it get no welcome email).
 UNDECLARED_KEYS: tuple[ConfigKey, ...] = (
@@ -94,7 +94,7 @@ UNDECLARED_KEYS: tuple[ConfigKey, ...] = (
     ConfigKey.SUPPORT_EMAIL,
     ConfigKey.EMAILS_SINCE,
 )
-# Shards (components/shards.py): domainShards lists every tenant stack of the domain, the first hosting
+# Shards (config/shards.py): domainShards lists every tenant stack of the domain, the first hosting
 # the edge (one stack alone when absent); capacity caps this stack's tenants (default 400).
 # Free sign-ups (billing/free_limits.py), read by the Stripe sync: freeLibrariesPerEmail caps the live free
 # libraries of one email (default 1), freeSignupsPerDay the free libraries made in one UTC day (default 25).
@@ -127,6 +127,7 @@ FOREIGN_KEYS: tuple[str, ...] = (CLOUDFLARE_API_TOKEN_KEY, CLOUDFLARE_BASE_URL_K
 
 # Environment variables that stand in for (and win over) config keys, and the ones only scripts read.
 FLY_API_URL_ENV = "FLY_API_URL"
+FLY_DEFAULT_API_URL = "https://api.machines.dev"  # where the Fly providers send when no URL is configured
 FLY_API_TOKEN_ENV = "FLY_API_TOKEN"
 CLOUDFLARE_API_TOKEN_ENV = "CLOUDFLARE_API_TOKEN"
 SMTP_PASSWORD_ENV = "ALEX_SMTP_PASSWORD"

@@ -12,7 +12,7 @@ The tree::
 
 Status errors are raised in exactly one place, :func:`raise_for_status`. No error text ever holds the
 API token or a secret the call sent: messages are built from the method, path, status and Fly's own
-error body, and all of it goes through `components.redact.scrub` with the call's secrets (an endpoint
+error body, and all of it goes through `common.redact.scrub` with the call's secrets (an endpoint
 that echoes the request would otherwise hand them back inside its error body).
 """
 
@@ -22,7 +22,7 @@ from collections.abc import Iterable
 
 import httpx
 
-from components.redact import scrub
+from common.redact import scrub
 
 __all__ = [
     "FlyConfigError",

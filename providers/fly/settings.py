@@ -15,12 +15,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from components.config_keys import FLY_API_TOKEN_ENV, FLY_API_URL_ENV, ConfigKey
-from components.fly.errors import FlyConfigError
-from components.inputs import BadUrl, check_http_url, credential_problem
-from components.received_config import ConfigLike, ReceivedConfig
+from common.received_config import ConfigLike, ReceivedConfig
+from config.config_keys import FLY_API_TOKEN_ENV, FLY_API_URL_ENV, FLY_DEFAULT_API_URL, ConfigKey
+from config.inputs import BadUrl, check_http_url, credential_problem
+from providers.fly.errors import FlyConfigError
 
-DEFAULT_API_URL = "https://api.machines.dev"
+DEFAULT_API_URL = FLY_DEFAULT_API_URL
 URL_ENV = FLY_API_URL_ENV
 TOKEN_ENV = FLY_API_TOKEN_ENV
 URL_CONFIG = ConfigKey.FLY_API_URL.qualified

@@ -1,8 +1,8 @@
 """What the fleet collector knows about one tenant, and the alerts drawn from it: the shared vocabulary of
 `scripts.status`, `scripts.storage`, `scripts.dashboard` and `scripts.alerts`.
 
-The collector (components/collector.py) fills `TenantHealth` read-only from the Fly API, R2 and
-Cloudflare's analytics; `components/alert_rules.py` turns it into `Alert`s; the dashboard shows both; the
+The collector (ops/collector.py) fills `TenantHealth` read-only from the Fly API, R2 and
+Cloudflare's analytics; `ops/alert_rules.py` turns it into `Alert`s; the dashboard shows both; the
 alerts script keeps one GitHub issue open per alert (deduplicated by `Alert.key`) and closes it when the
 alert is gone.
 """

@@ -16,11 +16,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from components.config_keys import NAMESPACE as NAMESPACE  # re-exported: components.program reads it here
-from components.config_keys import ConfigKey
-from components.fly.settings import DEFAULT_API_URL
-from components.inputs import url_problem
-from components.smtp import SmtpConfigError, SmtpSettings, parse_settings
+from config.config_keys import FLY_DEFAULT_API_URL, ConfigKey
+from config.config_keys import NAMESPACE as NAMESPACE  # re-exported: components.program reads it here
+from config.inputs import url_problem
+from config.smtp_settings import SmtpConfigError, SmtpSettings, parse_settings
 from tenants.emails import EmailAddressError, canonical_email
 from tenants.inputs import InputError, clean_text, load_yaml, matches, parse_date, quote_value, read_text
 from tenants.naming import (
@@ -80,9 +79,9 @@ class StackConfig:
     # The signup site (components/signup.py); no image, no site.
     signup_image: str = ""
     github_repository: str = ""
-    # Owner emails (components/email.py): sent only to tenants created on or after `emails_since`.
+    # Owner emails (providers/email.py): sent only to tenants created on or after `emails_since`.
     emails: EmailSettings | None = None
-    # Shards (components/shards.py): every tenant stack of the domain, the first hosting the edge.
+    # Shards (config/shards.py): every tenant stack of the domain, the first hosting the edge.
     domain_shards: tuple[str, ...] = ()
     capacity: int = 400
     # R2's S3 endpoint when it is not the account's own (tests/e2e and `make demo` point it at moto).
@@ -181,14 +180,14 @@ def from_mapping(stack: str, values: Mapping[str, Any]) -> StackConfig:
             problems.append(f"{full}: {error}, got {quote_value(value)}")
         else:
             checked[key] = value
-    api_url = values.get(ConfigKey.FLY_API_URL.qualified) or DEFAULT_API_URL
-    if problem := url_problem(api_url):  # the rule the Fly client applies (components.fly.settings)
+    api_url = values.get(ConfigKey.FLY_API_URL.qualified) or FLY_DEFAULT_API_URL
+    if problem := url_problem(api_url):  # the rule the Fly client applies (providers.fly.settings)
         problems.append(
             f"{ConfigKey.FLY_API_URL.qualified}: expected an http(s) URL, got {_shown(api_url)} ({problem})"
         )
     r2_endpoint = values.get(ConfigKey.R2_ENDPOINT.qualified) or ""
     r2_problem = url_problem(r2_endpoint) if isinstance(r2_endpoint, str) else "not text"
-    if r2_endpoint and r2_problem:  # boto3 gets it (components/r2.py)
+    if r2_endpoint and r2_problem:  # boto3 gets it (ops/r2.py)
         what = "an http(s) URL of R2's S3 API, or nothing for the account's own"
         problems.append(f"{ConfigKey.R2_ENDPOINT.qualified}: expected {what}, got {_shown(r2_endpoint)} ({r2_problem})")
     roster_value = values.get(ConfigKey.ROSTER.qualified) or f"tenants/{stack}.yaml"

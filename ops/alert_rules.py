@@ -31,10 +31,10 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from components.config_keys import ConfigKey
-from components.fleet_health import Alert, AlertKind, TenantHealth
-from components.sizes import human_bytes
-from components.stack_config import stack_file
+from common.sizes import human_bytes
+from config.config_keys import ConfigKey
+from config.stack_config import stack_file
+from ops.fleet_health import Alert, AlertKind, TenantHealth
 from tenants.inputs import InputError, load_yaml, read_text
 from tenants.states import TenantState
 
@@ -114,7 +114,7 @@ def parse_thresholds(value: Any) -> Thresholds:
 def read_thresholds(stack: str) -> Thresholds:
     """The thresholds in `stacks/Pulumi.<stack>.yaml` (`alex-hosted:alerts`), else the defaults.
 
-    Read from the stack file until the stack settings (components/stack_config.py) carry the key.
+    Read from the stack file until the stack settings (config/stack_config.py) carry the key.
     ThresholdsError names the file or the key at fault.
     """
     path = stack_file(stack)

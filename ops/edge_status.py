@@ -11,11 +11,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.fly import endpoints
-from components.fly.client import FlyClient
-from components.fly.errors import FlyNotFoundError
-from components.fly.states import MACHINE_GONE
-from components.stack_config import StackConfig
+from config.stack_config import StackConfig
+from providers.fly import endpoints
+from providers.fly.client import FlyClient
+from providers.fly.errors import FlyNotFoundError
+from providers.fly.states import MACHINE_GONE
 from tenants.roster import RosterEntry
 from tenants.states import TenantState
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from components.errors import OperationError
+from common.errors import OperationError
 from components.machine_config import bucket_name
 from tenants.roster import RosterEntry
 from tenants.states import Hold, TenantState

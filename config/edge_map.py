@@ -10,7 +10,7 @@ domain. The format is the router's (image/router/README.md, version 1):
 
 Purging tenants are left out (their hostnames answer 404): their app is on its way out. The map goes
 to the edge machines as a gzip file in their config; `file_value` is deterministic, and the Fly
-machine provider compares such files by their content (components/fly/machine.py), so a different
+machine provider compares such files by their content (providers/fly/machine.py), so a different
 zlib on another operator's machine never makes an unchanged roster look changed.
 """
 
@@ -24,8 +24,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.hostnames import tenant_hostnames
-from components.stack_config import StackConfig
+from config.hostnames import tenant_hostnames
+from config.stack_config import StackConfig
 from tenants.roster import RosterEntry
 from tenants.states import TenantState
 

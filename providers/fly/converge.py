@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from components.fly.client import THROTTLED, TRANSIENT_STATUSES
-from components.fly.deadline import Deadline
-from components.fly.errors import FlyError, FlyNotFoundError, FlyRequestError, FlyStatusError
+from providers.fly.client import THROTTLED, TRANSIENT_STATUSES
+from providers.fly.deadline import Deadline
+from providers.fly.errors import FlyError, FlyNotFoundError, FlyRequestError, FlyStatusError
 
 T = TypeVar("T")
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.config import Config
 
-from components.inputs import BadInput, check_credential, check_http_url
+from config.inputs import BadInput, check_credential, check_http_url
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -51,7 +51,7 @@ def content(config: Mapping[str, Any] | None) -> dict[str, Any]:
     """`normalize`, with each `files[].raw_value` replaced by the digest of the file it holds.
 
     For comparing only: two gzip encodings of the same bytes (another zlib, another level) are the same
-    file, so a map re-encoded on another operator's machine is not a change (components/edge_map.py).
+    file, so a map re-encoded on another operator's machine is not a change (config/edge_map.py).
     """
     out = normalize(config)
     files = out.get("files")

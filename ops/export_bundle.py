@@ -1,6 +1,6 @@
 """A tenant's export: a zip of its books and newest database snapshot, stored in its bucket and signed.
 
-Reads the tenant's bucket (components/bucket_layout.py: `books/` files; the newest valid `db/`
+Reads the tenant's bucket (tenants/bucket_layout.py: `books/` files; the newest valid `db/`
 snapshot, the one the image would restore), builds the zip in a temporary file on disk (a tenant may
 hold gigabytes; each object is streamed in), stores it under `exports/` in the same bucket and
 returns a time-limited download link (an S3 presigned URL). `scripts.export` is its command line.
@@ -17,11 +17,11 @@ from typing import IO, TYPE_CHECKING, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from components import bucket_layout
-from components.errors import OperationError, Refused
+from common.errors import OperationError, Refused
+from common.sizes import human_bytes
 from components.machine_config import bucket_name
-from components.r2 import S3Object, list_objects
-from components.sizes import human_bytes
+from ops.r2 import S3Object, list_objects
+from tenants import bucket_layout
 from tenants.roster import RosterEntry
 from tenants.states import TenantState
 

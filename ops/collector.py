@@ -1,15 +1,15 @@
 """The fleet collector: one read-only pass over a stack's tenants that fills a `TenantHealth` for each.
 
 Sources, each optional (a caller that needs only Fly passes only Fly):
-- Fly Machines API (`components.fly.endpoints`, GETs only): per tenant app, the machine list (state, the
+- Fly Machines API (`providers.fly.endpoints`, GETs only): per tenant app, the machine list (state, the
   `events` Fly keeps for it: last start and restarts, the `checks` status list), the volume list and,
   on the edge app, the certificate of each custom domain. 2 requests a tenant plus one per custom
   domain; the client's token bucket per (action, app) keeps to Fly's published limits.
-- R2 (the operator's S3 client, `components.r2`): per tenant bucket, ListObjectsV2 on `db/` (newest snapshot)
+- R2 (the operator's S3 client, `ops.r2`): per tenant bucket, ListObjectsV2 on `db/` (newest snapshot)
   and `books/` (newest LastModified), and a GET of the image's status object. 3 requests a tenant and one
   more per extra 1,000 objects.
 - Cloudflare's analytics: the account's usage per bucket, read once by the caller (`quota.fetch_usage`).
-- The price table (`components.pricing`): each tenant's month at list prices.
+- The price table (`ops.pricing`): each tenant's month at list prices.
 
 Tenants are read by a bounded thread pool (`workers`), which is also the bound on concurrent R2 and Fly
 requests. A tenant whose reads fail is recorded with the failure among its problems and the run goes on;
@@ -28,23 +28,24 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
-from components import bucket_layout, pricing, quota
-from components.alert_rules import ISSUED
-from components.errors import OperationError
-from components.fleet_health import TenantHealth
-from components.fly import endpoints
-from components.fly.client import FlyClient
-from components.fly.errors import (
+from common.errors import OperationError
+from components.machine_config import VOLUME_NAME, bucket_name
+from config.stack_config import StackConfig
+from ops import pricing, quota
+from ops.alert_rules import ISSUED
+from ops.fleet_health import TenantHealth
+from ops.quota import Usage
+from providers.fly import endpoints
+from providers.fly.client import FlyClient
+from providers.fly.errors import (
     FlyError,
     FlyNotFoundError,
     FlyRequestError,
     FlyResponseError,
     FlyStatusError,
 )
-from components.fly.states import MACHINE_GONE, MACHINE_RUNNING, VOLUME_GONE
-from components.machine_config import VOLUME_NAME, bucket_name
-from components.quota import Usage
-from components.stack_config import StackConfig
+from providers.fly.states import MACHINE_GONE, MACHINE_RUNNING, VOLUME_GONE
+from tenants import bucket_layout
 from tenants.roster import RosterEntry
 from tenants.states import STATES, TenantState
 
@@ -233,7 +234,7 @@ def _fly_facts(fly: FlyClient, tenant: RosterEntry, config: StackConfig, reading
             problems.append(f"volume {size} GB is smaller than plan {tenant.plan}'s {wanted} GB")
     elif not purging:
         problems.append(f"no volume named {VOLUME_NAME}")
-    # <username>.<domain> is the edge's wildcard (components.edge_status); only custom domains have a
+    # <username>.<domain> is the edge's wildcard (ops.edge_status); only custom domains have a
     # certificate of their own, on the edge app. The least advanced one is the tenant's status.
     for hostname in tenant.domains or () if not purging else ():
         cert = endpoints.get_certificate(fly, config.edge_app_name, hostname)

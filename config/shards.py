@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from components.stack_config import ConfigError, StackConfig, read_stack_file
+from config.stack_config import ConfigError, StackConfig, read_stack_file
 from tenants.inputs import quote_value
 from tenants.roster import RosterEntry, RosterError, load_roster
 

@@ -1,188 +1,85 @@
-"""Sending one email over SMTP: the settings, the password's lookup, the message, and errors that quote no secret.
+"""Sending one email over SMTP: the password's lookup, the message, and errors that quote no secret.
 
-Used by the `Email` dynamic provider (components/email.py) and by the Stripe sync (the name-taken notice).
+The settings and the address checks are configuration (config/smtp_settings.py), re-exported here.
+
+Used by the `Email` dynamic provider (providers/email.py) and by the Stripe sync (the name-taken notice).
 
 - Connection: implicit TLS (`SMTP_SSL`) on port 465; otherwise plain SMTP, upgraded with STARTTLS when
   `starttls` is set (a server that does not offer it is an error, never a silent plain-text login).
   Login only when a username is given. Every socket operation has a timeout.
 - The password is never an input or a field: it is read at call time, from the environment
   (`ALEX_SMTP_PASSWORD`) first, then from the stack config a provider's `configure()` received
-  (secret `alex-hosted:smtpPassword`), like the Fly token (components/fly/settings.py).
+  (secret `alex-hosted:smtpPassword`), like the Fly token (providers/fly/settings.py).
 - Header values (addresses, subject) with a line break or another control character are refused before
   anything is sent: no header injection. Addresses follow the project's one email rule (tenants.emails):
   whatever the roster, the sign-up form or the Stripe sync accepts, this module can send to, in its
   canonical form.
-- Every error is an `SmtpError` whose text has gone through `components.redact.scrub` with the password
+- Every error is an `SmtpError` whose text has gone through `common.redact.scrub` with the password
   and every secret the caller names (a server reply may quote what it was sent). `may_have_been_sent`
   says whether the server could have accepted the message before the failure (after DATA).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import smtplib
 import socket
 import ssl
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formatdate, parseaddr
-from typing import Any
+from email.utils import formatdate
 
-from components.config_keys import SMTP_PASSWORD_ENV, SMTP_TIMEOUT_ENV, ConfigKey
-from components.received_config import ConfigLike, ReceivedConfig
-from components.redact import scrub
-from tenants.emails import canonical_email, email_problem
+from common.received_config import ConfigLike, ReceivedConfig
+from common.redact import scrub
+from config.config_keys import SMTP_PASSWORD_ENV, SMTP_TIMEOUT_ENV, ConfigKey
+from config.smtp_settings import (  # the settings and checks, re-exported: callers know them as smtp.*
+    DEFAULT_TIMEOUT_S as DEFAULT_TIMEOUT_S,
+)
+from config.smtp_settings import (
+    HOST_RE as HOST_RE,
+)
+from config.smtp_settings import (
+    IMPLICIT_TLS_PORT as IMPLICIT_TLS_PORT,
+)
+from config.smtp_settings import (
+    MAX_SUBJECT_LEN as MAX_SUBJECT_LEN,
+)
+from config.smtp_settings import (
+    SETTINGS_CONFIG as SETTINGS_CONFIG,
+)
+from config.smtp_settings import (
+    SmtpConfigError as SmtpConfigError,
+)
+from config.smtp_settings import (
+    SmtpError as SmtpError,
+)
+from config.smtp_settings import (
+    SmtpSettings as SmtpSettings,
+)
+from config.smtp_settings import (
+    address_problem as address_problem,
+)
+from config.smtp_settings import (
+    has_control as has_control,
+)
+from config.smtp_settings import (
+    header_problem as header_problem,
+)
+from config.smtp_settings import (
+    parse_settings as parse_settings,
+)
+from config.smtp_settings import (
+    sender_problem as sender_problem,
+)
+from config.smtp_settings import (
+    settings_problems as settings_problems,
+)
+from tenants.emails import canonical_email
 
 PASSWORD_ENV = SMTP_PASSWORD_ENV
 PASSWORD_CONFIG = ConfigKey.SMTP_PASSWORD.qualified
-SETTINGS_CONFIG = ConfigKey.SMTP.qualified
-IMPLICIT_TLS_PORT = 465
-DEFAULT_TIMEOUT_S = 30.0
-MAX_SUBJECT_LEN = 200
 _REPLY_LIMIT = 300
-
-HOST_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
-
-
-class SmtpError(Exception):
-    """Sending failed; the message names the server and the step, never a password or a secret."""
-
-    def __init__(self, message: str, *, may_have_been_sent: bool = False) -> None:
-        super().__init__(message)
-        self.may_have_been_sent = may_have_been_sent
-
-
-class SmtpConfigError(SmtpError):
-    """Settings missing or malformed (no password for a username, a bad address, a bad port)."""
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    """Where and as whom to send. `sender` is the From: an address, or `Name <address>`."""
-
-    host: str
-    port: int
-    sender: str
-    username: str | None = None
-    starttls: bool = True
-    timeout_s: float = DEFAULT_TIMEOUT_S
-
-    @property
-    def envelope_sender(self) -> str:
-        return parseaddr(self.sender)[1]
-
-    @property
-    def where(self) -> str:
-        return f"{self.host}:{self.port}"
-
-
-# --- checks -----------------------------------------------------------------------------------------
-
-
-def _has_control(value: str) -> bool:
-    return any(ord(c) < 0x20 or ord(c) == 0x7F or c in "\u2028\u2029\x85" for c in value)
-
-
-def header_problem(value: object, what: str) -> str | None:
-    """Why `value` cannot be a header value (subject); None when it can. Never quotes the value."""
-    if not isinstance(value, str) or not value.strip():
-        return f"{what} is required"
-    if _has_control(value):
-        return f"{what} must be one line: it holds a line break or another control character"
-    if len(value) > MAX_SUBJECT_LEN:
-        return f"{what} is longer than {MAX_SUBJECT_LEN} characters"
-    return None
-
-
-def address_problem(value: object, what: str) -> str | None:
-    """Why `value` is not one plain mailbox (`user@example.com`, tenants.emails); None when it is."""
-    if not isinstance(value, str) or not value:
-        return f"{what} is required"
-    if _has_control(value):
-        return f"{what} must be one address: it holds a line break or another control character"
-    if problem := email_problem(value):
-        return f"{what} must be one address like user@example.com: {problem}"
-    return None
-
-
-def sender_problem(value: object, what: str) -> str | None:
-    """Why `value` is not a From: `user@example.com` or `Name <user@example.com>`; None when it is."""
-    if not isinstance(value, str) or not value:
-        return f"{what} is required"
-    if _has_control(value):
-        return f"{what} must be one line: it holds a line break or another control character"
-    name, addr = parseaddr(value)
-    if addr_problem := address_problem(addr, what):
-        return addr_problem
-    if value not in (addr, f"{name} <{addr}>") or any(c in name for c in '<>"@,;'):
-        return f"{what} must be an address, or a plain name and an address: Name <user@example.com>"
-    return None
-
-
-def settings_problems(settings: SmtpSettings) -> list[str]:
-    problems = []
-    if not isinstance(settings.host, str) or not HOST_RE.fullmatch(settings.host):
-        problems.append("host must be a host name or IP address")
-    if isinstance(settings.port, bool) or not isinstance(settings.port, int) or not 0 < settings.port < 65536:
-        problems.append("port must be a number from 1 to 65535")
-    if problem := sender_problem(settings.sender, "sender"):
-        problems.append(problem)
-    if settings.username is not None and (not settings.username or _has_control(settings.username)):
-        problems.append("username must be one line of text, or absent for no login")
-    if not isinstance(settings.starttls, bool):
-        problems.append("starttls must be true or false")
-    return problems
-
-
-def _port(value: Any) -> int:
-    """A port from config (a number, or digits as text); -1 for anything else, which the checks refuse."""
-    if isinstance(value, bool):
-        return -1
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        return int(value)
-    return -1
-
-
-def parse_settings(value: Any, *, timeout_s: float | None = None) -> SmtpSettings:
-    """SmtpSettings from the stack config mapping `alex-hosted:smtp` (host, port, user, from, starttls).
-
-    `port` defaults to 587 (with STARTTLS), `starttls` to true except on port 465 (implicit TLS).
-    A JSON text (what `pulumi.Config.get` returns for an object) is accepted too.
-    Raises SmtpConfigError naming the key and every problem.
-    """
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            raise SmtpConfigError(f"{SETTINGS_CONFIG}: expected a mapping (JSON object), got text") from None
-    if not isinstance(value, Mapping):
-        raise SmtpConfigError(f"{SETTINGS_CONFIG}: expected a mapping with host, port, user, from, starttls")
-    unknown = sorted(str(k) for k in value if k not in ("host", "port", "user", "from", "starttls"))
-    port = _port(value.get("port", 587))
-    starttls = value.get("starttls", port != IMPLICIT_TLS_PORT)
-    if isinstance(starttls, str) and starttls.lower() in ("true", "false"):
-        starttls = starttls.lower() == "true"
-    user = value.get("user")
-    settings = SmtpSettings(
-        host=value.get("host"),  # type: ignore[arg-type]  # checked below
-        port=port,
-        sender=value.get("from"),  # type: ignore[arg-type]
-        username=user if user not in (None, "") else None,
-        starttls=starttls,
-        timeout_s=timeout_s if timeout_s is not None else DEFAULT_TIMEOUT_S,
-    )
-    problems = [f"unknown key {k!r}" for k in unknown] + settings_problems(settings)
-    if problems:
-        raise SmtpConfigError(f"{SETTINGS_CONFIG}: " + "; ".join(problems))
-    return settings
 
 
 # --- the password -----------------------------------------------------------------------------------
@@ -286,7 +183,7 @@ def send(
             f"SMTP user is set but no password: set the environment variable {PASSWORD_ENV} "
             f"or the secret stack config {PASSWORD_CONFIG} (pulumi config set --secret {PASSWORD_CONFIG} ...)"
         )
-    if password is not None and (not password.isascii() or _has_control(password)):
+    if password is not None and (not password.isascii() or has_control(password)):
         raise SmtpConfigError("the SMTP password cannot be used: it holds a non-ASCII or control character")
     recipients = [str(a.addr_spec) for a in message["To"].addresses]
     step = "connect"

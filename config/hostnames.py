@@ -6,7 +6,7 @@ One home for the rule, used by the edge map (which hostnames reach the tenant), 
 
 from __future__ import annotations
 
-from components.stack_config import StackConfig
+from config.stack_config import StackConfig
 from tenants.roster import RosterEntry
 
 

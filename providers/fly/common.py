@@ -7,8 +7,8 @@ from typing import Any
 
 from pulumi.dynamic import CheckFailure, ConfigureRequest, ResourceProvider
 
-from components.fly import settings
-from components.provider_inputs import is_unknown
+from common.provider_inputs import is_unknown
+from providers.fly import settings
 from tenants.naming import APP_NAME_RE, REGION_RE
 
 # Whole-string patterns (fullmatch): `$` would also accept a trailing newline.

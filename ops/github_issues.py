@@ -9,7 +9,7 @@ https://api.github.com; Actions sets it, also on GitHub Enterprise Server), `GIT
 - 5xx and dropped connections only on calls that are safe to repeat (GET, PATCH, label create): a
   repeated issue POST could open the issue twice, so `sync_alerts` looks before it tries again.
 Pages are followed through the `Link` header, only on the API's own origin (the token goes with them).
-Error text never holds the token: GitHub's message is scrubbed with `components.redact` first.
+Error text never holds the token: GitHub's message is scrubbed with `common.redact` first.
 
 Sync (`sync_alerts`): an alert's issue is found by a hidden marker at the end of its body,
 `<!-- alex-hosted-alert: <stack>/<tenant>/<kind> -->`, among the open issues labelled `alert` (the last
@@ -40,12 +40,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from components.closing import ClosesOnExit
-from components.errors import OperationError
-from components.fleet_health import Alert, AlertKind
-from components.inputs import BadInput, check_credential, check_http_url
-from components.redact import scrub
-from components.retry_after import retry_after_s
+from common.closing import ClosesOnExit
+from common.errors import OperationError
+from common.redact import scrub
+from common.retry_after import retry_after_s
+from config.inputs import BadInput, check_credential, check_http_url
+from ops.fleet_health import Alert, AlertKind
 from tenants.inputs import matches
 from tenants.naming import GITHUB_REPOSITORY_RE
 

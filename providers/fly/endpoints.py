@@ -21,8 +21,8 @@ from urllib.parse import quote
 
 import httpx
 
-from components.fly.client import TRANSIENT_STATUSES, FlyClient
-from components.fly.errors import FlyResourceError, FlyResponseError
+from providers.fly.client import TRANSIENT_STATUSES, FlyClient
+from providers.fly.errors import FlyResourceError, FlyResponseError
 
 _NOT_FOUND = frozenset({404})
 
